@@ -1,0 +1,302 @@
+"""Evaluate a scalar expression tree over a pandas DataFrame, one vector operation per node.
+
+Values are pandas Series aligned with the frame (or plain scalars, broadcast by pandas). Missing
+values are NA/NaT. Every boolean result is a nullable ``boolean`` Series, so ``and``/``or``/``not``
+follow three-valued (Kleene) logic: unknown and false is false, unknown or true is true.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ...spec import expr as E
+
+_CMP = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+@dataclass
+class Context:
+    """What names evaluate to: the frame's columns, parameter values and the as-of date."""
+
+    frame: pd.DataFrame
+    params: dict[str, Any]
+    as_of: dt.date
+    cache: dict[Any, Any] = field(default_factory=dict)
+
+    @property
+    def as_of_ts(self) -> pd.Timestamp:
+        return pd.Timestamp(self.as_of)
+
+
+def evaluate(node: E.Node, ctx: Context) -> Any:
+    """The value of ``node`` on every row of ``ctx.frame`` (a Series, or a scalar when constant)."""
+    method = _DISPATCH[type(node)]
+    return method(node, ctx)
+
+
+def evaluate_bool(node: E.Node, ctx: Context) -> pd.Series:
+    """A condition's value as a nullable boolean Series over the whole frame."""
+    return _as_bool_series(evaluate(node, ctx), ctx.frame.index)
+
+
+def _literal(node: E.Literal, ctx: Context) -> Any:
+    if node.type == "date":
+        return pd.Timestamp(node.value)
+    return pd.NA if node.value is None else node.value
+
+
+def _list(node: E.ListLit, ctx: Context) -> list[Any]:
+    return [_literal(i, ctx) for i in node.items]  # type: ignore[arg-type]
+
+
+def _ref(node: E.Ref, ctx: Context) -> Any:
+    if node.space == "builtin":
+        return ctx.as_of_ts
+    return ctx.frame[node.name]
+
+
+def _param(node: E.Param, ctx: Context) -> Any:
+    value = ctx.params[node.name]
+    if isinstance(value, dt.date):
+        return pd.Timestamp(value)
+    return value
+
+
+def _compare(node: E.Compare, ctx: Context) -> pd.Series:
+    left, right = evaluate(node.left, ctx), evaluate(node.right, ctx)
+    index = ctx.frame.index
+    if node.op in ("in", "not in"):
+        result = _membership(left, right, index)
+        return ~result if node.op == "not in" else result
+    na = _isna(left, index) | _isna(right, index)
+    if _all_na(na):
+        return _bool_array(np.zeros(len(index), bool), na, index)
+    if isinstance(left, pd.Series) and isinstance(right, pd.Series) and left.dtype != right.dtype \
+            and not (_is_numeric(left) and _is_numeric(right)):
+        left, right = left.astype(object), right.astype(object)
+    with np.errstate(invalid="ignore"):
+        raw = _CMP[node.op](left, right)
+    return _bool_array(_values_np(raw, len(index)), na, index)
+
+
+def _membership(left: Any, right: Any, index: pd.Index) -> pd.Series:
+    if isinstance(right, list):
+        choices = [v for v in right if v is not pd.NA]
+        if isinstance(left, pd.Series):
+            hit = left.isin(choices).to_numpy(dtype=bool, na_value=False)
+            return _bool_array(hit, _isna(left, index), index)
+        if left is pd.NA:
+            return _bool_array(np.zeros(len(index), bool), np.ones(len(index), bool), index)
+        return _bool_array(np.full(len(index), left in choices), np.zeros(len(index), bool), index)
+    # ``x in list_field``: a list per row.
+    items = right if isinstance(right, pd.Series) else pd.Series([right] * len(index), index=index)
+    lefts = left if isinstance(left, pd.Series) else pd.Series([left] * len(index), index=index, dtype=object)
+    na = items.isna().to_numpy() | _isna(lefts, index)
+    hit = np.fromiter((bool(xs) and (v in xs) for v, xs in zip(lefts.tolist(), items.tolist()) if True), bool, len(index)) \
+        if len(index) else np.zeros(0, bool)
+    return _bool_array(hit, na & ~hit, index)
+
+
+def _boolop(node: E.BoolOp, ctx: Context) -> pd.Series:
+    result = evaluate_bool(node.items[0], ctx)
+    for item in node.items[1:]:
+        other = evaluate_bool(item, ctx)
+        result = (result & other) if node.op == "and" else (result | other)
+    return result
+
+
+def _not(node: E.Not, ctx: Context) -> pd.Series:
+    return ~evaluate_bool(node.item, ctx)
+
+
+def _arith(node: E.Arith, ctx: Context) -> Any:
+    left, right = _as_float(evaluate(node.left, ctx)), _as_float(evaluate(node.right, ctx))
+    if node.op == "+":
+        return left + right
+    if node.op == "-":
+        return left - right
+    if node.op == "*":
+        return left * right
+    # Division by zero has no value: it is missing, not infinite.
+    if isinstance(right, pd.Series):
+        right = right.mask(right == 0)
+    elif right == 0:
+        right = pd.NA
+    return left / right
+
+
+def _is_missing(node: E.IsMissing, ctx: Context) -> pd.Series:
+    value = evaluate(node.item, ctx)
+    na = _isna(value, ctx.frame.index)
+    hit = ~na if node.negate else na
+    return _bool_array(hit, np.zeros(len(hit), bool), ctx.frame.index)
+
+
+def _if_else(node: E.IfElse, ctx: Context) -> Any:
+    cond = evaluate_bool(node.cond, ctx)
+    index = ctx.frame.index
+    then = _broadcast(evaluate(node.then, ctx), index)
+    other = _broadcast(evaluate(node.other, ctx), index)
+    if then.dtype != other.dtype and not (_is_numeric(then) and _is_numeric(other)):
+        then, other = then.astype(object), other.astype(object)
+    out = then.where(cond.fillna(False).to_numpy(dtype=bool), other)
+    return out.mask(cond.isna().to_numpy())
+
+
+def _call(node: E.Call, ctx: Context) -> Any:
+    args = [evaluate(a, ctx) for a in node.args]
+    return FUNCTIONS[node.func](ctx, *args)
+
+
+def _aggregate(node: E.Aggregate, ctx: Context) -> Any:  # pragma: no cover - the compiler lifts these
+    raise TypeError("aggregates are computed by the fact layer; compile the pack first")
+
+
+_DISPATCH = {
+    E.Literal: _literal, E.ListLit: _list, E.Ref: _ref, E.Param: _param, E.Compare: _compare,
+    E.BoolOp: _boolop, E.Not: _not, E.Arith: _arith, E.IsMissing: _is_missing, E.IfElse: _if_else,
+    E.Call: _call, E.Aggregate: _aggregate,
+}
+
+
+# -- scalar functions (same names as perfrules.spec.functions.SCALAR_FUNCTIONS) -------------------
+
+def _fiscal_years(ctx: Context) -> pd.Series:
+    return ctx.frame["fiscal_year"]
+
+
+def _fy_date(ctx: Context, month_day: Any) -> pd.Series:
+    key = ("fy_date", month_day)
+    if key not in ctx.cache:
+        month, day = (int(p) for p in str(month_day).split("-"))
+        ctx.cache[key] = _dates(_fiscal_years(ctx), month, day)
+    return ctx.cache[key]
+
+
+def _month_end(ctx: Context, month: Any) -> pd.Series:
+    start = _dates(_fiscal_years(ctx), int(month), 1)
+    return start + pd.offsets.MonthEnd(0)
+
+
+def _dates(years: pd.Series, month: int, day: int) -> pd.Series:
+    y = years.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    ok = ~np.isnan(y)
+    out = np.full(len(y), np.datetime64("NaT"), dtype="datetime64[ns]")
+    if ok.any():
+        yi = y[ok].astype(int)
+        base = (yi - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (month - 1)
+        out[ok] = base.astype("datetime64[D]") + (day - 1)
+    return pd.Series(out, index=years.index)
+
+
+def _days_between(ctx: Context, a: Any, b: Any) -> Any:
+    delta = _broadcast(b, ctx.frame.index) - _broadcast(a, ctx.frame.index)
+    return delta.dt.days.astype("Float64")
+
+
+def _year(ctx: Context, d: Any) -> Any:
+    return _broadcast(d, ctx.frame.index).dt.year.astype("Float64")
+
+
+def _month(ctx: Context, d: Any) -> Any:
+    return _broadcast(d, ctx.frame.index).dt.month.astype("Float64")
+
+
+def _months_elapsed(ctx: Context) -> pd.Series:
+    fy = _fiscal_years(ctx).astype("Float64")
+    a = ctx.as_of
+    out = fy.copy()
+    out[fy < a.year] = 12.0
+    out[fy > a.year] = 0.0
+    out[fy == a.year] = float(a.month)
+    return out
+
+
+def _len(ctx: Context, xs: Any) -> Any:
+    s = _broadcast(xs, ctx.frame.index)
+    return s.map(lambda v: len(v) if isinstance(v, (list, tuple)) else None).astype("Float64")
+
+
+def _abs(ctx: Context, x: Any) -> Any:
+    return abs(_as_float(x))
+
+
+def _coalesce(ctx: Context, *values: Any) -> Any:
+    out = _broadcast(values[0], ctx.frame.index)
+    for v in values[1:]:
+        other = _broadcast(v, ctx.frame.index)
+        out = out.where(~out.isna(), other)
+    return out
+
+
+def _lookup(ctx: Context, x: Any, mapping: dict[str, str]) -> Any:
+    s = _broadcast(x, ctx.frame.index)
+    return s.map(lambda v: mapping.get(v, v) if v is not pd.NA else v).astype("string")
+
+
+FUNCTIONS = {
+    "fy_date": _fy_date, "month_end": _month_end, "days_between": _days_between, "year": _year,
+    "month": _month, "months_elapsed": _months_elapsed, "len": _len, "abs": _abs,
+    "coalesce": _coalesce, "lookup": _lookup,
+}
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+def _isna(value: Any, index: pd.Index) -> np.ndarray:
+    if isinstance(value, pd.Series):
+        return value.isna().to_numpy()
+    if isinstance(value, list):
+        return np.zeros(len(index), bool)
+    return np.full(len(index), bool(pd.isna(value)))
+
+
+def _all_na(na: np.ndarray) -> bool:
+    return bool(len(na)) and bool(na.all())
+
+
+def _values_np(raw: Any, n: int) -> np.ndarray:
+    if isinstance(raw, pd.Series):
+        return raw.to_numpy(dtype=bool, na_value=False)
+    return np.full(n, bool(raw))
+
+
+def _bool_array(values: np.ndarray, na: np.ndarray, index: pd.Index) -> pd.Series:
+    values = np.where(na, False, values)
+    return pd.Series(pd.arrays.BooleanArray(values.astype(bool), na.astype(bool)), index=index)
+
+
+def _as_bool_series(value: Any, index: pd.Index) -> pd.Series:
+    if isinstance(value, pd.Series):
+        if value.dtype == "boolean":
+            return value
+        na = value.isna().to_numpy()
+        return _bool_array(value.to_numpy(dtype=bool, na_value=False), na, index)
+    n = len(index)
+    if value is pd.NA or value is None:
+        return _bool_array(np.zeros(n, bool), np.ones(n, bool), index)
+    return _bool_array(np.full(n, bool(value)), np.zeros(n, bool), index)
+
+
+def _broadcast(value: Any, index: pd.Index) -> pd.Series:
+    if isinstance(value, pd.Series):
+        return value
+    if isinstance(value, pd.Timestamp):
+        return pd.Series(np.full(len(index), value.to_datetime64()), index=index)
+    return pd.Series([value] * len(index), index=index, dtype=object if value is pd.NA else None)
+
+
+def _as_float(value: Any) -> Any:
+    if isinstance(value, pd.Series):
+        return value if value.dtype == "Float64" else value.astype("Float64")
+    return value
+
+
+def _is_numeric(s: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)

@@ -1,0 +1,112 @@
+"""The ``perfrules`` command line: a thin click layer over ``perfrules.api``.
+
+Exit codes, in one place: 0 no finding reaches ``--fail-on``; 1 one does; 2 a usage error, an
+invalid rule pack, or an input that cannot be read at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from typing import Any, Callable
+
+import click
+
+from .api import compile_rules
+from .data import load_inputs
+from .engine import check_all
+from .errors import PerfrulesError
+from .findings import severity_rank
+from .output import render_result, write_atomic
+from .spec.model import SEVERITIES
+
+FAIL_ON = {"阻断": "阻断", "警告": "警告", "提示": "提示", "block": "阻断", "warn": "警告", "info": "提示", "never": "never"}
+
+
+def _as_of(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"须为 YYYY-MM-DD 日期，实际为 {value!r}。(must be a YYYY-MM-DD date, got {value!r}.)")
+
+
+def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--rules, --profile, --as-of and --lang, shared by the commands that evaluate rules."""
+    fn = click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+                      help="输出语言 (output language).")(fn)
+    fn = click.option("--as-of", "as_of", callback=_as_of, metavar="YYYY-MM-DD",
+                      help="数据所述日期；默认取导出清单中的 as_of，否则为今天。(as-of date; default: the export manifest's, else today.)")(fn)
+    fn = click.option("--profile", metavar="NAME", help="地区配置，默认 national。(jurisdiction profile; default national.)")(fn)
+    fn = click.option("--rules", "rules_dir", type=click.Path(), metavar="DIR",
+                      help="规则目录，默认为自带的 rules/。(rules directory; default: the bundled rules/.)")(fn)
+    return fn
+
+
+class PerfrulesGroup(click.Group):
+    """Turns domain errors into messages and exit code 2 at one point."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PerfrulesError as exc:
+            lang = (ctx.params or {}).get("lang") or _lang_from_argv()
+            click.echo(exc.text(lang), err=True)
+            ctx.exit(2)
+
+
+def _lang_from_argv() -> str:
+    argv = sys.argv
+    if "--lang" in argv and argv.index("--lang") + 1 < len(argv):
+        return argv[argv.index("--lang") + 1]
+    return "en" if "--lang=en" in argv else "zh"
+
+
+@click.group(cls=PerfrulesGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="perfrules")
+def main() -> None:
+    """perfrules：预算绩效管理合规检查。Compliance checks for budget performance management.
+
+    \b
+    示例 Examples:
+      perfrules check samples/submissions/
+      perfrules check samples/exports/county-2022 --format json --output out.json
+    """
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path())
+@common_options
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
+              help="输出格式 (output format).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="写入文件（整体写入或不写）。(write to a file, whole or not at all.)")
+@click.option("--fail-on", "fail_on", type=click.Choice(list(FAIL_ON)), default="阻断", show_default=True,
+              help="达到此严重程度时退出码为 1。(exit 1 when a finding reaches this severity.)")
+def check(inputs: tuple[str, ...], rules_dir: str | None, profile: str | None, as_of: dt.date | None, lang: str,
+          fmt: str, output: str | None, fail_on: str) -> None:
+    """检查提交文件或导出目录。Check submissions (JSON/YAML) or export folders (CSV/XLSX/Parquet).
+
+    \b
+    示例 Example:
+      perfrules check samples/submissions/ --format json --fail-on 警告
+    """
+    compiled = compile_rules(rules_dir, profile)
+    result = check_all(load_inputs(list(inputs)), compiled, as_of, lang)
+    text = render_result(result, fmt, lang)
+    if output:
+        write_atomic(output, text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
+    else:
+        click.echo(text, nl=False)
+    sys.exit(exit_code(result.worst(), FAIL_ON[fail_on]))
+
+
+def exit_code(worst: str | None, fail_on: str) -> int:
+    """1 when the worst finding is at least as severe as ``fail_on``, else 0."""
+    if fail_on == "never" or worst is None:
+        return 0
+    return 1 if severity_rank(worst) <= SEVERITIES.index(fail_on) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

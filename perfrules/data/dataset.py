@@ -1,0 +1,123 @@
+"""The normalised input every rule runs on, whichever shape it was loaded from.
+
+A ``Dataset`` holds one typed DataFrame per table of the field catalogue. Every frame has every
+catalogue column (absent ones all-missing), plus two bookkeeping columns: ``_source`` (the file)
+and ``_row`` (the line or row number in that file, or the item's path in a submission), so that
+any finding can point back at the record it is about.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .fields import TABLES, Table
+from .values import parse_column
+
+SOURCE, ROW = "_source", "_row"
+_DTYPES = {"string": "string", "grade": "string", "number": "Float64", "money": "Float64", "integer": "Int64",
+           "bool": "boolean", "date": "datetime64[ns]", "month": "datetime64[ns]", "list": "object"}
+
+
+@dataclass(frozen=True)
+class ValueIssue:
+    """A cell that could not be read: where it is and what it held."""
+
+    table: str
+    source: str
+    row: str
+    column: str
+    header: str
+    value: str
+    kind: str
+    project_id: str | None = None
+    fiscal_year: int | None = None
+    department: str | None = None
+
+
+@dataclass(frozen=True)
+class InputNote:
+    """Something about an input as a whole (an absent column, an absent table, orphan rows)."""
+
+    code: str
+    zh: str
+    en: str
+    source: str = ""
+    table: str = ""
+    column: str = ""
+
+
+@dataclass
+class Dataset:
+    """Typed tables plus what the loaders noticed on the way."""
+
+    tables: dict[str, pd.DataFrame]
+    present: set[str]
+    absent_columns: dict[str, set[str]] = field(default_factory=dict)
+    issues: list[ValueIssue] = field(default_factory=list)
+    notes: list[InputNote] = field(default_factory=list)
+    as_of: dt.date | None = None
+    sources: list[str] = field(default_factory=list)
+
+    def frame(self, table: str) -> pd.DataFrame:
+        """The frame of ``table`` (empty with every column when the input had none)."""
+        return self.tables[table]
+
+
+def empty_frame(table: Table) -> pd.DataFrame:
+    """A frame with no rows and every column of ``table``, typed."""
+    return pd.DataFrame({**{c.name: pd.Series(dtype=_DTYPES[c.kind]) for c in table.columns},
+                         SOURCE: pd.Series(dtype="string"), ROW: pd.Series(dtype="string")})
+
+
+def typed_frame(table: Table, raw: pd.DataFrame, units: dict[str, float], source: str,
+                rows: list[str] | pd.Series, issues: list[ValueIssue],
+                headers: dict[str, str] | None = None) -> pd.DataFrame:
+    """Parse the raw (object) columns of ``raw`` into typed catalogue columns.
+
+    Unreadable cells become missing values and are recorded in ``issues``; extra columns not in
+    the catalogue are kept as they are.
+    """
+    n = len(raw)
+    out: dict[str, pd.Series] = {}
+    index = pd.RangeIndex(n)
+    raw = raw.reset_index(drop=True)
+    row_labels = pd.Series(rows, index=index, dtype="string")
+    for col in table.columns:
+        if col.name in raw.columns:
+            parsed = parse_column(raw[col.name], col.kind, unit_multiplier=units.get(col.name, 1.0))
+            out[col.name] = parsed.values
+            if parsed.bad.any():
+                bad_idx = parsed.bad.to_numpy().nonzero()[0]
+                ids = raw["project_id"] if "project_id" in raw.columns else None
+                for i in bad_idx:
+                    issues.append(ValueIssue(
+                        table.name, source, str(row_labels.iloc[i]), col.name,
+                        (headers or {}).get(col.name, col.name), str(raw[col.name].iloc[i]), col.kind,
+                        project_id=None if ids is None or pd.isna(ids.iloc[i]) else str(ids.iloc[i]),
+                    ))
+        else:
+            out[col.name] = pd.Series([None] * n, index=index, dtype=_DTYPES[col.kind]) if n else \
+                pd.Series(dtype=_DTYPES[col.kind])
+    for extra in raw.columns:
+        if extra not in out and not str(extra).startswith("_"):
+            out[str(extra)] = raw[extra]
+    out[SOURCE] = pd.Series([source] * n, index=index, dtype="string")
+    out[ROW] = row_labels
+    return pd.DataFrame(out, index=index)
+
+
+def assemble(frames: dict[str, list[pd.DataFrame]], **kwargs: object) -> Dataset:
+    """A Dataset from per-table lists of typed frames (concatenated; absent tables empty)."""
+    tables: dict[str, pd.DataFrame] = {}
+    present: set[str] = set()
+    for name, table in TABLES.items():
+        parts = [f for f in frames.get(name, []) if f is not None]
+        if parts:
+            present.add(name)
+            tables[name] = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+        else:
+            tables[name] = empty_frame(table)
+    return Dataset(tables, present, **kwargs)  # type: ignore[arg-type]

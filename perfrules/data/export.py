@@ -1,0 +1,159 @@
+"""Load a nightly export folder (one file per table: CSV, XLSX or Parquet) into a Dataset.
+
+Headers may be English or Chinese and may carry a unit (``申请金额(万元)``); CSV files may be UTF-8,
+UTF-8 with BOM, or GBK/GB18030. Row numbers in messages are the file's own: the line of a CSV, the
+sheet row of an XLSX (header = row 1), the 1-based row of a Parquet file.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from ..errors import InputError, Problem, Where
+from .dataset import Dataset, InputNote, ValueIssue, assemble, typed_frame
+from .fields import TABLES, Table, resolve_header, table_for_file_stem
+
+EXTENSIONS = (".csv", ".xlsx", ".parquet")
+MANIFEST_NAMES = ("manifest.yaml", "manifest.yml", "manifest.json", "manifest")
+
+
+def load_export(folder: Path, display: str | None = None) -> Dataset:
+    """Read every table file of an export folder; only ``projects`` is required."""
+    shown = display or str(folder)
+    files: dict[str, Path] = {}
+    notes: list[InputNote] = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() not in EXTENSIONS or path.name.startswith((".", "~$")):
+            continue
+        table = table_for_file_stem(path.stem)
+        if table is None:
+            notes.append(InputNote("input.unknown-file", f"未识别的文件 {path.name}，已忽略。",
+                                   f"unrecognised file {path.name}, ignored.", str(path)))
+            continue
+        if table.name in files:
+            raise InputError([Problem("input.duplicate-table", f"表 {table.name} 有两个文件：{files[table.name].name} 与 {path.name}。",
+                                      f"table {table.name} has two files: {files[table.name].name} and {path.name}.",
+                                      Where(file=str(path)), "只保留一个。", "Keep one of them.")])
+        files[table.name] = path
+    if "projects" not in files:
+        raise InputError([Problem("input.no-projects", f"导出目录 {shown!r} 中没有项目表（projects / 项目 .csv/.xlsx/.parquet）。",
+                                  f"export folder {shown!r} has no projects table (projects / 项目 .csv/.xlsx/.parquet).",
+                                  Where(file=shown))])
+    issues: list[ValueIssue] = []
+    frames: dict[str, list[pd.DataFrame]] = {}
+    absent_columns: dict[str, set[str]] = {}
+    for name, path in files.items():
+        table = TABLES[name]
+        raw, rows, headers, units = read_table(path, table, notes)
+        missing_required = [c for c in table.required if c not in raw.columns]
+        if missing_required:
+            raise InputError([Problem("input.missing-column", f"{path.name} 缺少必需的列 {missing_required}。",
+                                      f"{path.name} lacks required column(s) {missing_required}.", Where(file=str(path), row=1),
+                                      "检查表头。", "Check the header row.")])
+        absent_columns[name] = {c.name for c in table.columns if c.name not in raw.columns}
+        frames[name] = [typed_frame(table, raw, units, path.name, rows, issues, headers)]
+    for table in TABLES:
+        if table not in files and table != "projects":
+            notes.append(InputNote("input.absent-table", f"导出中没有 {table}（{TABLES[table].zh}）表。",
+                                   f"the export has no {table} table.", shown, table))
+    ds = assemble(frames, issues=issues, notes=notes, absent_columns=absent_columns, as_of=read_manifest(folder),
+                  sources=[str(p) for p in files.values()])
+    return ds
+
+
+def read_manifest(folder: Path) -> dt.date | None:
+    """The ``as_of`` date of an export's manifest file, if it has one."""
+    for name in MANIFEST_NAMES:
+        path = folder / name
+        if path.is_file():
+            try:
+                data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+                value = (data or {}).get("as_of") if isinstance(data, dict) else None
+                if value is None:
+                    return None
+                return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+            except (yaml.YAMLError, ValueError) as exc:
+                raise InputError([Problem("input.manifest", f"清单文件中的 as_of 无法识别：{exc}。",
+                                          f"cannot read as_of in the manifest: {exc}.", Where(file=str(path), field="as_of"))]) from exc
+    return None
+
+
+def read_table(path: Path, table: Table, notes: list[InputNote]) -> tuple[pd.DataFrame, list[str], dict[str, str], dict[str, float]]:
+    """A table file as raw object columns renamed to catalogue names, with row labels and header units."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            raw, rows = _read_csv(path, notes)
+        elif suffix == ".xlsx":
+            raw = pd.read_excel(path, dtype=object, engine="openpyxl")
+            rows = [str(i + 2) for i in range(len(raw))]
+        else:
+            raw = pd.read_parquet(path)
+            rows = [str(i + 1) for i in range(len(raw))]
+    except InputError:
+        raise
+    except Exception as exc:  # any reader failure means the file cannot be read at all
+        raise InputError([Problem("input.unreadable", f"无法读取文件：{type(exc).__name__}: {exc}。",
+                                  f"cannot read file: {type(exc).__name__}: {exc}.", Where(file=str(path)))]) from exc
+    rename: dict[Any, str] = {}
+    headers: dict[str, str] = {}
+    units: dict[str, float] = {}
+    for header in raw.columns:
+        name, unit = resolve_header(table, str(header))
+        if name is None:
+            continue
+        if name in headers:
+            notes.append(InputNote("input.duplicate-column", f"{path.name} 中列 {header!r} 与 {headers[name]!r} 指同一字段 {name}，使用前者。",
+                                   f"in {path.name}, column {header!r} means the same field {name} as {headers[name]!r}; the first is used.",
+                                   str(path), table.name, name))
+            continue
+        rename[header] = name
+        headers[name] = str(header)
+        if unit is not None:
+            units[name] = unit
+    raw = raw.rename(columns=rename)
+    return raw, rows, headers, units
+
+
+def _read_csv(path: Path, notes: list[InputNote]) -> tuple[pd.DataFrame, list[str]]:
+    data = path.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # pragma: no cover - gb18030 decodes any byte sequence
+        raise InputError([Problem("input.encoding", "无法识别文件编码（应为 UTF-8 或 GBK）。",
+                                  "cannot tell the file's encoding (expected UTF-8 or GBK).", Where(file=str(path)))])
+    try:
+        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
+        return raw, [str(i + 2) for i in range(len(raw))]
+    except pd.errors.ParserError:
+        return _read_csv_tolerant(path, text, notes)
+
+
+def _read_csv_tolerant(path: Path, text: str, notes: list[InputNote]) -> tuple[pd.DataFrame, list[str]]:
+    """Read a CSV with malformed lines: each bad line is reported by number, the rest is kept."""
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader)
+    good, rows = [], []
+    for record in reader:
+        line = reader.line_num
+        if not record:
+            continue
+        if len(record) != len(header):
+            notes.append(InputNote("input.malformed-row", f"{path.name} 第 {line} 行有 {len(record)} 个字段，应为 {len(header)} 个；该行未检查。",
+                                   f"{path.name} line {line} has {len(record)} fields, expected {len(header)}; that line was not checked.",
+                                   str(path)))
+            continue
+        good.append(record)
+        rows.append(str(line))
+    return pd.DataFrame(good, columns=header, dtype=object), rows

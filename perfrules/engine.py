@@ -1,0 +1,259 @@
+"""Run a compiled pack over a dataset: the batch (pandas) path of ``perfrules check``.
+
+Each rule's condition is evaluated as one boolean mask over its record table. A row where the mask
+is true gets a finding. A row where it is *unknown* — the outcome depends on a value the record
+lacks — gets a D03 data finding naming the missing fields, never a silent pass or fail. When the
+missing value is a whole table or column the input does not have, that is reported once per rule,
+not once per row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .backends.pandas.evaluate import Context, evaluate_bool
+from .data.dataset import ROW, SOURCE, Dataset
+from .facts import FactFrames, build_facts
+from .findings import Finding, render, source_refs, sort_findings
+from .spec import expr as E
+from .spec.compile import CompiledPack, CompiledRule
+from .spec.model import SEVERITIES
+
+# The engine's own data findings (requirement D03: 记录完整可核验).
+D03_SOURCE = [{"document": "奇财预〔2018〕140号", "clause": "二、（四）"}]
+D03_RULES = {
+    "PF-D03-UNREADABLE": ("无法识别的数据值", "Unreadable value"),
+    "PF-D03-MISSING": ("规则所需数据缺失", "Data a rule needs is missing"),
+    "PF-D03-ABSENT": ("输入缺少规则所需的表或列", "Input lacks a table or column a rule needs"),
+}
+D03_RECOMMENDATION = ("补全或更正数据后重新检查；缺失数据不视为合规。",
+                      "Complete or correct the data and check again; missing data is never taken as compliant.")
+IDENTITY = ("project_id", "project_name", "department", "unit", "fiscal_year", "jurisdiction")
+
+
+@dataclass
+class CheckResult:
+    """Findings of one run, with what was checked and how long each stage took."""
+
+    findings: list[Finding]
+    as_of: dt.date
+    profile: str
+    pack_version: str
+    records: dict[str, int]
+    rules_in_force: list[str]
+    errors: list[dict[str, str]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    as_of_dates: list[dt.date] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.as_of_dates:
+            self.as_of_dates = [self.as_of]
+
+    def summary(self) -> dict[str, Any]:
+        """Counts by severity and by rule."""
+        by_sev = Counter(f.severity for f in self.findings)
+        return {
+            "total": len(self.findings),
+            "by_severity": {s: by_sev.get(s, 0) for s in SEVERITIES},
+            "by_rule": dict(sorted(Counter(f.rule_id for f in self.findings).items())),
+            "records": self.records, "as_of": ", ".join(d.isoformat() for d in self.as_of_dates), "profile": self.profile,
+            "pack_version": self.pack_version, "rules_in_force": len(self.rules_in_force),
+        }
+
+    def worst(self) -> str | None:
+        """The most severe severity among the findings, or None."""
+        present = {f.severity for f in self.findings}
+        return next((s for s in SEVERITIES if s in present), None)
+
+
+def check(dataset: Dataset, compiled: CompiledPack, as_of: dt.date, lang: str = "zh") -> CheckResult:
+    """Evaluate every rule in force on ``as_of`` over ``dataset``."""
+    t0 = time.perf_counter()
+    facts = build_facts(dataset, compiled, as_of)
+    t1 = time.perf_counter()
+    findings = value_findings(dataset, lang)
+    in_force = [cr for cr in compiled.rules if cr.rule.in_force(as_of)]
+    for cr in in_force:
+        findings.extend(evaluate_rule(cr, facts, dataset, compiled, as_of, lang))
+    t2 = time.perf_counter()
+    result = CheckResult(
+        sort_findings(findings), as_of, compiled.profile.name, compiled.pack.version,
+        {t: len(dataset.frame(t)) for t in ("projects", "departments")}, [cr.rule.id for cr in in_force],
+        errors=[{"code": n.code, "message": n.zh if lang != "en" else n.en, "source": n.source} for n in dataset.notes],
+        timings={"facts": t1 - t0, "rules": t2 - t1},
+    )
+    return result
+
+
+def check_all(datasets: list[Dataset], compiled: CompiledPack, as_of: dt.date | None, lang: str = "zh") -> CheckResult:
+    """Check several inputs, each at its own as-of date unless ``as_of`` is given, and merge the results."""
+    results = [check(d, compiled, as_of or d.as_of or dt.date.today(), lang) for d in datasets]
+    first = results[0]
+    records = {t: sum(r.records[t] for r in results) for t in first.records}
+    timings = {k: sum(r.timings.get(k, 0.0) for r in results) for k in first.timings}
+    return CheckResult(
+        sort_findings([f for r in results for f in r.findings]), max(r.as_of for r in results), first.profile,
+        first.pack_version, records, sorted({rid for r in results for rid in r.rules_in_force}),
+        errors=[e for r in results for e in r.errors], timings=timings,
+        as_of_dates=sorted({d for r in results for d in r.as_of_dates}))
+
+
+def evaluate_rule(cr: CompiledRule, facts: FactFrames, dataset: Dataset, compiled: CompiledPack,
+                  as_of: dt.date, lang: str) -> list[Finding]:
+    """Findings of one rule: one per row where it fired, and D03 findings where it could not tell."""
+    frame = facts.frames[cr.rule.table]
+    if frame.empty:
+        return []
+    ctx = Context(frame, compiled.params, as_of)
+    outcome = evaluate_bool(cr.condition, ctx)
+    fired = outcome.fillna(False).to_numpy(dtype=bool)
+    unknown = outcome.isna().to_numpy()
+    severity = np.full(len(frame), cr.rule.severity, dtype=object)
+    if cr.escalate is not None and fired.any():
+        up = evaluate_bool(cr.escalate, ctx).fillna(False).to_numpy(dtype=bool)
+        severity[fired & up] = cr.rule.escalate_severity
+    out = [_rule_finding(cr, frame, i, severity[i], compiled, as_of, lang) for i in np.flatnonzero(fired)]
+    if unknown.any():
+        out.extend(_unknown_findings(cr, frame, unknown, dataset, facts, compiled, lang))
+    return out
+
+
+def _evidence(cr: CompiledRule, row: pd.Series, compiled: CompiledPack, as_of: dt.date) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for ref in cr.leaves:
+        values[ref.name] = row[ref.name]
+    for p in cr.params:
+        values[f"params.{p}"] = compiled.params[p]
+    if any(r.space == "builtin" for r in E.refs(cr.rule.when)):
+        values["as_of"] = as_of
+    return values
+
+
+def _identity(row: pd.Series) -> dict[str, Any]:
+    return {k: row[k] for k in IDENTITY if k in row.index}
+
+
+def _rule_finding(cr: CompiledRule, frame: pd.DataFrame, i: int, severity: str, compiled: CompiledPack,
+                  as_of: dt.date, lang: str) -> Finding:
+    row = frame.iloc[i]
+    evidence = _evidence(cr, row, compiled, as_of)
+    values = {**_identity(row), **evidence}
+    rule = cr.rule
+    return Finding(
+        rule.id, rule.title if lang != "en" else rule.title_en, list(rule.requirement), severity, rule.stage,
+        _opt_str(row.get("project_id")), _opt_int(row.get("fiscal_year")), _opt_str(row.get("department")),
+        render(rule.message, values, lang), render(rule.recommendation, values, lang), source_refs(rule),
+        evidence, _location(row),
+    )
+
+
+def _unknown_findings(cr: CompiledRule, frame: pd.DataFrame, unknown: np.ndarray, dataset: Dataset,
+                      facts: FactFrames, compiled: CompiledPack, lang: str) -> list[Finding]:
+    missing_by_leaf = {ref.name: frame[ref.name].isna().to_numpy() for ref in cr.leaves}
+    absent_inputs = _absent_inputs(cr, dataset, facts, compiled)
+    out: list[Finding] = []
+    summarised = np.zeros(len(frame), bool)
+    if absent_inputs:
+        # Rows missing something the whole input lacks: one finding per rule, not one per row.
+        lacking = [missing_by_leaf[n] for n in absent_inputs if n in missing_by_leaf]
+        summarised = unknown & np.logical_or.reduce(lacking) if lacking else summarised
+        if summarised.any():
+            what = "、".join(sorted({absent_inputs[n] for n in absent_inputs}))
+            out.append(_data_finding(
+                "PF-D03-ABSENT", cr.rule.id, None, None, None,
+                f"输入中没有规则 {cr.rule.id} 所需的 {what}，该规则对 {int(summarised.sum())} 条记录未能判断，已跳过。",
+                f"the input has no {what}, which rule {cr.rule.id} needs; it could not decide {int(summarised.sum())} record(s) and was skipped.",
+                {"rule": cr.rule.id, "absent": sorted(set(absent_inputs.values())), "records": int(summarised.sum())}, {}, lang))
+    for i in np.flatnonzero(unknown & ~summarised):
+        row = frame.iloc[i]
+        names = _missing_names(cr, compiled, {n: bool(na[i]) for n, na in missing_by_leaf.items()}, frame, i)
+        shown = "、".join(names) or "?"
+        out.append(_data_finding(
+            "PF-D03-MISSING", cr.rule.id, _opt_str(row.get("project_id")), _opt_int(row.get("fiscal_year")),
+            _opt_str(row.get("department")),
+            f"规则 {cr.rule.id}（{cr.rule.title}）需要的数据缺失：{shown}；无法判断是否合规。",
+            f"rule {cr.rule.id} ({cr.rule.title_en}) needs data the record lacks: {', '.join(names) or '?'}; compliance cannot be decided.",
+            {"rule": cr.rule.id, "missing": names}, _location(row), lang))
+    return out
+
+
+def _missing_names(cr: CompiledRule, compiled: CompiledPack, missing: dict[str, bool], frame: pd.DataFrame, i: int) -> list[str]:
+    names: list[str] = []
+    for ref in cr.leaves:
+        if not missing.get(ref.name):
+            continue
+        if ref.space == "derived":
+            inner = [r for r in _base_leaves(compiled, ref) if pd.isna(frame[r.name].iloc[i])]
+            names.extend(_leaf_label(r) for r in inner) if inner else names.append(ref.name)
+        else:
+            names.append(_leaf_label(ref))
+    return list(dict.fromkeys(names))
+
+
+def _base_leaves(compiled: CompiledPack, ref: E.Ref) -> list[E.Ref]:
+    if ref.space != "derived":
+        return [ref]
+    return [b for r in compiled.derived_leaves.get(ref.name, ()) for b in _base_leaves(compiled, r)]
+
+
+def _leaf_label(ref: E.Ref) -> str:
+    return ref.name
+
+
+def _absent_inputs(cr: CompiledRule, dataset: Dataset, facts: FactFrames, compiled: CompiledPack) -> dict[str, str]:
+    """Leaves of the rule that are missing because the input lacks a whole table or column."""
+    absent: dict[str, str] = {}
+    table_cols = dataset.absent_columns.get(cr.rule.table, set())
+    for ref in cr.leaves:
+        for base in _base_leaves(compiled, ref):
+            if base.space == "field" and base.name in table_cols:
+                absent[ref.name] = f"列 {base.name}"
+            elif base.space == "fact" and compiled.facts[base.name].table in facts.absent_tables:
+                absent[ref.name] = f"表 {compiled.facts[base.name].table}"
+    return absent
+
+
+def _data_finding(rule_id: str, about_rule: str | None, project_id: str | None, fiscal_year: int | None,
+                  department: str | None, zh: str, en: str, evidence: dict[str, Any], location: dict[str, str],
+                  lang: str) -> Finding:
+    title = D03_RULES[rule_id]
+    return Finding(rule_id, title[0] if lang != "en" else title[1], ["D03"], "警告", "data", project_id, fiscal_year,
+                   department, zh if lang != "en" else en, D03_RECOMMENDATION[0] if lang != "en" else D03_RECOMMENDATION[1],
+                   list(D03_SOURCE), evidence, location, kind="data")
+
+
+def value_findings(dataset: Dataset, lang: str) -> list[Finding]:
+    """One D03 finding per cell that could not be read."""
+    out = []
+    for issue in dataset.issues:
+        out.append(_data_finding(
+            "PF-D03-UNREADABLE", None, issue.project_id, issue.fiscal_year, issue.department,
+            f"{issue.source} 第 {issue.row} 行，列 {issue.header}：无法识别的值 {issue.value!r}（应为{_KIND_ZH.get(issue.kind, issue.kind)}）。",
+            f"{issue.source} row {issue.row}, column {issue.header}: cannot read {issue.value!r} as {issue.kind}.",
+            {"column": issue.column, "value": issue.value, "expected": issue.kind},
+            {"file": issue.source, "row": issue.row, "column": issue.header}, lang))
+    return out
+
+
+_KIND_ZH = {"number": "数值", "money": "金额", "integer": "整数", "bool": "是/否", "date": "日期", "month": "月份",
+            "grade": "评价等级（优/良/中/差）", "string": "文字", "list": "列表"}
+
+
+def _location(row: pd.Series) -> dict[str, str]:
+    return {"file": str(row.get(SOURCE, "")), "row": str(row.get(ROW, ""))}
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None or pd.isna(value) else str(value)
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+

@@ -1,0 +1,162 @@
+"""The shared fact layer: per-record values every backend reads.
+
+For each record table (projects, departments) it computes, vectorised with pandas, the compiled
+pack's aggregate facts (over each project's related rows) and then its derived facts, as new
+columns of the record frame. The pandas backend evaluates conditions over that frame; the
+durable-rules backend hands one row of it to the engine as a fact.
+
+A project's related rows are those with the same project_id and fiscal_year; its evaluations are
+those of the same project_id for earlier years than its fiscal year.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .backends.pandas.evaluate import Context, evaluate, evaluate_bool
+from .data.dataset import Dataset
+from .spec import expr as E
+from .spec.compile import CompiledPack
+from .spec.functions import TABLE_ORDER
+
+
+@dataclass
+class FactFrames:
+    """Record frames (projects, departments) extended with fact and derived columns."""
+
+    frames: dict[str, pd.DataFrame]
+    absent_tables: set[str]
+    orphans: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def build_facts(dataset: Dataset, compiled: CompiledPack, as_of: dt.date) -> FactFrames:
+    """Compute every fact and derived value of ``compiled`` on ``dataset``."""
+    frames: dict[str, pd.DataFrame] = {}
+    orphans: dict[str, int] = {}
+    absent = {t for t in ("indicators", "payments", "monitoring", "evaluations") if t not in dataset.present}
+    for record_table in ("projects", "departments"):
+        base = dataset.frame(record_table)
+        columns: dict[str, pd.Series] = {}
+        keys = [k for k, t in compiled.fact_tables.items() if t == record_table]
+        related_cache: dict[str, tuple[pd.DataFrame, np.ndarray]] = {}
+        for key in keys:
+            agg = compiled.facts[key]
+            if agg.table in absent:
+                columns[key] = pd.Series(pd.NA, index=base.index, dtype=_result_dtype(agg))
+                continue
+            if agg.table not in related_cache:
+                related_cache[agg.table] = _related_rows(dataset, agg.table, base)
+                orphans[agg.table] = int((related_cache[agg.table][1] < 0).sum())
+            rows, pos = related_cache[agg.table]
+            columns[key] = _aggregate(agg, rows, pos, len(base), compiled.params, as_of, base.index)
+        frame = pd.concat([base, pd.DataFrame(columns, index=base.index)], axis=1) if columns else base.copy()
+        ctx = Context(frame, compiled.params, as_of)
+        for d in compiled.derived:
+            if d.fact.table == record_table:
+                value = evaluate(d.expr, ctx)
+                frame[d.fact.name] = value if isinstance(value, pd.Series) else pd.Series([value] * len(frame), index=frame.index)
+        frames[record_table] = frame
+    return FactFrames(frames, absent, orphans)
+
+
+def _related_rows(dataset: Dataset, table: str, records: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The related table's rows and, for each, the position of its record (-1 when it has none)."""
+    rows = dataset.frame(table)
+    if table == "evaluations":
+        # An evaluation of year Y informs every fiscal year after Y of the same project.
+        left = pd.DataFrame({"project_id": records["project_id"].astype(object),
+                             "_fy": records["fiscal_year"].astype("Float64"), "_pos": np.arange(len(records))})
+        right = rows.assign(_rid=np.arange(len(rows)), project_id=rows["project_id"].astype(object))
+        merged = right.merge(left, on="project_id", how="inner")
+        merged = merged[(merged["year"].astype("Float64") < merged["_fy"]).fillna(False).to_numpy(dtype=bool)]
+        return merged.reset_index(drop=True), merged["_pos"].to_numpy()
+    index = pd.MultiIndex.from_arrays([records["project_id"].astype(object), records["fiscal_year"].astype("Float64")])
+    keys = pd.MultiIndex.from_arrays([rows["project_id"].astype(object), rows["fiscal_year"].astype("Float64")])
+    if not index.is_unique:
+        index = index.drop_duplicates()  # duplicates are reported by the loader; the first one owns the rows
+        pos = _positions_first(records, keys)
+    else:
+        pos = index.get_indexer(keys)
+    return rows, np.asarray(pos)
+
+
+def _positions_first(records: pd.DataFrame, keys: pd.MultiIndex) -> np.ndarray:
+    first = pd.Series(np.arange(len(records)), index=pd.MultiIndex.from_arrays(
+        [records["project_id"].astype(object), records["fiscal_year"].astype("Float64")]))
+    first = first[~first.index.duplicated()]
+    return first.reindex(keys).fillna(-1).to_numpy(dtype=int)
+
+
+def _result_dtype(agg: E.Aggregate) -> str:
+    return {"count": "Float64", "count_distinct": "Float64", "sum": "Float64", "streak": "Float64",
+            "any": "boolean", "all": "boolean"}.get(agg.func, "object")
+
+
+def _aggregate(agg: E.Aggregate, rows: pd.DataFrame, pos: np.ndarray, n: int, params: dict,
+               as_of: dt.date, index: pd.Index) -> pd.Series:
+    keep = pos >= 0
+    rows, pos = rows.loc[keep].reset_index(drop=True), pos[keep]
+    ctx = Context(rows, params, as_of)
+    if agg.where is not None:
+        cond = evaluate_bool(agg.where, ctx)
+        true = cond.fillna(False).to_numpy(dtype=bool)
+        unknown = cond.isna().to_numpy()
+    else:
+        true = np.ones(len(rows), bool)
+        unknown = np.zeros(len(rows), bool)
+    has_unknown = np.bincount(pos[unknown], minlength=n) > 0
+    has_rows = np.bincount(pos, minlength=n) > 0
+    func = agg.func
+    if func == "count":
+        out = pd.Series(np.bincount(pos[true], minlength=n).astype(float), index=index, dtype="Float64")
+        return out.mask(has_unknown)
+    if func in ("any", "all"):
+        n_true = np.bincount(pos[true], minlength=n)
+        n_false = np.bincount(pos[~true & ~unknown], minlength=n)
+        if func == "any":
+            values, na = n_true > 0, (n_true == 0) & has_unknown
+        else:
+            values, na = n_false == 0, (n_false == 0) & has_unknown
+        return pd.Series(pd.arrays.BooleanArray(values & ~na, na), index=index)
+    if func == "streak":
+        return _streak(agg, rows, pos, true, unknown, n, index)
+    value = evaluate(agg.value, ctx) if agg.value is not None else None
+    value = value if isinstance(value, pd.Series) else pd.Series([value] * len(rows))
+    sel = true
+    frame = pd.DataFrame({"pos": pos[sel], "v": value.to_numpy()[sel] if value.dtype == object else value[sel].reset_index(drop=True)})
+    if func == "sum":
+        vals = frame["v"].astype("Float64")
+        total = np.bincount(frame["pos"], weights=vals.fillna(0).to_numpy(dtype=float), minlength=n)
+        value_na = np.bincount(frame["pos"][vals.isna().to_numpy()], minlength=n) > 0
+        counted = np.bincount(frame["pos"], minlength=n) > 0
+        out = pd.Series(total, index=index, dtype="Float64")
+        return out.mask(~counted | value_na | has_unknown)
+    grouped = frame.dropna(subset=["v"]).groupby("pos")["v"]
+    if func == "count_distinct":
+        out = grouped.nunique().reindex(range(n), fill_value=0).astype("Float64")
+    elif func in ("min", "max"):
+        out = getattr(grouped, func)().reindex(range(n))
+    else:  # pragma: no cover - the parser only admits known aggregates
+        raise ValueError(func)
+    out.index = index
+    return out.mask(has_unknown | (~has_rows if func in ("min", "max") else np.zeros(n, bool)))
+
+
+def _streak(agg: E.Aggregate, rows: pd.DataFrame, pos: np.ndarray, true: np.ndarray, unknown: np.ndarray,
+            n: int, index: pd.Index) -> pd.Series:
+    order_col = TABLE_ORDER.get(agg.table)
+    order = rows[order_col] if order_col else pd.Series(np.arange(len(rows)))
+    frame = pd.DataFrame({"pos": pos, "order": order.to_numpy(), "t": true, "u": unknown})
+    frame = frame.sort_values(["pos", "order"], ascending=[True, False], kind="stable")
+    # Within each record, the run of leading true rows (most recent first) is the streak.
+    run = frame.groupby("pos")["t"].cumprod().astype(bool)
+    length = np.bincount(frame["pos"][run], minlength=n)
+    first_break = frame[~run.to_numpy()].groupby("pos").head(1)
+    stopped_unknown = np.zeros(n, bool)
+    stopped_unknown[first_break["pos"][first_break["u"]].to_numpy()] = True
+    return pd.Series(length.astype(float), index=index, dtype="Float64").mask(stopped_unknown)

@@ -1,0 +1,112 @@
+"""Compile a pack under a profile into the backend-neutral form every backend evaluates.
+
+Compiling binds parameter values, and lifts every aggregate out of conditions and derived facts
+into a named *fact* (``Ref("fact", key)``), computed once per record by the shared fact layer.
+What is left for a backend is a scalar condition over one record's fields, derived values and
+facts, which is what a per-record engine such as durable-rules can match.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from . import expr as E
+from .model import DerivedFact, Rule, RulePack
+from .profile import Profile, load_profile
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """A rule ready to evaluate: its scalar condition, optional escalation, and the leaves it reads."""
+
+    rule: Rule
+    condition: E.Node
+    escalate: E.Node | None
+    leaves: tuple[E.Ref, ...]  # fields, derived values and facts the conditions read
+    params: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CompiledDerived:
+    """A derived fact with its aggregates lifted."""
+
+    fact: DerivedFact
+    expr: E.Node
+
+
+@dataclass
+class CompiledPack:
+    """A pack compiled for one profile."""
+
+    pack: RulePack
+    profile: Profile
+    params: dict[str, Any]
+    facts: dict[str, E.Aggregate]  # key → aggregate, per record table
+    fact_tables: dict[str, str]  # key → record table the fact belongs to
+    derived: list[CompiledDerived]
+    rules: list[CompiledRule]
+    derived_leaves: dict[str, tuple[E.Ref, ...]] = field(default_factory=dict)
+
+    def rule(self, rule_id: str) -> CompiledRule | None:
+        """The compiled rule with this id (only rules the profile enables)."""
+        return next((r for r in self.rules if r.rule.id == rule_id), None)
+
+    def tables_read(self, ref: E.Ref) -> set[str]:
+        """The related tables a leaf depends on (through derived facts and aggregates)."""
+        if ref.space == "fact":
+            return {self.facts[ref.name].table}
+        if ref.space == "derived":
+            return set().union(*(self.tables_read(r) for r in self.derived_leaves.get(ref.name, ())))
+        return set()
+
+
+def compile_pack(pack: RulePack, profile: Profile | str | None = None) -> CompiledPack:
+    """Compile ``pack`` under ``profile`` (a resolved Profile, a profile name, or the baseline)."""
+    if not isinstance(profile, Profile):
+        profile = load_profile(pack, profile)
+    facts: dict[str, E.Aggregate] = {}
+    fact_tables: dict[str, str] = {}
+
+    def lift_in(table: str) -> Callable[[E.Node], E.Node]:
+        def lift(node: E.Node) -> E.Node:
+            if isinstance(node, E.Aggregate):
+                key = E.to_text(node)
+                facts.setdefault(key, node)
+                fact_tables.setdefault(key, table)
+                return E.Ref("fact", key, pos=node.pos)
+            return node
+        return lift
+
+    derived = [CompiledDerived(d, transform(d.expr, lift_in(d.table))) for d in pack.derived.values()]
+    derived_leaves: dict[str, tuple[E.Ref, ...]] = {}
+    for d in derived:
+        derived_leaves[d.fact.name] = tuple(r for r in E.refs(d.expr) if r.space in ("field", "derived", "fact"))
+    rules = []
+    for rule in pack.rules.values():
+        if rule.id not in profile.enabled:
+            continue
+        lift = lift_in(rule.table)
+        condition = transform(rule.when, lift)
+        escalate = transform(rule.escalate_when, lift) if rule.escalate_when is not None else None
+        trees = [condition] + ([escalate] if escalate is not None else [])
+        leaves = tuple(dict.fromkeys(r for t in trees for r in E.refs(t) if r.space in ("field", "derived", "fact")))
+        params = tuple(dict.fromkeys(p for t in [rule.when, *( [rule.escalate_when] if rule.escalate_when else [])]
+                                     for p in E.params_read(t)))
+        rules.append(CompiledRule(rule, condition, escalate, leaves, params))
+    return CompiledPack(pack, profile, dict(profile.params), facts, fact_tables, derived, rules, derived_leaves)
+
+
+def transform(node: E.Node, fn: Callable[[E.Node], E.Node]) -> E.Node:
+    """Rebuild a tree bottom-up, applying ``fn`` to every node (aggregate bodies are left as they are)."""
+    if isinstance(node, E.Aggregate):
+        return fn(node)
+    changes: dict[str, Any] = {}
+    for f in dataclasses.fields(node):
+        value = getattr(node, f.name)
+        if isinstance(value, E.Node):
+            changes[f.name] = transform(value, fn)
+        elif isinstance(value, tuple) and value and all(isinstance(v, E.Node) for v in value):
+            changes[f.name] = tuple(transform(v, fn) for v in value)
+    return fn(dataclasses.replace(node, **changes) if changes else node)

@@ -1,0 +1,116 @@
+"""Read YAML safely while remembering where every value stands, for errors that name a line.
+
+Documents are built with PyYAML's SafeLoader (the same constructor ``yaml.safe_load`` uses), so a
+rule file can never create Python objects; the composed node tree is kept to look up positions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import Problem, Where
+
+PathKey = tuple[Any, ...]
+
+
+@dataclass
+class YamlDocument:
+    """A loaded YAML file: its data, and the position of each value by path (keys and indices)."""
+
+    file: str
+    data: Any
+    lines: list[str]
+    marks: dict[PathKey, tuple[yaml.Node, yaml.Node | None]]
+
+    def where(self, path: PathKey, **extra: Any) -> Where:
+        """The location of the value at ``path`` (or of its nearest parent that has one)."""
+        key = tuple(path)
+        while key and key not in self.marks:
+            key = key[:-1]
+        node = self.marks.get(key, (None, None))[0]
+        if node is None:
+            return Where(file=self.file, line=1, column=1, **extra)
+        return Where(file=self.file, line=node.start_mark.line + 1, column=node.start_mark.column + 1, **extra)
+
+    def key_where(self, path: PathKey, **extra: Any) -> Where:
+        """The location of the mapping key at ``path`` (where an unknown key was written)."""
+        key_node = self.marks.get(tuple(path), (None, None))[1]
+        if key_node is None:
+            return self.where(path, **extra)
+        return Where(file=self.file, line=key_node.start_mark.line + 1, column=key_node.start_mark.column + 1, **extra)
+
+    def expression(self, path: PathKey, **extra: Any) -> tuple[str, Where]:
+        """The source text of an expression scalar and where its first character stands.
+
+        For a block scalar (``|`` or ``>``) this is the raw, dedented block, so that positions of
+        the parsed expression map back onto the file's own lines and columns.
+        """
+        node = self.marks[tuple(path)][0]
+        value = str(self.data_at(path))
+        style = getattr(node, "style", None)
+        if style in ("|", ">"):
+            first = node.start_mark.line + 1
+            last = node.end_mark.line
+            raw = self.lines[first:last] or [value]
+            indent = min((len(r) - len(r.lstrip()) for r in raw if r.strip()), default=0)
+            text = "\n".join(r[indent:] for r in raw).rstrip()
+            return text, Where(file=self.file, line=first + 1, column=indent + 1, **extra)
+        offset = 1 if style in ("'", '"') else 0
+        return value, Where(file=self.file, line=node.start_mark.line + 1,
+                            column=node.start_mark.column + 1 + offset, **extra)
+
+    def data_at(self, path: PathKey) -> Any:
+        """The value at ``path``."""
+        value = self.data
+        for part in path:
+            value = value[part]
+        return value
+
+
+def load_yaml(path: Path, display: str | None = None) -> YamlDocument:
+    """Load one YAML file; a syntax error becomes a ``Problem`` with its line and column."""
+    name = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _Unreadable(Problem("yaml.unreadable", f"无法读取文件：{exc}。", f"cannot read file: {exc}.",
+                                  Where(file=name))) from exc
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Where(file=name, line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None)
+        raise _Unreadable(Problem("yaml.syntax", f"YAML 语法错误：{exc.problem}。", f"YAML syntax error: {exc.problem}.",
+                                  where, "检查缩进、冒号和引号。", "Check indentation, colons and quotes.")) from exc
+    finally:
+        loader.dispose()
+    marks: dict[PathKey, tuple[yaml.Node, yaml.Node | None]] = {}
+    if node is not None:
+        _index(node, (), None, marks)
+    return YamlDocument(name, data, text.splitlines(), marks)
+
+
+class _Unreadable(Exception):
+    def __init__(self, problem: Problem):
+        super().__init__(problem.en)
+        self.problem = problem
+
+
+YamlUnreadable = _Unreadable
+
+
+def _index(node: yaml.Node, path: PathKey, key_node: yaml.Node | None,
+           marks: dict[PathKey, tuple[yaml.Node, yaml.Node | None]]) -> None:
+    marks[path] = (node, key_node)
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            _index(v, path + (k.value,), k, marks)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            _index(v, path + (i,), None, marks)
