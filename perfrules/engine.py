@@ -156,7 +156,7 @@ def _rule_finding(cr: CompiledRule, frame: pd.DataFrame, i: int, severity: str, 
 
 def _unknown_findings(cr: CompiledRule, frame: pd.DataFrame, unknown: np.ndarray, dataset: Dataset,
                       facts: FactFrames, compiled: CompiledPack, lang: str) -> list[Finding]:
-    missing_by_leaf = {ref.name: frame[ref.name].isna().to_numpy() for ref in cr.leaves}
+    missing_by_leaf = {ref.name: frame[ref.name].isna().to_numpy() for ref in cr.value_leaves}
     absent_inputs = _absent_inputs(cr, dataset, facts, compiled)
     out: list[Finding] = []
     summarised = np.zeros(len(frame), bool)
@@ -186,7 +186,7 @@ def _unknown_findings(cr: CompiledRule, frame: pd.DataFrame, unknown: np.ndarray
 
 def _missing_names(cr: CompiledRule, compiled: CompiledPack, missing: dict[str, bool], frame: pd.DataFrame, i: int) -> list[str]:
     names: list[str] = []
-    for ref in cr.leaves:
+    for ref in cr.value_leaves:
         if not missing.get(ref.name):
             continue
         if ref.space == "derived":
@@ -211,7 +211,7 @@ def _absent_inputs(cr: CompiledRule, dataset: Dataset, facts: FactFrames, compil
     """Leaves of the rule that are missing because the input lacks a whole table or column."""
     absent: dict[str, str] = {}
     table_cols = dataset.absent_columns.get(cr.rule.table, set())
-    for ref in cr.leaves:
+    for ref in cr.value_leaves:
         for base in _base_leaves(compiled, ref):
             if base.space == "field" and base.name in table_cols:
                 absent[ref.name] = f"列 {base.name}"

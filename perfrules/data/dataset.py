@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -85,28 +86,34 @@ def typed_frame(table: Table, raw: pd.DataFrame, units: dict[str, float], source
     index = pd.RangeIndex(n)
     raw = raw.reset_index(drop=True)
     row_labels = pd.Series(rows, index=index, dtype="string")
+    bad_cells: list[tuple[int, str]] = []
     for col in table.columns:
         if col.name in raw.columns:
             parsed = parse_column(raw[col.name], col.kind, unit_multiplier=units.get(col.name, 1.0))
             out[col.name] = parsed.values
-            if parsed.bad.any():
-                bad_idx = parsed.bad.to_numpy().nonzero()[0]
-                ids = raw["project_id"] if "project_id" in raw.columns else None
-                for i in bad_idx:
-                    issues.append(ValueIssue(
-                        table.name, source, str(row_labels.iloc[i]), col.name,
-                        (headers or {}).get(col.name, col.name), str(raw[col.name].iloc[i]), col.kind,
-                        project_id=None if ids is None or pd.isna(ids.iloc[i]) else str(ids.iloc[i]),
-                    ))
+            bad_cells.extend((int(i), col.name) for i in parsed.bad.to_numpy().nonzero()[0])
         else:
             out[col.name] = pd.Series([None] * n, index=index, dtype=_DTYPES[col.kind]) if n else \
                 pd.Series(dtype=_DTYPES[col.kind])
+    for i, name in bad_cells:
+        issues.append(ValueIssue(
+            table.name, source, str(row_labels.iloc[i]), name, (headers or {}).get(name, name),
+            str(raw[name].iloc[i]), table.by_name[name].kind,
+            project_id=_cell(out.get("project_id"), i), fiscal_year=_cell(out.get("fiscal_year"), i, int),
+            department=_cell(out.get("department"), i),
+        ))
     for extra in raw.columns:
         if extra not in out and not str(extra).startswith("_"):
             out[str(extra)] = raw[extra]
     out[SOURCE] = pd.Series([source] * n, index=index, dtype="string")
     out[ROW] = row_labels
     return pd.DataFrame(out, index=index)
+
+
+def _cell(column: pd.Series | None, i: int, cast: type = str) -> Any:
+    if column is None or pd.isna(column.iloc[i]):
+        return None
+    return cast(column.iloc[i])
 
 
 def assemble(frames: dict[str, list[pd.DataFrame]], **kwargs: object) -> Dataset:

@@ -24,8 +24,9 @@ class CompiledRule:
     rule: Rule
     condition: E.Node
     escalate: E.Node | None
-    leaves: tuple[E.Ref, ...]  # fields, derived values and facts the conditions read
+    leaves: tuple[E.Ref, ...]  # fields, derived values and facts the conditions read (the evidence)
     params: tuple[str, ...]
+    value_leaves: tuple[E.Ref, ...] = ()  # the leaves whose missing value can leave the outcome unknown
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def compile_pack(pack: RulePack, profile: Profile | str | None = None) -> Compil
     derived = [CompiledDerived(d, transform(d.expr, lift_in(d.table))) for d in pack.derived.values()]
     derived_leaves: dict[str, tuple[E.Ref, ...]] = {}
     for d in derived:
-        derived_leaves[d.fact.name] = tuple(r for r in E.refs(d.expr) if r.space in ("field", "derived", "fact"))
+        derived_leaves[d.fact.name] = tuple(r for r in E.value_refs(d.expr) if r.space in ("field", "derived", "fact"))
     rules = []
     for rule in pack.rules.values():
         if rule.id not in profile.enabled:
@@ -94,7 +95,8 @@ def compile_pack(pack: RulePack, profile: Profile | str | None = None) -> Compil
         leaves = tuple(dict.fromkeys(r for t in trees for r in E.refs(t) if r.space in ("field", "derived", "fact")))
         params = tuple(dict.fromkeys(p for t in [rule.when, *( [rule.escalate_when] if rule.escalate_when else [])]
                                      for p in E.params_read(t)))
-        rules.append(CompiledRule(rule, condition, escalate, leaves, params))
+        value_leaves = tuple(r for r in E.value_refs(condition) if r.space in ("field", "derived", "fact"))
+        rules.append(CompiledRule(rule, condition, escalate, leaves, params, value_leaves))
     return CompiledPack(pack, profile, dict(profile.params), facts, fact_tables, derived, rules, derived_leaves)
 
 

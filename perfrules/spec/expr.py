@@ -188,6 +188,25 @@ def refs(node: Node, space: str | None = None) -> list[Ref]:
     return list(seen.values())
 
 
+def value_refs(node: Node) -> list[Ref]:
+    """The ``Ref`` nodes whose *value* the tree depends on: those not only tested by ``is None``.
+
+    A missing value of such a leaf can make the result unknown; a leaf under ``IsMissing`` cannot.
+    """
+    seen: dict[tuple[str, str], Ref] = {}
+
+    def visit(n: Node) -> None:
+        if isinstance(n, IsMissing):
+            return
+        if isinstance(n, Ref):
+            seen.setdefault((n.space, n.name), n)
+        for child in n.children():
+            visit(child)
+
+    visit(node)
+    return list(seen.values())
+
+
 def params_read(node: Node) -> list[str]:
     """The parameter names a tree reads, in order of first use."""
     return list(dict.fromkeys(n.name for n in walk(node) if isinstance(n, Param)))
