@@ -156,45 +156,35 @@ def _rule_finding(cr: CompiledRule, frame: pd.DataFrame, i: int, severity: str, 
 
 def _unknown_findings(cr: CompiledRule, frame: pd.DataFrame, unknown: np.ndarray, dataset: Dataset,
                       facts: FactFrames, compiled: CompiledPack, lang: str) -> list[Finding]:
-    missing_by_leaf = {ref.name: frame[ref.name].isna().to_numpy() for ref in cr.value_leaves}
-    absent_inputs = _absent_inputs(cr, dataset, facts, compiled)
+    # Blame the base inputs (fields and facts, seen through derived values) that are missing on each row.
+    base = list(dict.fromkeys(b for ref in cr.value_leaves for b in _base_leaves(compiled, ref)))
+    missing = {b.name: frame[b.name].isna().to_numpy() for b in base}
+    absent = _absent_inputs(base, dataset, facts, compiled, cr.rule.table)
     out: list[Finding] = []
     summarised = np.zeros(len(frame), bool)
-    if absent_inputs:
-        # Rows missing something the whole input lacks: one finding per rule, not one per row.
-        lacking = [missing_by_leaf[n] for n in absent_inputs if n in missing_by_leaf]
-        summarised = unknown & np.logical_or.reduce(lacking) if lacking else summarised
+    if absent:
+        lacks_absent = np.logical_or.reduce([missing[n] for n in absent])
+        row_specific = [missing[b.name] for b in base if b.name not in absent]
+        lacks_other = np.logical_or.reduce(row_specific) if row_specific else np.zeros(len(frame), bool)
+        summarised = unknown & lacks_absent & ~lacks_other
         if summarised.any():
-            what = "、".join(sorted({absent_inputs[n] for n in absent_inputs}))
+            what = sorted(set(absent.values()))
+            n = int(summarised.sum())
             out.append(_data_finding(
                 "PF-D03-ABSENT", cr.rule.id, None, None, None,
-                f"输入中没有规则 {cr.rule.id} 所需的 {what}，该规则对 {int(summarised.sum())} 条记录未能判断，已跳过。",
-                f"the input has no {what}, which rule {cr.rule.id} needs; it could not decide {int(summarised.sum())} record(s) and was skipped.",
-                {"rule": cr.rule.id, "absent": sorted(set(absent_inputs.values())), "records": int(summarised.sum())}, {}, lang))
+                f"输入中没有规则 {cr.rule.id} 所需的 {'、'.join(what)}，该规则对 {n} 条记录未能判断，已跳过。",
+                f"the input has no {', '.join(what)}, which rule {cr.rule.id} needs; it could not decide {n} record(s) and was skipped.",
+                {"rule": cr.rule.id, "absent": what, "records": n}, {}, lang))
     for i in np.flatnonzero(unknown & ~summarised):
         row = frame.iloc[i]
-        names = _missing_names(cr, compiled, {n: bool(na[i]) for n, na in missing_by_leaf.items()}, frame, i)
-        shown = "、".join(names) or "?"
+        names = list(dict.fromkeys(absent.get(b.name) or b.name for b in base if missing[b.name][i]))
         out.append(_data_finding(
             "PF-D03-MISSING", cr.rule.id, _opt_str(row.get("project_id")), _opt_int(row.get("fiscal_year")),
             _opt_str(row.get("department")),
-            f"规则 {cr.rule.id}（{cr.rule.title}）需要的数据缺失：{shown}；无法判断是否合规。",
+            f"规则 {cr.rule.id}（{cr.rule.title}）需要的数据缺失：{'、'.join(names) or '?'}；无法判断是否合规。",
             f"rule {cr.rule.id} ({cr.rule.title_en}) needs data the record lacks: {', '.join(names) or '?'}; compliance cannot be decided.",
             {"rule": cr.rule.id, "missing": names}, _location(row), lang))
     return out
-
-
-def _missing_names(cr: CompiledRule, compiled: CompiledPack, missing: dict[str, bool], frame: pd.DataFrame, i: int) -> list[str]:
-    names: list[str] = []
-    for ref in cr.value_leaves:
-        if not missing.get(ref.name):
-            continue
-        if ref.space == "derived":
-            inner = [r for r in _base_leaves(compiled, ref) if pd.isna(frame[r.name].iloc[i])]
-            names.extend(_leaf_label(r) for r in inner) if inner else names.append(ref.name)
-        else:
-            names.append(_leaf_label(ref))
-    return list(dict.fromkeys(names))
 
 
 def _base_leaves(compiled: CompiledPack, ref: E.Ref) -> list[E.Ref]:
@@ -203,20 +193,16 @@ def _base_leaves(compiled: CompiledPack, ref: E.Ref) -> list[E.Ref]:
     return [b for r in compiled.derived_leaves.get(ref.name, ()) for b in _base_leaves(compiled, r)]
 
 
-def _leaf_label(ref: E.Ref) -> str:
-    return ref.name
-
-
-def _absent_inputs(cr: CompiledRule, dataset: Dataset, facts: FactFrames, compiled: CompiledPack) -> dict[str, str]:
-    """Leaves of the rule that are missing because the input lacks a whole table or column."""
+def _absent_inputs(base: list[E.Ref], dataset: Dataset, facts: FactFrames, compiled: CompiledPack,
+                   table: str) -> dict[str, str]:
+    """Base inputs that are missing because the whole input lacks their table or column, with that table/column."""
     absent: dict[str, str] = {}
-    table_cols = dataset.absent_columns.get(cr.rule.table, set())
-    for ref in cr.value_leaves:
-        for base in _base_leaves(compiled, ref):
-            if base.space == "field" and base.name in table_cols:
-                absent[ref.name] = f"列 {base.name}"
-            elif base.space == "fact" and compiled.facts[base.name].table in facts.absent_tables:
-                absent[ref.name] = f"表 {compiled.facts[base.name].table}"
+    table_cols = dataset.absent_columns.get(table, set())
+    for b in base:
+        if b.space == "field" and b.name in table_cols:
+            absent[b.name] = f"{table}.{b.name}"
+        elif b.space == "fact" and compiled.facts[b.name].table in facts.absent_tables:
+            absent[b.name] = compiled.facts[b.name].table
     return absent
 
 

@@ -21,7 +21,7 @@ KIND_TO_TYPE = {
     "date": "date",
     "month": "date",
     "grade": "string",
-    "list": "list",
+    "list": "list[string]",
 }
 
 

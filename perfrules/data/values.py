@@ -88,9 +88,13 @@ def _is_blank(value: object) -> bool:
     return pd.api.types.is_scalar(value) and bool(pd.isna(value))
 
 
+def _is_number(v: object) -> bool:
+    return isinstance(v, _NUMBER_TYPES) and not isinstance(v, _BOOL_TYPES)
+
+
 def _number(v: Any, kind: str, mult: float) -> float | int:
     unit = None
-    if isinstance(v, _NUMBER_TYPES) and not isinstance(v, _BOOL_TYPES):
+    if _is_number(v):
         x = float(v)
     elif isinstance(v, str) and (m := _NUM_RE.fullmatch(_norm(v))):
         unit = m.group(2)
@@ -211,8 +215,9 @@ def _empty(kind: str, n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.full(n, fill, dtype=dtype), np.zeros(n, dtype=bool)
 
 
-def _isinstance(arr: np.ndarray, types: Any) -> np.ndarray:
-    return np.frompyfunc(lambda v: isinstance(v, types), 1, 1)(arr).astype(bool)
+def _group(v: object) -> int:
+    """0: text, 1: number (not bool), 2: anything else."""
+    return 0 if isinstance(v, str) else 1 if _is_number(v) else 2
 
 
 def _day(d: np.ndarray, kind: str) -> np.ndarray:
@@ -249,7 +254,7 @@ def _numbers(x: np.ndarray, kind: str, mult: float) -> tuple[np.ndarray, np.ndar
     """Cells holding numbers (float array, or object array of non-bool numbers); NaN is blank."""
     try:
         f = np.asarray(x, dtype=np.float64)
-    except OverflowError:
+    except (OverflowError, TypeError, ValueError):  # huge ints, or pd.NA among the numbers
         return _objects(np.asarray(x, dtype=object), kind, mult)
     if kind in _NUMERIC:
         vals, bad = np.where(np.isinf(f), np.nan, f), np.isinf(f)
@@ -352,20 +357,19 @@ def parse_column(raw: pd.Series, kind: str, *, unit_multiplier: float = 1.0) -> 
     if typed is not None:
         return _finish(raw, *typed, kind)
     dt = raw.dtype
-    arrow_text = isinstance(dt, pd.ArrowDtype) and pa.types.is_string(dt.pyarrow_dtype)
-    if arrow_text or isinstance(dt, pd.StringDtype) or dt == object and infer_dtype(raw, skipna=True) in (
-            "string", "empty"):
+    pa_type = getattr(dt, "pyarrow_dtype", pa.null())
+    if (isinstance(dt, pd.StringDtype) or pa.types.is_string(pa_type) or pa.types.is_large_string(pa_type)
+            or dt == object and infer_dtype(raw, skipna=True) in ("string", "empty")):
         a = pa.array(raw, from_pandas=True)
         a = a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
         return _finish(raw, *_strings(a.cast(pa.large_string()), kind, unit_multiplier), kind)
     x = raw.to_numpy(dtype=object)
     if infer_dtype(x, skipna=True) in ("integer", "floating", "mixed-integer-float"):
-        is_str, is_num = np.zeros(len(x), dtype=bool), np.ones(len(x), dtype=bool)
+        group = np.ones(len(x), dtype=np.int8)
     else:  # bools are kept apart from numbers because True/False hash equal to 1/0
-        is_str = _isinstance(x, str)
-        is_num = _isinstance(x, _NUMBER_TYPES) & ~_isinstance(x, _BOOL_TYPES)
+        group = np.frompyfunc(_group, 1, 1)(x).astype(np.int8)
     vals, bad = _empty(kind, len(x))
-    for mask, parse in ((is_str, _strings), (is_num, _numbers), (~is_str & ~is_num, _objects)):
-        if mask.any():
+    for g, parse in enumerate((_strings, _numbers, _objects)):
+        if (mask := group == g).any():
             vals[mask], bad[mask] = parse(x[mask], kind, unit_multiplier)
     return _finish(raw, vals, bad, kind)

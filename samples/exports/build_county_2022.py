@@ -70,7 +70,7 @@ def main() -> None:
     writer.writerows(indicators)
     (OUT / "绩效指标.csv").write_bytes(buf.getvalue().encode("utf-8-sig"))
 
-    # Dates as Excel serial numbers (44650 = 2022-03-29), as many systems export them.
+    # Dates as Excel serial numbers (44650 = 2022-03-30), as many systems export them.
     payments = pd.DataFrame([
         ["GX-001", 2022, 44650, 600000], ["GX-001", 2022, 44742, 400000],
         ["GX-003", 2022, "2022-06-15", 100000], ["GX-004", 2022, 44700, 300000],

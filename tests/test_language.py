@@ -1,0 +1,169 @@
+"""Rule-language semantics, through the real pipeline: parse → compile → fact layer → pandas mask.
+
+``outcome(cond, projects)`` returns, per project, True / False / None (unknown).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from perfrules.backends.pandas.evaluate import Context, evaluate_bool
+from perfrules.data.submission import submission_dataset
+from perfrules.facts import build_facts
+from perfrules.spec.compile import compile_pack
+from perfrules.spec.pack import load_pack
+
+PACK = """
+pack: {name: t, version: "1"}
+params:
+  limit: {type: money, default: 100, title: 限额}
+  grades: {type: list, default: [差, 低], title: 等级}
+  aliases: {type: mapping, default: {一般: 中}, title: 对照}
+  checkpoint: {type: month_day, default: "10-31", title: 节点}
+derived:
+  rate: {expr: "paid_to_date / budget", title: 执行率}
+"""
+
+
+def outcome(tmp: Path, cond: str, projects: list[dict], as_of: str = "2022-11-15") -> list[bool | None]:
+    (tmp / "pack.yaml").write_text(PACK, encoding="utf-8")
+    rule = f"""
+    rules:
+      - id: T-X01-TEST
+        title: 测试
+        title_en: test
+        requirement: [P01]
+        severity: 提示
+        scope: {{record: project, stage: data}}
+        when: {cond!r}
+        message: {{zh: 测试, en: test}}
+        recommendation: {{zh: 测试, en: test}}
+        source: [{{document: d, clause: c, text: t}}]
+    """
+    (tmp / "rules.yaml").write_text(textwrap.dedent(rule), encoding="utf-8")
+    compiled = compile_pack(load_pack(tmp), _baseline(tmp))
+    rows = [{"project_id": f"X{i}", "fiscal_year": 2022, **p} for i, p in enumerate(projects)]
+    ds = submission_dataset(rows, [], "t.json")
+    when = dt.date.fromisoformat(as_of)
+    facts = build_facts(ds, compiled, when)
+    mask = evaluate_bool(compiled.rules[0].condition, Context(facts.frames["projects"], compiled.params, when))
+    return [None if v is None or str(v) == "<NA>" else bool(v) for v in mask.astype(object).tolist()]
+
+
+def _baseline(tmp: Path) -> str:
+    (tmp / "profiles").mkdir(exist_ok=True)
+    (tmp / "profiles" / "national.yaml").write_text("profile: national\ntitle: 基线\n", encoding="utf-8")
+    return "national"
+
+
+def test_comparison_with_missing_is_unknown(tmp_path):
+    assert outcome(tmp_path, "amount >= 100", [{"amount": 100}, {"amount": 99}, {}]) == [True, False, None]
+
+
+def test_kleene_and_or_not(tmp_path):
+    projects = [{"amount": None, "is_new": False}, {"amount": None, "is_new": True}]
+    assert outcome(tmp_path, "is_new and amount > 1", projects) == [False, None]
+    assert outcome(tmp_path, "not is_new or amount > 1", projects) == [True, None]
+    assert outcome(tmp_path, "not (amount > 1)", projects) == [None, None]
+
+
+def test_is_none_is_never_unknown(tmp_path):
+    projects = [{"amount": None}, {"amount": 5}]
+    assert outcome(tmp_path, "amount is None", projects) == [True, False]
+    assert outcome(tmp_path, "amount is not None", projects) == [False, True]
+    assert outcome(tmp_path, "missing(amount) or present(responsible_person)", projects) == [True, False]
+
+
+def test_membership_and_params(tmp_path):
+    projects = [{"prior_evaluation": {"grade": "差"}}, {"prior_evaluation": {"grade": "良"}}, {}]
+    assert outcome(tmp_path, "prior_grade in params.grades", projects) == [True, False, None]
+    assert outcome(tmp_path, 'prior_grade not in ["优", "良"]', projects) == [True, False, None]
+    assert outcome(tmp_path, 'lookup(prior_grade, params.aliases) == "中"', [{"prior_evaluation": {"grade": "一般"}}]) == [True]
+
+
+def test_membership_in_a_list_field(tmp_path):
+    projects = [{"funding_sources": ["专项资金", "PPP"]}, {"funding_sources": ["专项资金"]}, {}]
+    assert outcome(tmp_path, '"PPP" in funding_sources', projects) == [True, False, None]
+
+
+def test_arithmetic_and_division_by_zero(tmp_path):
+    projects = [{"execution": {"paid_to_date": 30, "budget": 100}}, {"execution": {"paid_to_date": 30, "budget": 0}}]
+    assert outcome(tmp_path, "rate < 0.5", projects) == [True, None]
+    assert outcome(tmp_path, "amount * 2 - 1 > params.limit", [{"amount": 51}, {"amount": 50}]) == [True, False]
+
+
+def test_if_else_and_coalesce(tmp_path):
+    projects = [{"amount": 10, "prior_year_amount": None}, {"amount": 10, "prior_year_amount": 20}]
+    assert outcome(tmp_path, "coalesce(prior_year_amount, 0) > 15", projects) == [False, True]
+    assert outcome(tmp_path, "(amount if prior_year_amount is None else prior_year_amount) == 10", projects) == [True, False]
+
+
+def test_nested_paths_and_chinese_names(tmp_path):
+    projects = [{"performance_goal": {"review_status": "未通过"}, "amount": 600000}]
+    assert outcome(tmp_path, 'performance_goal.review_status == "未通过"', projects) == [True]
+    assert outcome(tmp_path, "申请金额 >= 500000 and 绩效目标审核状态 == \"未通过\"", projects) == [True]
+
+
+def test_dates(tmp_path):
+    projects = [{"end_date": "2022-06-30"}, {"end_date": "2022-12-31"}]
+    assert outcome(tmp_path, "end_date <= month_end(6)", projects) == [True, False]
+    assert outcome(tmp_path, 'days_between(date("2022-06-01"), end_date) == 29', projects) == [True, False]
+    assert outcome(tmp_path, "as_of >= fy_date(params.checkpoint)", projects, as_of="2022-10-31") == [True, True]
+    assert outcome(tmp_path, "as_of >= fy_date(params.checkpoint)", projects, as_of="2022-10-30") == [False, False]
+    assert outcome(tmp_path, "months_elapsed() == 10", projects, as_of="2022-10-30") == [True, True]
+    assert outcome(tmp_path, "year(end_date) == 2022 and month(end_date) == 12", projects) == [False, True]
+
+
+def test_count_any_all(tmp_path):
+    goal = lambda *levels: {"performance_goal": {"indicators": [{"level1": lv} for lv in levels]}}
+    projects = [goal("产出指标", "效益指标"), goal("效益指标"), goal(), goal("产出指标", None)]
+    # A row whose level is unknown makes the count unknown (it could be 1 or 2) …
+    assert outcome(tmp_path, 'count(indicators, level1 == "产出指标") >= 1', projects) == [True, False, False, None]
+    assert outcome(tmp_path, "count(indicators) == 0", projects) == [False, False, True, False]
+    assert outcome(tmp_path, 'count(indicators, level1 == "效益指标") == 0', projects) == [False, False, True, None]
+    # … but any() is decided by a true row, all() by a false one.
+    assert outcome(tmp_path, 'any(indicators, level1 == "产出指标")', projects) == [True, False, False, True]
+    assert outcome(tmp_path, 'all(indicators, level1 == "效益指标")', projects) == [False, True, True, False]
+
+
+def test_sum_min_max_follow_sql(tmp_path):
+    pay = lambda *amts: {"payments": [{"date": "2022-03-01", "amount": a} for a in amts]}
+    projects = [pay(100, 50), pay(), pay(7)]
+    assert outcome(tmp_path, "sum(payments, amount) == 150", projects) == [True, None, False]
+    assert outcome(tmp_path, "min(payments, amount) == 50 or max(payments, amount) == 7", projects) == [True, None, True]
+    assert outcome(tmp_path, "sum(payments, amount, date > as_of) is None", projects) == [True, True, True]
+
+
+def test_aggregate_over_absent_table_is_unknown(tmp_path):
+    assert outcome(tmp_path, "count(monitoring) == 0", [{}]) == [None]
+
+
+def test_streak_over_evaluation_history(tmp_path):
+    hist = lambda *grades: {"evaluation_history": [{"year": 2021 - i, "grade": g} for i, g in enumerate(grades)]}
+    projects = [hist("差", "中", "良"), hist("差", "良", "差"), hist("良", "差"), hist()]
+    cond = 'streak(evaluations, grade in ["中", "差"]) >= 2'
+    assert outcome(tmp_path, cond, projects) == [True, False, False, False]
+
+
+def test_evaluations_relate_to_earlier_years_only(tmp_path):
+    projects = [{"evaluation_history": [{"year": 2022, "grade": "差"}, {"year": 2021, "grade": "良"}]}]
+    assert outcome(tmp_path, 'count(evaluations, grade == "差") == 0', projects) == [True]
+
+
+@pytest.mark.parametrize("cond, code", [
+    ("__import__('os').system('touch /tmp/perfrules-pwned')", "rule.unsupported"),
+    ("__import__('os')", "rule.unknown-function"),
+    ("open('/tmp/perfrules-pwned', 'w')", "rule.unknown-function"),
+    ("amount.__class__", "rule.unknown-field"),
+    ("(lambda: 1)()", "rule.unsupported"),
+])
+def test_code_in_conditions_is_rejected_not_run(tmp_path, cond, code):
+    from perfrules.errors import RulePackError
+    with pytest.raises(RulePackError) as exc:
+        outcome(tmp_path, cond, [{}])
+    assert exc.value.problems[0].code == code
+    assert not Path("/tmp/perfrules-pwned").exists()
