@@ -6,7 +6,7 @@ columns of the record frame. The pandas backend evaluates conditions over that f
 durable-rules backend hands one row of it to the engine as a fact.
 
 A project's related rows are those with the same project_id and fiscal_year; its evaluations are
-those of the same project_id for earlier years than its fiscal year.
+those of the same project_id for its fiscal year and earlier years.
 """
 
 from __future__ import annotations
@@ -68,12 +68,14 @@ def _related_rows(dataset: Dataset, table: str, records: pd.DataFrame) -> tuple[
     """The related table's rows and, for each, the position of its record (-1 when it has none)."""
     rows = dataset.frame(table)
     if table == "evaluations":
-        # An evaluation of year Y informs every fiscal year after Y of the same project.
+        # An evaluation of year Y belongs to the project's records of fiscal year Y and later; inside an
+        # aggregate over evaluations, ``fiscal_year`` is the record's.
         left = pd.DataFrame({"project_id": records["project_id"].astype(object),
                              "_fy": records["fiscal_year"].astype("Float64"), "_pos": np.arange(len(records))})
         right = rows.assign(_rid=np.arange(len(rows)), project_id=rows["project_id"].astype(object))
         merged = right.merge(left, on="project_id", how="inner")
-        merged = merged[(merged["year"].astype("Float64") < merged["_fy"]).fillna(False).to_numpy(dtype=bool)]
+        merged = merged[(merged["year"].astype("Float64") <= merged["_fy"]).fillna(False).to_numpy(dtype=bool)]
+        merged = merged.assign(fiscal_year=merged["_fy"])
         return merged.reset_index(drop=True), merged["_pos"].to_numpy()
     index = pd.MultiIndex.from_arrays([records["project_id"].astype(object), records["fiscal_year"].astype("Float64")])
     keys = pd.MultiIndex.from_arrays([rows["project_id"].astype(object), rows["fiscal_year"].astype("Float64")])

@@ -149,9 +149,18 @@ def test_streak_over_evaluation_history(tmp_path):
     assert outcome(tmp_path, cond, projects) == [True, False, False, False]
 
 
-def test_evaluations_relate_to_earlier_years_only(tmp_path):
-    projects = [{"evaluation_history": [{"year": 2022, "grade": "差"}, {"year": 2021, "grade": "良"}]}]
+def test_evaluations_relate_to_the_fiscal_year_and_earlier(tmp_path):
+    projects = [{"evaluation_history": [{"year": 2023, "grade": "差"}, {"year": 2022, "grade": "良"}, {"year": 2021, "grade": "中"}]}]
     assert outcome(tmp_path, 'count(evaluations, grade == "差") == 0', projects) == [True]
+    assert outcome(tmp_path, 'count(evaluations) == 2', projects) == [True]
+    # Inside an aggregate over evaluations, fiscal_year is the project's.
+    assert outcome(tmp_path, 'any(evaluations, year == fiscal_year and grade == "良")', projects) == [True]
+
+
+def test_missing_items(tmp_path):
+    from perfrules.data.submission import submission_dataset  # noqa: F401 - departments go through the same loader
+    projects = [{"funding_sources": ["专项资金"]}, {"funding_sources": ["专项资金", "PPP"]}]
+    assert outcome(tmp_path, 'len(missing_items(["专项资金", "PPP"], funding_sources)) == 1', projects) == [True, False]
 
 
 @pytest.mark.parametrize("cond, code", [

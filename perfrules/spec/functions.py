@@ -34,6 +34,8 @@ SCALAR_FUNCTIONS: dict[str, Signature] = {
     "abs": Signature(("number",), "number", doc="abs(x)"),
     "coalesce": Signature(("any", "any"), "T", variadic=True, doc="coalesce(a, b, …): the first present value"),
     "lookup": Signature(("string", "mapping"), "string", doc="lookup(x, mapping): mapping[x], or x itself"),
+    "missing_items": Signature(("list", "list"), "list[string]",
+                               doc="missing_items(required, have): the items of required that have lacks"),
     "missing": Signature(("any",), "bool", doc="missing(x): x has no value (never unknown)"),
     "present": Signature(("any",), "bool", doc="present(x): x has a value (never unknown)"),
 }

@@ -310,6 +310,9 @@ class _Checker:
         table = table_arg.id
         inner = scope_for_table(table, {}, self.scope.params)
         inner.table = table
+        if table == "evaluations":
+            # Evaluations have no fiscal year of their own: inside, it is the project's.
+            inner.fields.setdefault("fiscal_year", ("fiscal_year", "number"))
         sub = _Checker(inner, self.base)
         value = where = None
         value_type = "number"

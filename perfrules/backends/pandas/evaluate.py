@@ -98,8 +98,8 @@ def _membership(left: Any, right: Any, index: pd.Index) -> pd.Series:
     items = right if isinstance(right, pd.Series) else pd.Series([right] * len(index), index=index)
     lefts = left if isinstance(left, pd.Series) else pd.Series([left] * len(index), index=index, dtype=object)
     na = items.isna().to_numpy() | _isna(lefts, index)
-    hit = np.fromiter((bool(xs) and (v in xs) for v, xs in zip(lefts.tolist(), items.tolist()) if True), bool, len(index)) \
-        if len(index) else np.zeros(0, bool)
+    hit = np.fromiter((isinstance(xs, (list, tuple)) and v in xs for v, xs in zip(lefts.tolist(), items.tolist())),
+                      bool, len(index))
     return _bool_array(hit, na & ~hit, index)
 
 
@@ -240,10 +240,19 @@ def _lookup(ctx: Context, x: Any, mapping: dict[str, str]) -> Any:
     return s.map(lambda v: mapping.get(v, v) if v is not pd.NA else v).astype("string")
 
 
+def _missing_items(ctx: Context, required: Any, have: Any) -> pd.Series:
+    index = ctx.frame.index
+    req = required if isinstance(required, pd.Series) else pd.Series([required] * len(index), index=index, dtype=object)
+    got = have if isinstance(have, pd.Series) else pd.Series([have] * len(index), index=index, dtype=object)
+    out = [None if not isinstance(r, (list, tuple)) or not isinstance(h, (list, tuple)) else [x for x in r if x not in h]
+           for r, h in zip(req.tolist(), got.tolist())]
+    return pd.Series(out, index=index, dtype=object)
+
+
 FUNCTIONS = {
     "fy_date": _fy_date, "month_end": _month_end, "days_between": _days_between, "year": _year,
     "month": _month, "months_elapsed": _months_elapsed, "len": _len, "abs": _abs,
-    "coalesce": _coalesce, "lookup": _lookup,
+    "coalesce": _coalesce, "lookup": _lookup, "missing_items": _missing_items,
 }
 
 
