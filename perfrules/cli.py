@@ -51,16 +51,16 @@ class PerfrulesGroup(click.Group):
         try:
             return super().invoke(ctx)
         except PerfrulesError as exc:
-            lang = (ctx.params or {}).get("lang") or _lang_from_argv()
-            click.echo(exc.text(lang), err=True)
+            click.echo(exc.text(ctx.meta.get(LANG_KEY, "zh")), err=True)
             ctx.exit(2)
 
 
-def _lang_from_argv() -> str:
-    argv = sys.argv
-    if "--lang" in argv and argv.index("--lang") + 1 < len(argv):
-        return argv[argv.index("--lang") + 1]
-    return "en" if "--lang=en" in argv else "zh"
+LANG_KEY = "perfrules.lang"
+
+
+def remember_lang(lang: str) -> None:
+    """Record the command's --lang where the group's error handler finds it (ctx.meta is shared)."""
+    click.get_current_context().meta[LANG_KEY] = lang
 
 
 @click.group(cls=PerfrulesGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -91,6 +91,7 @@ def check(inputs: tuple[str, ...], rules_dir: str | None, profile: str | None, a
     示例 Example:
       perfrules check samples/submissions/ --format json --fail-on 警告
     """
+    remember_lang(lang)
     compiled = compile_rules(rules_dir, profile)
     result = check_all(load_inputs(list(inputs)), compiled, as_of, lang)
     text = render_result(result, fmt, lang)

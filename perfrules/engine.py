@@ -177,7 +177,7 @@ def _unknown_findings(cr: CompiledRule, frame: pd.DataFrame, unknown: np.ndarray
                 {"rule": cr.rule.id, "absent": what, "records": n}, {}, lang))
     for i in np.flatnonzero(unknown & ~summarised):
         row = frame.iloc[i]
-        names = list(dict.fromkeys(absent.get(b.name) or b.name for b in base if missing[b.name][i]))
+        names = list(dict.fromkeys(absent.get(b.name) or _label(b, compiled) for b in base if missing[b.name][i]))
         out.append(_data_finding(
             "PF-D03-MISSING", cr.rule.id, _opt_str(row.get("project_id")), _opt_int(row.get("fiscal_year")),
             _opt_str(row.get("department")),
@@ -191,6 +191,11 @@ def _base_leaves(compiled: CompiledPack, ref: E.Ref) -> list[E.Ref]:
     if ref.space != "derived":
         return [ref]
     return [b for r in compiled.derived_leaves.get(ref.name, ()) for b in _base_leaves(compiled, r)]
+
+
+def _label(ref: E.Ref, compiled: CompiledPack) -> str:
+    """A field by its name; an aggregate by the table it reads (the record has no usable rows there)."""
+    return compiled.facts[ref.name].table if ref.space == "fact" else ref.name
 
 
 def _absent_inputs(base: list[E.Ref], dataset: Dataset, facts: FactFrames, compiled: CompiledPack,

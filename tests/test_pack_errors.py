@@ -222,8 +222,6 @@ def test_unknown_field_block_condition_second_line(tmp_path: Path) -> None:
     assert "'amout'" in p.en and "Did you mean 'amount'" in p.hint_en
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: on lines after the first of a block condition the column ignores the "
-                   "block's indentation (parser._problem uses the dedented column for line > 1)")
 def test_unknown_field_block_condition_second_line_column(tmp_path: Path) -> None:
     path, p = _p05_block_with_typo(tmp_path)
     assert p.where.column == col_of(path, "amout >=", "amout")
@@ -235,8 +233,6 @@ def test_unknown_field_block_condition_first_line_column(tmp_path: Path) -> None
     assert_at(p, path, WHEN_LINE + 1, 7)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a plain (unquoted) condition folded over two lines is located as if it "
-                   "were one line (yamlsource.YamlDocument.expression only maps block scalars)")
 def test_unknown_field_plain_multiline_condition(tmp_path: Path) -> None:
     path, problems = broken_rule(tmp_path, "is_new\n      and amout >= 1")
     p = only(problems, "rule.unknown-field")
@@ -421,8 +417,6 @@ def test_missing_rules_directory(tmp_path: Path) -> None:
     assert "nope" in p.en
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a syntax error at the end of a one-line condition is reported on the line "
-                   "after it (parser.parse_expression maps the wrapper's closing ')' line without clamping)")
 def test_syntax_error_at_end_of_condition_is_on_its_line(tmp_path: Path) -> None:
     path, problems = broken_rule(tmp_path, "amount > 1 and")
     p = only(problems, "rule.syntax")

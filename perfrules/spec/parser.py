@@ -61,10 +61,13 @@ def parse_expression(text: str, scope: Scope, where: Where | None = None) -> Che
     try:
         tree = ast.parse("(\n" + str(text) + "\n)", mode="eval")
     except SyntaxError as exc:
-        line = max((exc.lineno or 2) - 1, 1)
+        lines = str(text).split("\n")
+        line, col = max((exc.lineno or 2) - 1, 1), exc.offset or 1
+        if line > len(lines):  # reported at our closing wrapper: the condition ended too early
+            line, col = len(lines), len(lines[-1].rstrip()) + 1
         return Checked(None, "error", [_problem(
             "rule.syntax", f"条件语法错误：{exc.msg}", f"syntax error in condition: {exc.msg}",
-            base, line, exc.offset or 1, "检查括号、引号和运算符。", "Check brackets, quotes and operators.")])
+            base, line, col, "检查括号、引号和运算符。", "Check brackets, quotes and operators.")])
     checker = _Checker(scope, base)
     node, typ = checker.visit(tree.body)
     return Checked(node if not checker.problems else None, typ, checker.problems)

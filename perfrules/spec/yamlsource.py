@@ -17,6 +17,16 @@ from ..errors import Problem, Where
 PathKey = tuple[Any, ...]
 
 
+class _TextDatesLoader(yaml.SafeLoader):
+    """SafeLoader that leaves ``2022-10-31`` as text, as a person wrote it; the schemas and parsers read it."""
+
+
+_TextDatesLoader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 @dataclass
 class YamlDocument:
     """A loaded YAML file: its data, and the position of each value by path (keys and indices)."""
@@ -46,22 +56,24 @@ class YamlDocument:
     def expression(self, path: PathKey, **extra: Any) -> tuple[str, Where]:
         """The source text of an expression scalar and where its first character stands.
 
-        For a block scalar (``|`` or ``>``) this is the raw, dedented block, so that positions of
-        the parsed expression map back onto the file's own lines and columns.
+        Positions in the returned text map back onto the file: its first line starts at the returned
+        column, and every further line is the file's own line, indentation included. A block scalar
+        (``|``/``>``) or a plain scalar spread over several lines is therefore returned as its raw
+        source lines (folding only turns line breaks into spaces, which mean nothing to the parser).
         """
         node = self.marks[tuple(path)][0]
         value = str(self.data_at(path))
         style = getattr(node, "style", None)
+        start, end = node.start_mark, node.end_mark
         if style in ("|", ">"):
-            first = node.start_mark.line + 1
-            last = node.end_mark.line
-            raw = self.lines[first:last] or [value]
-            indent = min((len(r) - len(r.lstrip()) for r in raw if r.strip()), default=0)
-            text = "\n".join(r[indent:] for r in raw).rstrip()
-            return text, Where(file=self.file, line=first + 1, column=indent + 1, **extra)
+            raw = self.lines[start.line + 1:end.line] or [value]
+            return "\n".join(raw).rstrip(), Where(file=self.file, line=start.line + 2, column=1, **extra)
+        if style is None and end.line > start.line:
+            raw = [self.lines[start.line][start.column:]] + self.lines[start.line + 1:end.line + 1]
+            raw[-1] = raw[-1][: end.column] if len(raw) > 1 else raw[-1]
+            return "\n".join(raw).rstrip(), Where(file=self.file, line=start.line + 1, column=start.column + 1, **extra)
         offset = 1 if style in ("'", '"') else 0
-        return value, Where(file=self.file, line=node.start_mark.line + 1,
-                            column=node.start_mark.column + 1 + offset, **extra)
+        return value, Where(file=self.file, line=start.line + 1, column=start.column + 1 + offset, **extra)
 
     def data_at(self, path: PathKey) -> Any:
         """The value at ``path``."""
@@ -79,7 +91,7 @@ def load_yaml(path: Path, display: str | None = None) -> YamlDocument:
     except (OSError, UnicodeDecodeError) as exc:
         raise _Unreadable(Problem("yaml.unreadable", f"无法读取文件：{exc}。", f"cannot read file: {exc}.",
                                   Where(file=name))) from exc
-    loader = yaml.SafeLoader(text)
+    loader = _TextDatesLoader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
