@@ -8,6 +8,7 @@ parameters and derived facts.
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import json
 import re
@@ -70,8 +71,7 @@ def load_pack(directory: str | Path) -> RulePack:
         builder.add_header(doc)
     for doc in docs:
         builder.add_params(doc)
-    for doc in docs:
-        builder.add_derived(doc)
+    builder.add_derived(docs)
     for doc in docs:
         builder.add_rules(doc)
     if not builder.name and not problems:
@@ -148,25 +148,33 @@ class _PackBuilder:
     def param_types(self) -> dict[str, str]:
         return {n: p.expr_type for n, p in self.params.items()}
 
-    def add_derived(self, doc: YamlDocument) -> None:
-        for name, spec in ((doc.data or {}).get("derived") or {}).items():
-            path = ("derived", name, "expr")
-            if name in self.derived:
-                self.problems.append(Problem("pack.duplicate-derived", f"派生事实 {name!r} 重复定义。", f"derived fact {name!r} is defined twice.",
-                                             doc.key_where(("derived", name))))
-                continue
-            table = spec.get("table", "projects")
-            if name in {col for col, _ in scope_for_table(table, {}, {}).fields.values()}:
-                self.problems.append(Problem("pack.derived-shadows-field", f"派生事实 {name!r} 与字段同名。",
-                                             f"derived fact {name!r} has the name of a field.", doc.key_where(("derived", name))))
-                continue
-            known = {n: d.type for n, d in self.derived.items() if d.table == table}
-            text, where = doc.expression(path, field=f"derived.{name}")
-            checked = parse_expression(text, scope_for_table(table, known, self.param_types()), where)
-            self.problems.extend(checked.problems)
-            if checked.node is not None:
-                self.derived[name] = DerivedFact(name, table, checked.node, checked.type, text, spec["title"],
-                                                 spec.get("title_en", ""), doc.key_where(("derived", name)))
+    def add_derived(self, docs: list[YamlDocument]) -> None:
+        """Parse derived facts of every file in dependency order, so a fact may use one declared anywhere."""
+        pending: dict[str, tuple[YamlDocument, dict[str, Any]]] = {}
+        for doc in docs:
+            for name, spec in ((doc.data or {}).get("derived") or {}).items():
+                if name in pending:
+                    self.problems.append(Problem("pack.duplicate-derived", f"派生事实 {name!r} 重复定义。",
+                                                 f"derived fact {name!r} is defined twice.", doc.key_where(("derived", name))))
+                    continue
+                pending[name] = (doc, spec)
+        for name in _dependency_order(pending, self.problems):
+            doc, spec = pending[name]
+            self.add_one_derived(doc, name, spec)
+
+    def add_one_derived(self, doc: YamlDocument, name: str, spec: dict[str, Any]) -> None:
+        table = spec.get("table", "projects")
+        if name in {col for col, _ in scope_for_table(table, {}, {}).fields.values()}:
+            self.problems.append(Problem("pack.derived-shadows-field", f"派生事实 {name!r} 与字段同名。",
+                                         f"derived fact {name!r} has the name of a field.", doc.key_where(("derived", name))))
+            return
+        known = {n: d.type for n, d in self.derived.items() if d.table == table}
+        text, where = doc.expression(("derived", name, "expr"), field=f"derived.{name}")
+        checked = parse_expression(text, scope_for_table(table, known, self.param_types()), where)
+        self.problems.extend(checked.problems)
+        if checked.node is not None:
+            self.derived[name] = DerivedFact(name, table, checked.node, checked.type, text, spec["title"],
+                                             spec.get("title_en", ""), doc.key_where(("derived", name)))
 
     def add_rules(self, doc: YamlDocument) -> None:
         for i, spec in enumerate((doc.data or {}).get("rules") or []):
@@ -241,6 +249,38 @@ class _PackBuilder:
             names += [r.name for r in E.refs(node) if r.space in ("field", "derived", "builtin")]
             names += [f"params.{p}" for p in E.params_read(node)]
         return list(dict.fromkeys(names))
+
+
+def _dependency_order(pending: dict[str, tuple[YamlDocument, dict[str, Any]]], problems: list[Problem]) -> list[str]:
+    """Derived-fact names ordered so each comes after those it reads; a cycle is a problem."""
+    deps = {}
+    for name, (_, spec) in pending.items():
+        try:
+            names = {n.id for n in ast.walk(ast.parse("(\n" + str(spec["expr"]) + "\n)", mode="eval")) if isinstance(n, ast.Name)}
+        except SyntaxError:
+            names = set()  # the parser reports it with its position
+        deps[name] = sorted(names & set(pending) - {name})
+    order: list[str] = []
+    state: dict[str, str] = {}
+
+    def visit(name: str, chain: list[str]) -> None:
+        if state.get(name) == "done":
+            return
+        if state.get(name) == "active":
+            cycle = " → ".join(chain[chain.index(name):] + [name])
+            doc = pending[name][0]
+            problems.append(Problem("pack.derived-cycle", f"派生事实循环引用：{cycle}。", f"derived facts refer to each other in a cycle: {cycle}.",
+                                    doc.key_where(("derived", name))))
+            return
+        state[name] = "active"
+        for dep in deps[name]:
+            visit(dep, chain + [name])
+        state[name] = "done"
+        order.append(name)
+
+    for name in pending:
+        visit(name, [])
+    return list(dict.fromkeys(order))
 
 
 def check_param_value(kind: str, value: Any) -> tuple[str, str] | None:
