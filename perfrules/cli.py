@@ -7,14 +7,14 @@ invalid rule pack, or an input that cannot be read at all.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 from typing import Any, Callable
 
 import click
 
-from .api import compile_rules
-from .data import load_inputs
-from .engine import check_all
+from . import catalogue
+from .api import check_paths, compile_rules
 from .errors import PerfrulesError
 from .findings import severity_rank
 from .output import render_result, write_atomic
@@ -92,14 +92,57 @@ def check(inputs: tuple[str, ...], rules_dir: str | None, profile: str | None, a
       perfrules check samples/submissions/ --format json --fail-on 警告
     """
     remember_lang(lang)
-    compiled = compile_rules(rules_dir, profile)
-    result = check_all(load_inputs(list(inputs)), compiled, as_of, lang)
+    result = check_paths(list(inputs), rules_dir, profile, as_of, lang)
     text = render_result(result, fmt, lang)
     if output:
         write_atomic(output, text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
     else:
         click.echo(text, nl=False)
     sys.exit(exit_code(result.worst(), FAIL_ON[fail_on]))
+
+
+@main.command(name="rules")
+@click.option("--rules", "rules_dir", type=click.Path(), metavar="DIR", help="规则目录 (rules directory).")
+@click.option("--profile", metavar="NAME", help="地区配置，默认 national。(profile; default national.)")
+@click.option("--as-of", "as_of", callback=_as_of, metavar="YYYY-MM-DD", help="按此日期判断规则是否生效。(show which rules are in force on this date.)")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--coverage", is_flag=True, help="列出政策目录每项要求及实现它的规则；有要求无规则时退出码 1。(list catalogue coverage; exit 1 on a gap.)")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+def rules_command(rules_dir: str | None, profile: str | None, as_of: dt.date | None, fmt: str, coverage: bool, lang: str) -> None:
+    """列出规则及其参数、出处。List the rules in force with resolved parameters and sources.
+
+    \b
+    示例 Examples:
+      perfrules rules --profile qitai
+      perfrules rules --coverage
+    """
+    remember_lang(lang)
+    compiled = compile_rules(rules_dir, profile)
+    if coverage:
+        rows = catalogue.coverage(compiled.pack)
+        gaps = [r["id"] for r in rows if not r["rules"]]
+        if fmt == "json":
+            click.echo(json.dumps({"requirements": rows, "gaps": gaps}, ensure_ascii=False, indent=2))
+        else:
+            for r in rows:
+                click.echo(f"{r['id']}  {r['title']}  →  {', '.join(r['rules']) or ('（无规则）' if lang != 'en' else '(no rule)')}")
+            click.echo(("缺口：" if lang != "en" else "gaps: ") + (", ".join(gaps) or ("无" if lang != "en" else "none")))
+        sys.exit(1 if gaps or not rows else 0)
+    rows = catalogue.rule_listing(compiled, as_of)
+    if fmt == "json":
+        click.echo(json.dumps({"profile": compiled.profile.name, "chain": list(compiled.profile.chain),
+                               "pack_version": compiled.pack.version, "rules": rows}, ensure_ascii=False, indent=2, default=str))
+        return
+    zh = lang != "en"
+    click.echo(f"{'配置' if zh else 'profile'} {' → '.join(compiled.profile.chain)}  {'规则包' if zh else 'pack'} {compiled.pack.version}")
+    for r in rows:
+        click.echo("")
+        click.echo(f"{r['id']}  [{r['severity']}{'→' + r['escalate'] if r['escalate'] else ''}]  {r['title'] if zh else r['title_en']}  ({', '.join(r['requirement'])})  {catalogue.STATE_TEXT[r['state']][0 if zh else 1]}")
+        if r["when"] != "(engine)":
+            click.echo(f"    {'条件' if zh else 'when'}: {' '.join(r['when'].split())}")
+        for name, p in r["params"].items():
+            click.echo(f"    params.{name} = {p['value']!r}  ({p['set_in']})")
+        click.echo(f"    {'依据' if zh else 'source'}: " + "；".join(f"{s['document']} {s['clause']}" for s in r["source"]))
 
 
 def exit_code(worst: str | None, fail_on: str) -> int:

@@ -94,12 +94,17 @@ def check(dataset: Dataset, compiled: CompiledPack, as_of: dt.date, lang: str = 
 
 def check_all(datasets: list[Dataset], compiled: CompiledPack, as_of: dt.date | None, lang: str = "zh") -> CheckResult:
     """Check several inputs, each at its own as-of date unless ``as_of`` is given, and merge the results."""
-    results = [check(d, compiled, as_of or d.as_of or dt.date.today(), lang) for d in datasets]
+    return merge_results([check(d, compiled, as_of or d.as_of or dt.date.today(), lang) for d in datasets])
+
+
+def merge_results(results: list[CheckResult]) -> CheckResult:
+    """One result holding the findings of several (profiles and as-of dates are listed)."""
     first = results[0]
     records = {t: sum(r.records[t] for r in results) for t in first.records}
     timings = {k: sum(r.timings.get(k, 0.0) for r in results) for k in first.timings}
     return CheckResult(
-        sort_findings([f for r in results for f in r.findings]), max(r.as_of for r in results), first.profile,
+        sort_findings([f for r in results for f in r.findings]), max(r.as_of for r in results),
+        ", ".join(dict.fromkeys(r.profile for r in results)),
         first.pack_version, records, sorted({rid for r in results for rid in r.rules_in_force}),
         errors=[e for r in results for e in r.errors], timings=timings,
         as_of_dates=sorted({d for r in results for d in r.as_of_dates}))

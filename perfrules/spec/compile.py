@@ -82,8 +82,11 @@ def compile_pack(pack: RulePack, profile: Profile | str | None = None) -> Compil
 
     derived = [CompiledDerived(d, transform(d.expr, lift_in(d.table))) for d in pack.derived.values()]
     derived_leaves: dict[str, tuple[E.Ref, ...]] = {}
+    derived_params: dict[str, tuple[str, ...]] = {}
     for d in derived:
         derived_leaves[d.fact.name] = tuple(r for r in E.value_refs(d.expr) if r.space in ("field", "derived", "fact"))
+        inner = [p for r in E.refs(d.expr, "derived") for p in derived_params.get(r.name, ())]
+        derived_params[d.fact.name] = tuple(dict.fromkeys([*inner, *_params_with_facts(d.fact.expr)]))
     rules = []
     for rule in pack.rules.values():
         if rule.id not in profile.enabled:
@@ -93,11 +96,17 @@ def compile_pack(pack: RulePack, profile: Profile | str | None = None) -> Compil
         escalate = transform(rule.escalate_when, lift) if rule.escalate_when is not None else None
         trees = [condition] + ([escalate] if escalate is not None else [])
         leaves = tuple(dict.fromkeys(r for t in trees for r in E.refs(t) if r.space in ("field", "derived", "fact")))
-        params = tuple(dict.fromkeys(p for t in [rule.when, *( [rule.escalate_when] if rule.escalate_when else [])]
-                                     for p in E.params_read(t)))
+        sources = [rule.when] + ([rule.escalate_when] if rule.escalate_when else [])
+        through_derived = [p for t in trees for r in E.refs(t, "derived") for p in derived_params.get(r.name, ())]
+        params = tuple(dict.fromkeys([*(p for t in sources for p in _params_with_facts(t)), *through_derived]))
         value_leaves = tuple(r for r in E.value_refs(condition) if r.space in ("field", "derived", "fact"))
         rules.append(CompiledRule(rule, condition, escalate, leaves, params, value_leaves))
     return CompiledPack(pack, profile, dict(profile.params), facts, fact_tables, derived, rules, derived_leaves)
+
+
+def _params_with_facts(node: E.Node) -> list[str]:
+    """Parameters a tree reads, including inside its aggregates."""
+    return E.params_read(node)
 
 
 def transform(node: E.Node, fn: Callable[[E.Node], E.Node]) -> E.Node:
