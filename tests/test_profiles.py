@@ -1,0 +1,107 @@
+"""Every override of every jurisdiction profile changes a finding, shown against the profile without it.
+
+Overrides that restate the document's own number (yongqiao's 50万元, tongxin's checkpoints) are
+shown by raising the national default in a copy of the pack: the profile keeps deciding as its
+document says while the baseline moves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import RULES, fired
+from perfrules.data.submission import submission_dataset
+from perfrules.engine import check
+from perfrules.ruletests import deep_merge
+from perfrules.spec.compile import compile_pack
+from perfrules.spec.pack import load_pack
+from perfrules.spec.profile import load_profile
+
+BASES = yaml.safe_load((RULES / "tests" / "bases.yaml").read_text(encoding="utf-8"))["bases"]
+
+
+def project(**overrides):
+    return deep_merge(yaml.safe_load(yaml.safe_dump(BASES["clean"])), overrides)
+
+
+def department(**overrides):
+    return deep_merge(yaml.safe_load(yaml.safe_dump(BASES["clean_department"])), overrides)
+
+
+def findings(pack, profile, projects=(), departments=(), as_of="2022-11-15", rule=None):
+    ds = submission_dataset(list(projects), list(departments), "t.json")
+    result = check(ds, compile_pack(pack, profile), dt.date.fromisoformat(as_of))
+    return [(f.rule_id, f.severity) for f in result.findings if rule is None or f.rule_id == rule]
+
+
+def pack_copy(tmp_path: Path, edit_pack=None, edit_profile=None) -> object:
+    root = tmp_path / "rules"
+    shutil.copytree(RULES, root)
+    if edit_pack:
+        p = root / "pack.yaml"
+        p.write_text(edit_pack(p.read_text(encoding="utf-8")), encoding="utf-8")
+    if edit_profile:
+        name, fn = edit_profile
+        p = root / "profiles" / f"{name}.yaml"
+        p.write_text(fn(p.read_text(encoding="utf-8")), encoding="utf-8")
+    return load_pack(root)
+
+
+@pytest.fixture(scope="module")
+def pack():
+    return load_pack(RULES)
+
+
+def test_every_profile_loads_and_extends_national(pack):
+    for name in ("sheyang", "nanchang-gaoxin", "qitai", "tongxin", "yongqiao"):
+        assert load_profile(pack, name).chain == ("national", name)
+
+
+# --- sheyang: 低 is a grade of its own, and 低 or 差 cuts funding ---------------------------------
+
+def test_sheyang_cut_grades_includes_low(pack, tmp_path):
+    low = project(prior_evaluation={"grade": "低", "score": 55}, amount=1000000, prior_year_amount=1000000)
+    assert findings(pack, "sheyang", [low], rule="PF-P08-POORGRADE") == [("PF-P08-POORGRADE", "阻断")]
+    # Without sheyang's cut_grades, 低 — kept as its own grade by sheyang's aliases — would not cut funding.
+    without = pack_copy(tmp_path, edit_profile=("sheyang", lambda t: t.replace("  cut_grades: [差, 低]\n", "")))
+    assert findings(without, "sheyang", [low], rule="PF-P08-POORGRADE") == []
+
+
+def test_sheyang_keeps_low_as_its_own_grade(pack):
+    low = project(prior_evaluation={"grade": "低", "score": 55}, amount=900000, prior_year_amount=1000000)
+    ds = submission_dataset([low], [], "t.json")
+    national = check(ds, compile_pack(pack, "national"), dt.date(2022, 11, 15))
+    sheyang = check(ds, compile_pack(pack, "sheyang"), dt.date(2022, 11, 15))
+    assert fired(national, "PF-P08-POORGRADE")[0].evidence["prior_grade_level"] == "差"
+    assert fired(sheyang, "PF-P08-POORGRADE")[0].evidence["prior_grade_level"] == "低"
+
+
+# --- nanchang-gaoxin: 一般 (中) also cuts funding ---------------------------------------------------
+
+def test_nanchang_cuts_average_grades(pack):
+    average = project(prior_evaluation={"grade": "一般", "score": 70}, amount=900000, prior_year_amount=1000000)
+    assert findings(pack, "national", [average], rule="PF-P08-POORGRADE") == []
+    assert findings(pack, "nanchang-gaoxin", [average], rule="PF-P08-POORGRADE") == [("PF-P08-POORGRADE", "警告")]
+
+
+# --- yongqiao: its own 50万元 threshold ---------------------------------------------------------
+
+def test_yongqiao_threshold_stays_when_the_baseline_moves(tmp_path):
+    raised = pack_copy(tmp_path, edit_pack=lambda t: t.replace("default: 500000", "default: 1000000"))
+    new = project(is_new=True, amount=600000, ex_ante_assessment=None)
+    assert findings(raised, "national", [new], rule="PF-P05-EXANTE") == []
+    assert findings(raised, "yongqiao", [new], rule="PF-P05-EXANTE") == [("PF-P05-EXANTE", "阻断")]
+
+
+# --- tongxin: its own 10月31日 checkpoint ---------------------------------------------------------
+
+def test_tongxin_zero_payment_checkpoint_stays_when_the_baseline_moves(tmp_path):
+    later = pack_copy(tmp_path, edit_pack=lambda t: t.replace('default: "10-31"', 'default: "11-30"'))
+    idle = project(payments=[], execution={"paid_to_date": 0})
+    assert findings(later, "national", [idle], as_of="2022-11-01", rule="PF-M02-ZEROPAID") == []
+    assert findings(later, "tongxin", [idle], as_of="2022-11-01", rule="PF-M02-ZEROPAID") == [("PF-M02-ZEROPAID", "警告")]
