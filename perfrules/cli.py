@@ -9,12 +9,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from pathlib import Path
 from typing import Any, Callable
 
 import click
 
 from . import catalogue
-from .api import check_paths, compile_rules
+from .api import check_paths, compile_rules, default_rules_dir
+from .ruletests import CaseRunner, load_cases
+from .spec.pack import load_pack
 from .errors import PerfrulesError
 from .findings import severity_rank
 from .output import render_result, write_atomic
@@ -143,6 +146,37 @@ def rules_command(rules_dir: str | None, profile: str | None, as_of: dt.date | N
         for name, p in r["params"].items():
             click.echo(f"    params.{name} = {p['value']!r}  ({p['set_in']})")
         click.echo(f"    {'依据' if zh else 'source'}: " + "；".join(f"{s['document']} {s['clause']}" for s in r["source"]))
+
+
+@main.command(name="test")
+@click.argument("rules_dir", required=False, type=click.Path())
+@click.option("--profile", metavar="NAME", help="只运行该配置的用例。(run only the cases of this profile.)")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+def test_command(rules_dir: str | None, profile: str | None, lang: str) -> None:
+    """运行规则目录 tests/ 中的用例。Run the rule test cases in RULES_DIR/tests.
+
+    每个用例：输入记录 → 期望的发现；失败时显示期望(-)与实际(+)的差异。Exit 1 on any failure.
+
+    \b
+    示例 Example:
+      perfrules test rules/
+    """
+    remember_lang(lang)
+    root = rules_dir or str(default_rules_dir())
+    pack = load_pack(root)
+    cases = [c for c in load_cases(root) if profile is None or c.profile == profile]
+    runner = CaseRunner(pack)
+    failed = 0
+    for case in cases:
+        result = runner.run(case)
+        mark = ("通过" if lang != "en" else "PASS") if result.passed else ("失败" if lang != "en" else "FAIL")
+        click.echo(f"{mark}  {Path(case.where.file or '').name}:{case.where.line}  [{case.profile}] {', '.join(case.rules)}  {case.name}")
+        if not result.passed:
+            failed += 1
+            click.echo(result.diff())
+    passed = len(cases) - failed
+    click.echo(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
 
 
 def exit_code(worst: str | None, fail_on: str) -> int:

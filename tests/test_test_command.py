@@ -1,0 +1,43 @@
+"""`perfrules test`: runs the rule cases, prints pass/fail per case with a diff, exits 1 on a failure."""
+
+from __future__ import annotations
+
+import shutil
+
+from click.testing import CliRunner
+
+from conftest import RULES
+from perfrules.cli import main
+
+
+def test_bundled_cases_pass():
+    result = CliRunner().invoke(main, ["test", str(RULES)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1].endswith(" passed, 0 failed")
+
+
+def test_a_wrong_expectation_fails_with_a_diff(tmp_path):
+    copy = tmp_path / "rules"
+    shutil.copytree(RULES, copy)
+    case = copy / "tests" / "P05-P08.yaml"
+    text = case.read_text(encoding="utf-8")
+    case.write_text(text.replace("expect: [{severity: 阻断, evidence: {amount: 500000, params.ex_ante_threshold: 500000}}]",
+                                 "expect: [{severity: 警告}]", 1), encoding="utf-8")
+    result = CliRunner().invoke(main, ["test", str(copy), "--lang", "en"])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    fail = next(i for i, line in enumerate(lines) if line.startswith("FAIL"))
+    assert "PF-P05-EXANTE" in lines[fail] and "P05-P08.yaml:" in lines[fail]
+    assert lines[fail + 1].startswith('  - {"rule": "PF-P05-EXANTE", "severity": "警告"')
+    assert lines[fail + 2].startswith('  + {"rule": "PF-P05-EXANTE", "severity": "阻断"')
+    assert lines[-1].endswith(" passed, 1 failed")
+
+
+def test_a_case_naming_an_unknown_base_is_a_load_error(tmp_path):
+    copy = tmp_path / "rules"
+    shutil.copytree(RULES, copy)
+    (copy / "tests" / "bad.yaml").write_text("cases:\n  - name: x\n    rule: PF-P01-NOGOAL\n    project: {base: nosuch}\n    expect: []\n",
+                                            encoding="utf-8")
+    result = CliRunner().invoke(main, ["test", str(copy)])
+    assert result.exit_code == 2
+    assert "bad.yaml:2" in result.output and "nosuch" in result.output
