@@ -17,7 +17,12 @@ import click
 from . import catalogue
 from .api import check_paths, compile_rules, default_rules_dir
 from .ruletests import CaseRunner, load_cases
+from .data import Dataset, load_input
+from .explain import explain, render_text as render_explanation
+from .spec.compile import compile_pack
+from .spec.model import RulePack
 from .spec.pack import load_pack
+from .spec.profile import DEFAULT_PROFILE, available_profiles
 from .errors import PerfrulesError
 from .findings import severity_rank
 from .output import render_result, write_atomic
@@ -146,6 +151,40 @@ def rules_command(rules_dir: str | None, profile: str | None, as_of: dt.date | N
         for name, p in r["params"].items():
             click.echo(f"    params.{name} = {p['value']!r}  ({p['set_in']})")
         click.echo(f"    {'依据' if zh else 'source'}: " + "；".join(f"{s['document']} {s['clause']}" for s in r["source"]))
+
+
+@main.command(name="explain")
+@click.argument("submission", type=click.Path())
+@click.option("--rule", "rule_id", required=True, metavar="RULE_ID", help="要解释的规则编号。(the rule to explain.)")
+@click.option("--record", metavar="ID", help="只解释该项目编码（或部门）。(only this project id or department.)")
+@common_options
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def explain_command(submission: str, rule_id: str, record: str | None, rules_dir: str | None, profile: str | None,
+                    as_of: dt.date | None, lang: str, fmt: str) -> None:
+    """解释一条规则在一条记录上为何触发或未触发。Explain why a rule fired, or did not, on a record.
+
+    \b
+    示例 Example:
+      perfrules explain samples/submissions/p08-poor-grade-cut.json --rule PF-P08-POORGRADE
+    """
+    remember_lang(lang)
+    pack = load_pack(rules_dir or default_rules_dir())
+    explanations = []
+    for dataset in load_input(submission):
+        chosen = profile or _jurisdiction_profile(dataset, pack)
+        compiled = compile_pack(pack, chosen)
+        explanations += explain(dataset, compiled, rule_id, as_of or dataset.as_of or dt.date.today(), record)
+    if fmt == "json":
+        click.echo(json.dumps([e.to_dict() for e in explanations], ensure_ascii=False, indent=2))
+    else:
+        click.echo("\n".join(render_explanation(e, lang) for e in explanations), nl=False)
+
+
+def _jurisdiction_profile(dataset: Dataset, pack: RulePack) -> str:
+    names = available_profiles(pack)
+    values = [v for t in ("projects", "departments") for v in dataset.frame(t)["jurisdiction"].dropna().astype(str)]
+    known = [v for v in values if v in names]
+    return known[0] if known else DEFAULT_PROFILE
 
 
 @main.command(name="test")
