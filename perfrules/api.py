@@ -22,7 +22,12 @@ def default_rules_dir() -> Path:
     if env:
         return Path(env)
     beside = Path(__file__).resolve().parents[1] / "rules"
-    return beside if beside.is_dir() else Path("rules")
+    if not beside.is_dir():
+        return Path("rules")
+    try:
+        return beside.relative_to(Path.cwd())  # shorter paths in messages
+    except ValueError:
+        return beside
 
 
 def compile_rules(rules_dir: str | Path | None = None, profile: str | None = None) -> CompiledPack:

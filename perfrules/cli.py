@@ -18,6 +18,7 @@ from . import catalogue
 from .api import check_paths, compile_rules, default_rules_dir
 from .ruletests import CaseRunner, load_cases
 from .data import Dataset, load_input
+from .lint import lint
 from .explain import explain, render_text as render_explanation
 from .spec.compile import compile_pack
 from .spec.model import RulePack
@@ -185,6 +186,34 @@ def _jurisdiction_profile(dataset: Dataset, pack: RulePack) -> str:
     values = [v for t in ("projects", "departments") for v in dataset.frame(t)["jurisdiction"].dropna().astype(str)]
     known = [v for v in values if v in names]
     return known[0] if known else DEFAULT_PROFILE
+
+
+@main.command(name="lint")
+@click.argument("rules_dir", required=False, type=click.Path())
+@click.option("--profile", metavar="NAME", help="只检查该配置（默认检查全部配置）。(check only this profile; default all.)")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+def lint_command(rules_dir: str | None, profile: str | None, fmt: str, lang: str) -> None:
+    """检查规则目录中的所有问题（一次全部列出）。Report everything wrong with a rules directory at once.
+
+    Exit 0 when clean, 1 when problems are found.
+
+    \b
+    示例 Example:
+      perfrules lint rules/ --profile qitai
+    """
+    remember_lang(lang)
+    problems = lint(rules_dir or str(default_rules_dir()), profile)
+    if fmt == "json":
+        click.echo(json.dumps([{"code": p.code, "file": p.where.file, "line": p.where.line, "column": p.where.column,
+                                "rule_id": p.where.rule_id, "field": p.where.field, "message": p.zh if lang != "en" else p.en,
+                                "hint": p.hint_zh if lang != "en" else p.hint_en} for p in problems], ensure_ascii=False, indent=2))
+    else:
+        for p in problems:
+            click.echo(p.text(lang))
+        click.echo((f"{len(problems)} 个问题" if lang != "en" else f"{len(problems)} problem(s)") if problems else
+                   ("没有发现问题" if lang != "en" else "no problems"))
+    sys.exit(1 if problems else 0)
 
 
 @main.command(name="test")

@@ -50,6 +50,14 @@ def rule_files(directory: Path) -> list[Path]:
 
 def load_pack(directory: str | Path) -> RulePack:
     """Load and check every rule file of ``directory``; raise ``RulePackError`` listing all problems."""
+    pack, problems = read_pack(directory)
+    if problems:
+        raise RulePackError(problems)
+    return pack
+
+
+def read_pack(directory: str | Path) -> tuple[RulePack, list[Problem]]:
+    """Load what can be loaded of ``directory``, and every problem found on the way (for ``lint``)."""
     root = Path(directory)
     if not root.is_dir():
         raise RulePackError([Problem("pack.not-found", f"规则目录不存在：{str(root)!r}。",
@@ -77,9 +85,7 @@ def load_pack(directory: str | Path) -> RulePack:
     if not builder.name and not problems:
         problems.append(Problem("pack.no-header", "规则包缺少 pack 信息（name, version）。",
                                 "the pack has no 'pack:' section (name, version).", Where(file=str(root))))
-    if problems:
-        raise RulePackError(problems)
-    return RulePack(builder.name, builder.version, str(root), builder.params, builder.derived, builder.rules)
+    return RulePack(builder.name, builder.version, str(root), builder.params, builder.derived, builder.rules), problems
 
 
 def validate(doc: YamlDocument, schema_name: str) -> list[Problem]:
