@@ -17,13 +17,14 @@ import click
 from . import catalogue
 from .api import check_paths, compile_rules, default_rules_dir
 from .ruletests import CaseRunner, load_cases
-from .data import Dataset, load_input
+from .data import Dataset, load_input, load_inputs
+from .impact import compare, render_text as render_impact
 from .lint import lint
 from .explain import explain, render_text as render_explanation
 from .spec.compile import compile_pack
 from .spec.model import RulePack
 from .spec.pack import load_pack
-from .spec.profile import DEFAULT_PROFILE, available_profiles
+from .spec.profile import DEFAULT_PROFILE, available_profiles, load_profile
 from .errors import PerfrulesError
 from .findings import severity_rank
 from .output import render_result, write_atomic
@@ -214,6 +215,34 @@ def lint_command(rules_dir: str | None, profile: str | None, fmt: str, lang: str
         click.echo((f"{len(problems)} 个问题" if lang != "en" else f"{len(problems)} problem(s)") if problems else
                    ("没有发现问题" if lang != "en" else "no problems"))
     sys.exit(1 if problems else 0)
+
+
+@main.command(name="diff")
+@click.argument("data", nargs=-1, required=True, type=click.Path())
+@click.option("--base", "base_dir", required=True, type=click.Path(), metavar="OLD_RULES_DIR", help="改动前的规则目录。(rules before the change.)")
+@click.option("--head", "head_dir", required=True, type=click.Path(), metavar="NEW_RULES_DIR", help="改动后的规则目录。(rules after the change.)")
+@click.option("--profile", metavar="NAME", help="地区配置；默认按记录的 jurisdiction。(profile; default: each record's jurisdiction.)")
+@click.option("--as-of", "as_of", callback=_as_of, metavar="YYYY-MM-DD", help="检查日期。(as-of date.)")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+def diff_command(data: tuple[str, ...], base_dir: str, head_dir: str, profile: str | None, as_of: dt.date | None,
+                 fmt: str, lang: str) -> None:
+    """比较改动前后两套规则在同一数据上的发现。Compare the findings of two rule packs on the same data.
+
+    \b
+    示例 Example (raise the ex-ante threshold, see what it does to last night's data):
+      perfrules diff --base rules/ --head my-rules/ samples/exports/county-2022
+    """
+    remember_lang(lang)
+    base, head = load_pack(base_dir), load_pack(head_dir)
+    for pack in (base, head):
+        if profile:
+            load_profile(pack, profile)
+    impact = compare(load_inputs(list(data)), base, head, profile, as_of, lang)
+    if fmt == "json":
+        click.echo(json.dumps(impact.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(render_impact(impact, lang), nl=False)
 
 
 @main.command(name="test")
