@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .backends.pandas.evaluate import Context, evaluate_bool
+from .backends.pandas.evaluate import Context, evaluate, evaluate_bool
 from .data.dataset import ROW, SOURCE, Dataset
 from .facts import FactFrames, build_facts
 from .findings import Finding, render, source_refs, sort_findings
@@ -161,28 +161,42 @@ def _rule_finding(cr: CompiledRule, frame: pd.DataFrame, i: int, severity: str, 
 
 def _unknown_findings(cr: CompiledRule, frame: pd.DataFrame, unknown: np.ndarray, dataset: Dataset,
                       facts: FactFrames, compiled: CompiledPack, lang: str) -> list[Finding]:
-    # Blame the base inputs (fields and facts, seen through derived values) that are missing on each row.
-    base = list(dict.fromkeys(b for ref in cr.value_leaves for b in _base_leaves(compiled, ref)))
-    missing = {b.name: frame[b.name].isna().to_numpy() for b in base}
-    absent = _absent_inputs(base, dataset, facts, compiled, cr.rule.table)
+    rows = np.flatnonzero(unknown)
+    sub = frame.iloc[rows]
+    ctx = Context(sub, compiled.params, facts.as_of)
+    # Which leaves left each row's outcome unknown, then the base inputs (fields, facts) behind them.
+    blamed = blame(cr.condition, ctx)
+    base_blame: dict[str, np.ndarray] = {}
+    refs = {r.name: r for r in cr.value_leaves}
+    for name, mask in blamed.items():
+        ref = refs.get(name) or E.Ref("field", name)
+        inner_na = [(b, mask & sub[b.name].isna().to_numpy()) for b in _base_leaves(compiled, ref)]
+        if ref.space == "derived" and not any(m.any() for _, m in inner_na):
+            inner_na = [(ref, mask)]  # missing for a reason of its own (e.g. a division by zero)
+        for b, m in inner_na:
+            base_blame[b.name] = base_blame.get(b.name, np.zeros(len(sub), bool)) | m
+    base = {b.name: b for ref in cr.value_leaves for b in [ref, *_base_leaves(compiled, ref)]}
+    absent = _absent_inputs(list(base.values()), dataset, facts, compiled, cr.rule.table)
     out: list[Finding] = []
-    summarised = np.zeros(len(frame), bool)
-    if absent:
-        lacks_absent = np.logical_or.reduce([missing[n] for n in absent])
-        row_specific = [missing[b.name] for b in base if b.name not in absent]
-        lacks_other = np.logical_or.reduce(row_specific) if row_specific else np.zeros(len(frame), bool)
-        summarised = unknown & lacks_absent & ~lacks_other
-        if summarised.any():
-            what = sorted(set(absent.values()))
-            n = int(summarised.sum())
-            out.append(_data_finding(
-                "PF-D03-ABSENT", cr.rule.id, None, None, None,
-                f"输入中没有规则 {cr.rule.id} 所需的 {'、'.join(what)}，该规则对 {n} 条记录未能判断，已跳过。",
-                f"the input has no {', '.join(what)}, which rule {cr.rule.id} needs; it could not decide {n} record(s) and was skipped.",
-                {"rule": cr.rule.id, "absent": what, "records": n}, {}, lang))
-    for i in np.flatnonzero(unknown & ~summarised):
-        row = frame.iloc[i]
-        names = list(dict.fromkeys(absent.get(b.name) or _label(b, compiled) for b in base if missing[b.name][i]))
+    none = np.zeros(len(sub), bool)
+    lacks_absent = np.logical_or.reduce([base_blame.get(n, none) for n in absent]) if absent else none
+    others = [m for n, m in base_blame.items() if n not in absent]
+    lacks_other = np.logical_or.reduce(others) if others else none
+    summarised = lacks_absent & ~lacks_other
+    if summarised.any():
+        what = sorted({absent[n] for n in absent if (base_blame.get(n, none) & summarised).any()})
+        n = int(summarised.sum())
+        out.append(_data_finding(
+            "PF-D03-ABSENT", cr.rule.id, None, None, None,
+            f"输入中没有规则 {cr.rule.id} 所需的 {'、'.join(what)}，该规则对 {n} 条记录未能判断，已跳过。",
+            f"the input has no {', '.join(what)}, which rule {cr.rule.id} needs; it could not decide {n} record(s) and was skipped.",
+            {"rule": cr.rule.id, "absent": what, "records": n}, {}, lang))
+    order = list(base)
+    for j in np.flatnonzero(~summarised):
+        row = sub.iloc[j]
+        names = list(dict.fromkeys(absent.get(n) or _label(base.get(n) or E.Ref("field", n), compiled)
+                                   for n in sorted(base_blame, key=lambda n: order.index(n) if n in order else len(order))
+                                   if base_blame[n][j]))
         out.append(_data_finding(
             "PF-D03-MISSING", cr.rule.id, _opt_str(row.get("project_id")), _opt_int(row.get("fiscal_year")),
             _opt_str(row.get("department")),
@@ -190,6 +204,31 @@ def _unknown_findings(cr: CompiledRule, frame: pd.DataFrame, unknown: np.ndarray
             f"rule {cr.rule.id} ({cr.rule.title_en}) needs data the record lacks: {', '.join(names) or '?'}; compliance cannot be decided.",
             {"rule": cr.rule.id, "missing": names}, _location(row), lang))
     return out
+
+
+def blame(node: E.Node, ctx: Context) -> dict[str, np.ndarray]:
+    """For each leaf, the rows where its missing value is why ``node`` is unknown (three-valued logic).
+
+    Under an unknown ``and`` no operand is false and under an unknown ``or`` none is true, so exactly
+    the unknown operands are to blame; ``is None`` is never unknown; any other node is unknown because
+    of the missing values of the leaves it reads.
+    """
+    if isinstance(node, (E.BoolOp, E.Not)):
+        items = node.items if isinstance(node, E.BoolOp) else (node.item,)
+        result = evaluate_bool(node, ctx).isna().to_numpy()
+        out: dict[str, np.ndarray] = {}
+        for item in items:
+            item_unknown = evaluate_bool(item, ctx).isna().to_numpy() & result
+            if item_unknown.any():
+                for name, mask in blame(item, ctx).items():
+                    out[name] = out.get(name, np.zeros(len(result), bool)) | (mask & item_unknown)
+        return out
+    if isinstance(node, E.IsMissing):
+        return {}
+    value = evaluate(node, ctx)
+    unknown = value.isna().to_numpy() if isinstance(value, pd.Series) else np.full(len(ctx.frame), pd.isna(value))
+    return {r.name: unknown & ctx.frame[r.name].isna().to_numpy()
+            for r in E.value_refs(node) if r.space in ("field", "derived", "fact")}
 
 
 def _base_leaves(compiled: CompiledPack, ref: E.Ref) -> list[E.Ref]:

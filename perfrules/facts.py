@@ -30,6 +30,7 @@ class FactFrames:
 
     frames: dict[str, pd.DataFrame]
     absent_tables: set[str]
+    as_of: dt.date
     orphans: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -61,7 +62,7 @@ def build_facts(dataset: Dataset, compiled: CompiledPack, as_of: dt.date) -> Fac
                 value = evaluate(d.expr, ctx)
                 frame[d.fact.name] = value if isinstance(value, pd.Series) else pd.Series([value] * len(frame), index=frame.index)
         frames[record_table] = frame
-    return FactFrames(frames, absent, orphans)
+    return FactFrames(frames, absent, as_of, orphans)
 
 
 def _related_rows(dataset: Dataset, table: str, records: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:

@@ -95,7 +95,8 @@ def format_value(name: str, value: Any, lang: str) -> str:
     if isinstance(value, (int, float)):
         base = name.split(".")[-1]
         if base in _MONEY or base.endswith(("amount", "threshold")):
-            return f"{value:,.0f}" + ("元" if lang != "en" else " yuan")
+            shown = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+            return shown + ("元" if lang != "en" else " yuan")
         if base.endswith("_rate"):
             return f"{value:.1%}"
         return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"

@@ -31,8 +31,9 @@ CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 EXPECTED_BY_SAMPLE: dict[str, set[tuple[str, str]]] = {
     "clean-project.json": set(),
     "d01-bad-budget-type.json": {("PF-D01-BUDGETBOOK", "阻断")},       # budget_type 专项预算 is not a budget book
-    "m02-zero-paid-oct30.json": set(),                                # one day before the 10-31 checkpoint
-    "m02-zero-paid-oct31.json": {("PF-M02-ZEROPAID", "警告")},         # nothing paid on the checkpoint day
+    # nothing paid: below the mid-year pace (M01) either way; M02 only from the 10-31 checkpoint on
+    "m02-zero-paid-oct30.json": {("PF-M01-MIDYEAR", "警告")},
+    "m02-zero-paid-oct31.json": {("PF-M02-ZEROPAID", "警告"), ("PF-M01-MIDYEAR", "警告")},
     "p01-no-goal.json": {("PF-P01-NOGOAL", "阻断")},                   # performance_goal is null
     "p02-goal-rejected.json": {("PF-P02-GOALREJECTED", "阻断")},       # review_status 未通过
     "p05-exante-at-threshold.json": {("PF-P05-EXANTE", "阻断")},       # new, exactly 500000, no ex-ante report
@@ -268,7 +269,7 @@ def test_error_messages_follow_lang_en(tmp_path: Path) -> None:
 
 def test_output_json_file(tmp_path: Path) -> None:
     out = tmp_path / "sub" / "report.json"
-    result = run("check", SUBMISSIONS, "--format", "json", "--output", out)
+    result = run("check", *[sample(n) for n in sorted(EXPECTED_BY_SAMPLE)], "--format", "json", "--output", out)
     assert result.exit_code == 1
     assert result.stdout == ""
     doc = json.loads(out.read_text(encoding="utf-8"))
@@ -278,7 +279,7 @@ def test_output_json_file(tmp_path: Path) -> None:
 
 def test_output_csv_has_bom_and_chinese_headers(tmp_path: Path) -> None:
     out = tmp_path / "report.csv"
-    result = run("check", SUBMISSIONS, "--format", "csv", "-o", out)
+    result = run("check", *[sample(n) for n in sorted(EXPECTED_BY_SAMPLE)], "--format", "csv", "-o", out)
     assert result.exit_code == 1
     raw = out.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
@@ -369,18 +370,20 @@ def test_lang_en_table() -> None:
 def test_as_of_overrides_file_date() -> None:
     name = "m02-zero-paid-oct30.json"
     _, before = run_json(sample(name))
-    assert before["findings"] == []
+    assert [f["rule_id"] for f in before["findings"]] == ["PF-M01-MIDYEAR"]
     result, after = run_json(sample(name), "--as-of", "2022-10-31")
     assert result.exit_code == 0  # 警告 does not reach the default --fail-on 阻断
-    assert [(f["rule_id"], f["project_id"], f["severity"]) for f in after["findings"]] == \
-        [("PF-M02-ZEROPAID", project_of(name)["project_id"], "警告")]
-    assert after["findings"][0]["evidence"]["as_of"] == "2022-10-31"
+    pid = project_of(name)["project_id"]
+    assert sorted((f["rule_id"], f["project_id"], f["severity"]) for f in after["findings"]) == \
+        [("PF-M01-MIDYEAR", pid, "警告"), ("PF-M02-ZEROPAID", pid, "警告")]
+    m02 = next(f for f in after["findings"] if f["rule_id"] == "PF-M02-ZEROPAID")
+    assert m02["evidence"]["as_of"] == "2022-10-31"
     assert after["summary"]["as_of"] == "2022-10-31"
 
 
 def test_as_of_earlier_than_file_date_removes_finding() -> None:
     _, doc = run_json(sample("m02-zero-paid-oct31.json"), "--as-of", "2022-10-30")
-    assert doc["findings"] == []
+    assert [f["rule_id"] for f in doc["findings"]] == ["PF-M01-MIDYEAR"]
 
 
 # ----------------------------------------------------------------------------- help, console script

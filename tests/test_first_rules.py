@@ -147,7 +147,7 @@ def test_m02_unknown_paid_is_a_data_finding(compiled, clean_project):
     clean_project["execution"]["paid_to_date"] = None
     result = run(compiled, [clean_project], as_of="2022-11-01")
     assert fired(result, "PF-M02-ZEROPAID") == []
-    [d] = fired(result, "PF-D03-MISSING")
+    [d] = [f for f in fired(result, "PF-D03-MISSING") if f.evidence["rule"] == "PF-M02-ZEROPAID"]
     # paid = coalesce(sum over payment rows, paid_to_date): this submission has neither.
     assert d.evidence == {"rule": "PF-M02-ZEROPAID", "missing": ["payments", "paid_to_date"]}
     assert d.requirement == ["D03"]

@@ -176,3 +176,17 @@ def test_code_in_conditions_is_rejected_not_run(tmp_path, cond, code):
         outcome(tmp_path, cond, [{}])
     assert exc.value.problems[0].code == code
     assert not Path("/tmp/perfrules-pwned").exists()
+
+
+def test_d03_blames_only_the_values_that_left_the_outcome_unknown(tmp_path):
+    """(amount > 1 and prior_year_amount > 1) or budget > 1: with amount 0 the 'and' is false whatever
+    prior_year_amount is, so only the missing budget leaves the outcome unknown."""
+    import datetime as dt
+
+    from perfrules.engine import check
+    outcome(tmp_path, "(amount > 1 and prior_year_amount > 1) or budget > 1", [{}])  # writes the pack
+    compiled = compile_pack(load_pack(tmp_path), "national")
+    ds = submission_dataset([{"project_id": "X", "fiscal_year": 2022, "amount": 0, "prior_year_amount": None,
+                              "execution": {"budget": None}}], [], "t.json")
+    [d03] = check(ds, compiled, dt.date(2022, 11, 15)).findings
+    assert d03.rule_id == "PF-D03-MISSING" and d03.evidence["missing"] == ["budget"]

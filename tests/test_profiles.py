@@ -81,6 +81,14 @@ def test_sheyang_keeps_low_as_its_own_grade(pack):
     assert fired(sheyang, "PF-P08-POORGRADE")[0].evidence["prior_grade_level"] == "低"
 
 
+def test_sheyang_counts_low_in_a_low_streak(pack, tmp_path):
+    two_low = project(prior_evaluation={"year": 2021, "grade": "低", "score": 50},
+                      evaluation_history=[{"year": 2020, "grade": "低", "score": 52}], amount=900000, prior_year_amount=1000000)
+    assert findings(pack, "sheyang", [two_low], rule="PF-P13-LOWSTREAK") == [("PF-P13-LOWSTREAK", "警告")]
+    without = pack_copy(tmp_path, edit_profile=("sheyang", lambda t: t.replace("  low_grades: [中, 差, 低]\n", "")))
+    assert findings(without, "sheyang", [two_low], rule="PF-P13-LOWSTREAK") == []
+
+
 # --- nanchang-gaoxin: 一般 (中) also cuts funding ---------------------------------------------------
 
 def test_nanchang_cuts_average_grades(pack):

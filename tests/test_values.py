@@ -193,7 +193,8 @@ def test_grades() -> None:
 def test_lists() -> None:
     raw = [["a ", " ", "b", None], ("x",), "甲、乙;丙；丁,戊，己|庚/辛\n壬", " 单项 ", ",,", 5, None, []]
     values, bad = parsed(raw, "list")
-    assert values == [["a", "b"], ["x"], list("甲乙丙丁戊己庚辛壬"), ["单项"], None, ["5"], None, None]
+    # An empty list given as a list is empty (no items), not missing; ",," text is a blank cell.
+    assert values == [["a", "b"], ["x"], list("甲乙丙丁戊己庚辛壬"), ["单项"], None, ["5"], None, []]
     assert bad == [False] * len(raw)
     assert parse_value("a / b", "list") == ["a", "b"]
 

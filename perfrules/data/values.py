@@ -179,7 +179,8 @@ def _grade(v: Any) -> str:
 def _list(v: Any) -> list[str] | None:
     items = list(v) if isinstance(v, _SEQ_TYPES) else _LIST_SPLIT.split(v) if isinstance(v, str) else [v]
     out = [t for t in (_text(i) for i in items if not _is_blank(i)) if t is not None]
-    return out or None
+    # A list given as a list ([] in JSON) says "none of them"; text with no items is a blank cell.
+    return out if out or isinstance(v, _SEQ_TYPES) else None
 
 
 _PARSERS: dict[str, Callable[[Any], Any]] = {

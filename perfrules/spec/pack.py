@@ -253,8 +253,16 @@ class _PackBuilder:
         names = list(IDENTITY_FIELDS)
         for node in nodes.values():
             names += [r.name for r in E.refs(node) if r.space in ("field", "derived", "builtin")]
-            names += [f"params.{p}" for p in E.params_read(node)]
+            names += [f"params.{p}" for p in self.params_through(node)]
         return list(dict.fromkeys(names))
+
+    def params_through(self, node: E.Node) -> list[str]:
+        """Parameters a tree reads, directly or through the derived facts it uses."""
+        out = list(E.params_read(node))
+        for ref in E.refs(node, "derived"):
+            if ref.name in self.derived:
+                out += self.params_through(self.derived[ref.name].expr)
+        return list(dict.fromkeys(out))
 
 
 def _dependency_order(pending: dict[str, tuple[YamlDocument, dict[str, Any]]], problems: list[Problem]) -> list[str]:
