@@ -84,12 +84,24 @@ def test_export_findings(county, compiled):
         ("PF-D01-BUDGETBOOK", "GX-006", "阻断"),
         ("PF-P13-LOWSTREAK", "GX-004", "警告"),     # 2020 中, 2021 较差: two low years in a row
         ("PF-P10-GOODGRADE", "GX-006", "提示"),     # 优秀 last year
+        # GX-004's 2021 evaluation (from 绩效评价.parquet): goals not met, no explanation, 较差 and not published
+        ("PF-E02-NOEXPLANATION", "GX-004", "警告"), ("PF-E03-PUBLISHPOOR", "GX-004", "警告"),
         # paid ÷ budget below 0.5 after 6月30日: 1/3, 0.2, 0.375, 0, 0.3 (GX-006 and GX-008 are exactly 0.5)
         ("PF-M01-MIDYEAR", "GX-002", "警告"), ("PF-M01-MIDYEAR", "GX-003", "警告"), ("PF-M01-MIDYEAR", "GX-004", "警告"),
         ("PF-M01-MIDYEAR", "GX-005", "警告"), ("PF-M01-MIDYEAR", "GX-007", "警告"),
     }
     m02 = fired(result, "PF-M02-ZEROPAID")[0]
     assert m02.location == {"file": "项目.csv", "row": "6"}
+
+
+def test_prior_evaluation_filled_from_the_evaluations_table(county):
+    p = county.frame("projects").set_index("project_id")
+    # 项目.csv has 上年评价等级 but no 上年评价是否公开 / 上年目标是否完成: those come from the 2021 row of 绩效评价.parquet.
+    assert p.loc["GX-004", "prior_published"] == False and p.loc["GX-004", "prior_goals_met"] == False
+    assert p.loc["GX-004", "prior_rectification"] == "未完成" and p.loc["GX-004", "prior_year"] == 2021
+    assert p.loc["GX-001", "prior_grade"] == "良"             # given in 项目.csv (良好); the table agrees
+    assert "prior_published" not in county.absent_columns["projects"]
+    assert pd.isna(p.loc["GX-003", "prior_grade"])            # no evaluation row: stays missing
 
 
 def test_same_project_same_findings_in_both_shapes(compiled, tmp_path):

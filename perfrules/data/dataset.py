@@ -116,6 +116,37 @@ def _cell(column: pd.Series | None, i: int, cast: type = str) -> Any:
     return cast(column.iloc[i])
 
 
+PRIOR_FROM_EVALUATION = ("year", "grade", "score", "self_evaluated", "evaluator", "goals_met", "explanation",
+                         "rectification", "published")
+
+
+def fill_prior_from_evaluations(ds: Dataset) -> None:
+    """Fill a project's missing ``prior_*`` values from its evaluation row of the year before its fiscal year.
+
+    Exports often carry the prior-year evaluation only in the evaluations table; a value the projects
+    table does give always wins.
+    """
+    if "evaluations" not in ds.present or ds.frame("projects").empty:
+        return
+    projects, ev = ds.frame("projects"), ds.frame("evaluations")
+    prior = ev.assign(_fy=ev["year"].astype("Float64") + 1, project_id=ev["project_id"].astype(object))
+    prior = prior.drop_duplicates(["project_id", "_fy"], keep="last")
+    keys = pd.DataFrame({"project_id": projects["project_id"].astype(object), "_fy": projects["fiscal_year"].astype("Float64")})
+    matched = keys.merge(prior, on=["project_id", "_fy"], how="left")
+    absent = ds.absent_columns.get("projects", set())
+    for name in PRIOR_FROM_EVALUATION:
+        col = f"prior_{name}"
+        if name not in matched or col not in projects:
+            continue
+        source = matched[name]
+        if name == "year":
+            source = matched["_fy"].where(matched["year"].notna()) - 1
+        filled = projects[col].where(projects[col].notna(), source.astype(projects[col].dtype).to_numpy())
+        projects[col] = filled
+        if source.notna().any() and not ev[name].isna().all():
+            absent.discard(col)
+
+
 def assemble(frames: dict[str, list[pd.DataFrame]], **kwargs: object) -> Dataset:
     """A Dataset from per-table lists of typed frames (concatenated; absent tables empty)."""
     tables: dict[str, pd.DataFrame] = {}
@@ -127,4 +158,6 @@ def assemble(frames: dict[str, list[pd.DataFrame]], **kwargs: object) -> Dataset
             tables[name] = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
         else:
             tables[name] = empty_frame(table)
-    return Dataset(tables, present, **kwargs)  # type: ignore[arg-type]
+    ds = Dataset(tables, present, **kwargs)  # type: ignore[arg-type]
+    fill_prior_from_evaluations(ds)
+    return ds

@@ -51,9 +51,39 @@ PAYMENT_HEADER = ["项目编码", "预算年度", "支付日期", "支付金额"
 EVALUATION_HEADER = ["项目编码", "评价年度", "评价等级", "评价得分", "是否开展自评", "评价方式", "目标是否完成", "整改情况", "是否公开"]
 
 
+# What the export demonstrates and the findings it must give (tests/test_samples.py checks them).
+MANIFEST = """# 导出清单
+as_of: 2022-10-31
+system: 预算管理一体化系统
+about: 县级夜间导出的真实样貌：GBK 编码、中文表头、万元列、50万元、全角数字、√、Excel 序列日期、等级同义词、无法识别的金额；
+  项目表缺少三列（由 PF-D03-ABSENT 各报告一次），上年评价取自绩效评价表。
+expect:
+  national:
+  - {rule: PF-P01-NOGOAL, project_id: GX-002, severity: 阻断}
+  - {rule: PF-P05-EXANTE, project_id: GX-003, severity: 阻断}
+  - {rule: PF-P08-POORGRADE, project_id: GX-004, severity: 阻断}
+  - {rule: PF-D01-BUDGETBOOK, project_id: GX-006, severity: 阻断}
+  - {rule: PF-M02-ZEROPAID, project_id: GX-005, severity: 警告}
+  - {rule: PF-M01-MIDYEAR, project_id: GX-002, severity: 警告}
+  - {rule: PF-M01-MIDYEAR, project_id: GX-003, severity: 警告}
+  - {rule: PF-M01-MIDYEAR, project_id: GX-004, severity: 警告}
+  - {rule: PF-M01-MIDYEAR, project_id: GX-005, severity: 警告}
+  - {rule: PF-M01-MIDYEAR, project_id: GX-007, severity: 警告}
+  - {rule: PF-P13-LOWSTREAK, project_id: GX-004, severity: 警告}
+  - {rule: PF-E02-NOEXPLANATION, project_id: GX-004, severity: 警告}
+  - {rule: PF-E03-PUBLISHPOOR, project_id: GX-004, severity: 警告}
+  - {rule: PF-P10-GOODGRADE, project_id: GX-006, severity: 提示}
+  - {rule: PF-D03-UNREADABLE, project_id: GX-007, severity: 警告}
+  - {rule: PF-D03-MISSING, project_id: GX-007, severity: 警告}
+  - {rule: PF-D03-ABSENT, severity: 警告}
+  - {rule: PF-D03-ABSENT, severity: 警告}
+  - {rule: PF-D03-ABSENT, severity: 警告}
+"""
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "manifest.yaml").write_text("# 导出清单\nas_of: 2022-10-31\nsystem: 预算管理一体化系统\n", encoding="utf-8")
+    (OUT / "manifest.yaml").write_text(MANIFEST, encoding="utf-8")
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(PROJECT_HEADER)
