@@ -13,13 +13,13 @@ import datetime as dt
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from .backends.pandas.evaluate import Context, evaluate, evaluate_bool
-from .data.dataset import ROW, SOURCE, Dataset
+from .data.dataset import ROW, SOURCE, Dataset, ValueIssue
 from .facts import FactFrames, build_facts
 from .findings import Finding, render, source_refs, sort_findings
 from .spec import expr as E
@@ -130,55 +130,66 @@ def evaluate_rule(cr: CompiledRule, facts: FactFrames, dataset: Dataset, compile
     return out
 
 
-def _evidence(cr: CompiledRule, row: pd.Series, compiled: CompiledPack, as_of: dt.date) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for ref in cr.leaves:
-        values[ref.name] = row[ref.name]
+def evidence(cr: CompiledRule, row: Mapping[str, Any], params: dict[str, Any], as_of: dt.date) -> dict[str, Any]:
+    """The values a rule's conditions looked at on a record, its parameters, and the as-of date if read."""
+    values: dict[str, Any] = {ref.name: row[ref.name] for ref in cr.leaves}
     for p in cr.params:
-        values[f"params.{p}"] = compiled.params[p]
+        values[f"params.{p}"] = params[p]
     if any(r.space == "builtin" for r in E.refs(cr.rule.when)):
         values["as_of"] = as_of
     return values
 
 
-def _identity(row: pd.Series) -> dict[str, Any]:
-    return {k: row[k] for k in IDENTITY if k in row.index}
-
-
-def _rule_finding(cr: CompiledRule, frame: pd.DataFrame, i: int, severity: str, compiled: CompiledPack,
-                  as_of: dt.date, lang: str) -> Finding:
-    row = frame.iloc[i]
-    evidence = _evidence(cr, row, compiled, as_of)
-    values = {**_identity(row), **evidence}
+def rule_finding(cr: CompiledRule, row: Mapping[str, Any], severity: str, params: dict[str, Any],
+                 as_of: dt.date, lang: str) -> Finding:
+    """The finding of a rule that fired on ``row`` (a DataFrame row or a record's values)."""
+    ev = evidence(cr, row, params, as_of)
+    values = {**{k: row.get(k) for k in IDENTITY}, **ev}
     rule = cr.rule
     return Finding(
         rule.id, rule.title if lang != "en" else rule.title_en, list(rule.requirement), severity, rule.stage,
         _opt_str(row.get("project_id")), _opt_int(row.get("fiscal_year")), _opt_str(row.get("department")),
         render(rule.message, values, lang), render(rule.recommendation, values, lang), source_refs(rule),
-        evidence, _location(row),
+        ev, _location(row),
     )
+
+
+def _rule_finding(cr: CompiledRule, frame: pd.DataFrame, i: int, severity: str, compiled: CompiledPack,
+                  as_of: dt.date, lang: str) -> Finding:
+    return rule_finding(cr, frame.iloc[i], severity, compiled.params, as_of, lang)
 
 
 def _unknown_findings(cr: CompiledRule, frame: pd.DataFrame, unknown: np.ndarray, dataset: Dataset,
                       facts: FactFrames, compiled: CompiledPack, lang: str) -> list[Finding]:
-    rows = np.flatnonzero(unknown)
-    sub = frame.iloc[rows]
+    sub = frame.iloc[np.flatnonzero(unknown)]
     ctx = Context(sub, compiled.params, facts.as_of)
-    # Which leaves left each row's outcome unknown, then the base inputs (fields, facts) behind them.
-    blamed = blame(cr.condition, ctx)
+    base_blame = base_inputs_blamed(cr, compiled, blame(cr.condition, ctx),
+                                    lambda name: sub[name].isna().to_numpy(), len(sub))
+    absent = absent_inputs(cr, compiled, dataset.absent_columns.get(cr.rule.table, set()), facts.absent_tables)
+    return d03_findings(cr, [sub.iloc[j] for j in range(len(sub))], base_blame, absent, compiled, lang)
+
+
+def base_inputs_blamed(cr: CompiledRule, compiled: CompiledPack, blamed: dict[str, np.ndarray],
+                       isna: Callable[[str], np.ndarray], n: int) -> dict[str, np.ndarray]:
+    """From the leaves blamed for unknown outcomes to the base inputs (fields, facts) behind them."""
     base_blame: dict[str, np.ndarray] = {}
     refs = {r.name: r for r in cr.value_leaves}
     for name, mask in blamed.items():
         ref = refs.get(name) or E.Ref("field", name)
-        inner_na = [(b, mask & sub[b.name].isna().to_numpy()) for b in _base_leaves(compiled, ref)]
+        inner_na = [(b, mask & isna(b.name)) for b in _base_leaves(compiled, ref)]
         if ref.space == "derived" and not any(m.any() for _, m in inner_na):
             inner_na = [(ref, mask)]  # missing for a reason of its own (e.g. a division by zero)
         for b, m in inner_na:
-            base_blame[b.name] = base_blame.get(b.name, np.zeros(len(sub), bool)) | m
-    base = {b.name: b for ref in cr.value_leaves for b in [ref, *_base_leaves(compiled, ref)]}
-    absent = _absent_inputs(list(base.values()), dataset, facts, compiled, cr.rule.table)
+            base_blame[b.name] = base_blame.get(b.name, np.zeros(n, bool)) | m
+    return base_blame
+
+
+def d03_findings(cr: CompiledRule, rows: list[Mapping[str, Any]], base_blame: dict[str, np.ndarray],
+                 absent: dict[str, str], compiled: CompiledPack, lang: str) -> list[Finding]:
+    """D03 findings for the records a rule could not decide: one per record, or one per rule when
+    what they lack is a table or column the whole input lacks."""
     out: list[Finding] = []
-    none = np.zeros(len(sub), bool)
+    none = np.zeros(len(rows), bool)
     lacks_absent = np.logical_or.reduce([base_blame.get(n, none) for n in absent]) if absent else none
     others = [m for n, m in base_blame.items() if n not in absent]
     lacks_other = np.logical_or.reduce(others) if others else none
@@ -191,9 +202,10 @@ def _unknown_findings(cr: CompiledRule, frame: pd.DataFrame, unknown: np.ndarray
             f"输入中没有规则 {cr.rule.id} 所需的 {'、'.join(what)}，该规则对 {n} 条记录未能判断，已跳过。",
             f"the input has no {', '.join(what)}, which rule {cr.rule.id} needs; it could not decide {n} record(s) and was skipped.",
             {"rule": cr.rule.id, "absent": what, "records": n}, {}, lang))
+    base = {b.name: b for ref in cr.value_leaves for b in [ref, *_base_leaves(compiled, ref)]}
     order = list(base)
     for j in np.flatnonzero(~summarised):
-        row = sub.iloc[j]
+        row = rows[j]
         names = list(dict.fromkeys(absent.get(n) or _label(base.get(n) or E.Ref("field", n), compiled)
                                    for n in sorted(base_blame, key=lambda n: order.index(n) if n in order else len(order))
                                    if base_blame[n][j]))
@@ -242,15 +254,14 @@ def _label(ref: E.Ref, compiled: CompiledPack) -> str:
     return compiled.facts[ref.name].table if ref.space == "fact" else ref.name
 
 
-def _absent_inputs(base: list[E.Ref], dataset: Dataset, facts: FactFrames, compiled: CompiledPack,
-                   table: str) -> dict[str, str]:
-    """Base inputs that are missing because the whole input lacks their table or column, with that table/column."""
+def absent_inputs(cr: CompiledRule, compiled: CompiledPack, absent_columns: set[str], absent_tables: set[str]) -> dict[str, str]:
+    """Base inputs of a rule that the whole input lacks (a column of its table, or a related table)."""
+    base = {b.name: b for ref in cr.value_leaves for b in [ref, *_base_leaves(compiled, ref)]}
     absent: dict[str, str] = {}
-    table_cols = dataset.absent_columns.get(table, set())
-    for b in base:
-        if b.space == "field" and b.name in table_cols:
-            absent[b.name] = f"{table}.{b.name}"
-        elif b.space == "fact" and compiled.facts[b.name].table in facts.absent_tables:
+    for b in base.values():
+        if b.space == "field" and b.name in absent_columns:
+            absent[b.name] = f"{cr.rule.table}.{b.name}"
+        elif b.space == "fact" and compiled.facts[b.name].table in absent_tables:
             absent[b.name] = compiled.facts[b.name].table
     return absent
 
@@ -266,8 +277,13 @@ def _data_finding(rule_id: str, about_rule: str | None, project_id: str | None, 
 
 def value_findings(dataset: Dataset, lang: str) -> list[Finding]:
     """One D03 finding per cell that could not be read."""
+    return issue_findings(dataset.issues, lang)
+
+
+def issue_findings(issues: list[ValueIssue], lang: str) -> list[Finding]:
+    """One D03 finding per unreadable cell."""
     out = []
-    for issue in dataset.issues:
+    for issue in issues:
         out.append(_data_finding(
             "PF-D03-UNREADABLE", None, issue.project_id, issue.fiscal_year, issue.department,
             f"{issue.source} 第 {issue.row} 行，列 {issue.header}：无法识别的值 {issue.value!r}（应为{_KIND_ZH.get(issue.kind, issue.kind)}）。",
@@ -281,7 +297,7 @@ _KIND_ZH = {"number": "数值", "money": "金额", "integer": "整数", "bool": 
             "grade": "评价等级（优/良/中/差）", "string": "文字", "list": "列表"}
 
 
-def _location(row: pd.Series) -> dict[str, str]:
+def _location(row: Mapping[str, Any]) -> dict[str, str]:
     return {"file": str(row.get(SOURCE, "")), "row": str(row.get(ROW, ""))}
 
 

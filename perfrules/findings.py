@@ -83,6 +83,8 @@ def format_value(name: str, value: Any, lang: str) -> str:
     """A value as a person reads it: 500,000元, 2022-10-31, 是/否, 优、良."""
     if is_missing(value):
         return "（空）" if lang != "en" else "(missing)"
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, (bool, np.bool_)):
         value = bool(value)
         return ("是" if value else "否") if lang != "en" else ("yes" if value else "no")
@@ -94,6 +96,8 @@ def format_value(name: str, value: Any, lang: str) -> str:
         return ("，" if lang != "en" else ", ").join(f"{k}→{v}" for k, v in value.items())
     if isinstance(value, (int, float)):
         base = name.split(".")[-1]
+        if base == "year" or base.endswith("_year") and "amount" not in base:
+            return str(int(value)) if float(value).is_integer() else str(value)
         if base in _MONEY or base.endswith(("amount", "threshold")):
             shown = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
             return shown + ("元" if lang != "en" else " yuan")

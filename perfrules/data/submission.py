@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +62,17 @@ def _as_of(value: Any, name: str) -> dt.date | None:
                                   f"as_of must be a YYYY-MM-DD date, got {value!r}.", Where(file=name, field="as_of"))]) from exc
 
 
-def submission_dataset(projects: list[Any], departments: list[Any], name: str, prefix: str | None = "projects") -> Dataset:
-    """A Dataset from already-parsed project and department objects (used by the library API too)."""
+@dataclass
+class FlatSubmission:
+    """A submission's objects flattened into raw rows per table, with their labels and the tables it has."""
+
+    rows: dict[str, list[dict[str, Any]]]
+    labels: dict[str, list[str]]
+    present: set[str]
+
+
+def flatten_submission(projects: list[Any], departments: list[Any], name: str, prefix: str | None = "projects") -> FlatSubmission:
+    """Flatten project and department objects into raw (unparsed) rows of the catalogue's tables."""
     rows: dict[str, list[dict[str, Any]]] = {t: [] for t in TABLES}
     labels: dict[str, list[str]] = {t: [] for t in TABLES}
     problems: list[Problem] = []
@@ -85,18 +95,24 @@ def submission_dataset(projects: list[Any], departments: list[Any], name: str, p
         labels["departments"].append(label)
     if problems:
         raise InputError(problems)
-    issues: list[ValueIssue] = []
-    frames = {}
-    for table, items in rows.items():
-        if items or (table in ("projects",)):
-            raw = pd.DataFrame(items, dtype=object) if items else pd.DataFrame(columns=["project_id"], dtype=object)
-            frames[table] = [typed_frame(TABLES[table], raw, {}, name, labels[table], issues)]
     present = {t for t, items in rows.items() if items} | {"projects"}
     # A submission that gives no list of a kind for any project still has that table: it is empty.
     present |= {t for t in ("indicators", "payments", "monitoring", "evaluations") if any(
         _has_list(p, t) for p in projects if isinstance(p, dict))}
+    return FlatSubmission(rows, labels, present)
+
+
+def submission_dataset(projects: list[Any], departments: list[Any], name: str, prefix: str | None = "projects") -> Dataset:
+    """A Dataset from already-parsed project and department objects (used by the library API too)."""
+    flat = flatten_submission(projects, departments, name, prefix)
+    issues: list[ValueIssue] = []
+    frames = {}
+    for table, items in flat.rows.items():
+        if items or (table in ("projects",)):
+            raw = pd.DataFrame(items, dtype=object) if items else pd.DataFrame(columns=["project_id"], dtype=object)
+            frames[table] = [typed_frame(TABLES[table], raw, {}, name, flat.labels[table], issues)]
     ds = assemble(frames, issues=issues, sources=[name])
-    ds.present = present & set(ds.tables)
+    ds.present = flat.present & set(ds.tables)
     return ds
 
 

@@ -9,6 +9,7 @@ facts, which is what a per-record engine such as durable-rules can match.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -101,7 +102,9 @@ def compile_pack(pack: RulePack, profile: Profile | str | None = None) -> Compil
         params = tuple(dict.fromkeys([*(p for t in sources for p in _params_with_facts(t)), *through_derived]))
         value_leaves = tuple(r for r in E.value_refs(condition) if r.space in ("field", "derived", "fact"))
         rules.append(CompiledRule(rule, condition, escalate, leaves, params, value_leaves))
-    return CompiledPack(pack, profile, dict(profile.params), facts, fact_tables, derived, rules, derived_leaves)
+    params = {name: (dt.date.fromisoformat(v) if pack.params[name].type == "date" and isinstance(v, str) else v)
+              for name, v in profile.params.items()}
+    return CompiledPack(pack, profile, params, facts, fact_tables, derived, rules, derived_leaves)
 
 
 def _params_with_facts(node: E.Node) -> list[str]:
