@@ -111,6 +111,38 @@ def check(inputs: tuple[str, ...], rules_dir: str | None, profile: str | None, a
     sys.exit(exit_code(result.worst(), FAIL_ON[fail_on]))
 
 
+@main.command(name="screen")
+@click.argument("submission", type=click.Path())
+@common_options
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--fail-on", "fail_on", type=click.Choice(list(FAIL_ON)), default="阻断", show_default=True,
+              help="达到此严重程度时退出码为 1。(exit 1 when a finding reaches this severity.)")
+def screen_command(submission: str, rules_dir: str | None, profile: str | None, as_of: dt.date | None, lang: str,
+                   fmt: str, fail_on: str) -> None:
+    """审核前筛查一份申报（durable-rules 引擎）：通过 / 需整改 / 不予通过。Screen one submission before approval.
+
+    \b
+    示例 Example:
+      perfrules screen samples/submissions/p05-exante-at-threshold.json
+    """
+    remember_lang(lang)
+    from .screening import VERDICTS, Screener  # durable-rules is imported only when screening
+    from .data.submission import read_document
+    screener = Screener(rules_dir, profile)
+    try:
+        result = screener.screen(read_document(Path(submission), submission), as_of=as_of, lang=lang, name=submission)
+    finally:
+        screener.close()
+    if fmt == "json":
+        click.echo(render_result(result, "json", lang), nl=False)
+    else:
+        zh = lang != "en"
+        mark = {"pass": "✔", "rectify": "!", "reject": "✘"}[result.verdict]
+        click.echo(f"{mark} {'审核结论：' if zh else 'verdict: '}{VERDICTS[result.verdict][0 if zh else 1]}")
+        click.echo(render_result(result, "table", lang), nl=False)
+    sys.exit(exit_code(result.worst(), FAIL_ON[fail_on]))
+
+
 @main.command(name="rules")
 @click.option("--rules", "rules_dir", type=click.Path(), metavar="DIR", help="规则目录 (rules directory).")
 @click.option("--profile", metavar="NAME", help="地区配置，默认 national。(profile; default national.)")

@@ -30,6 +30,14 @@ NESTED_ZH = {
 _LISTS = ("indicators", "payments", "monitoring", "evaluation_history")
 
 
+def read_document(path: Path, display: str | None = None) -> Any:
+    """A submission file's document (JSON or YAML), or ``InputError`` naming the file and line."""
+    if not path.is_file():
+        name = display or str(path)
+        raise InputError([Problem("input.not-found", f"输入不存在：{name!r}。", f"input {name!r} does not exist.", Where(file=name))])
+    return _read(path, display or str(path))
+
+
 def load_submission(path: Path, display: str | None = None) -> Dataset:
     """Read one submission file; structural problems raise ``InputError`` naming the file and item."""
     name = display or str(path)

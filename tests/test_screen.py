@@ -1,0 +1,105 @@
+"""`perfrules screen` and `perfrules.screen`: the verdict a person reads at a glance, the samples' stated
+verdicts, the library API that builds its engine once, and a clear error where durable-rules is missing."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import RULES, SAMPLES
+from perfrules.backends.durable import available
+from perfrules.cli import main
+
+pytestmark = pytest.mark.skipif(not available()[0], reason=available()[1])
+
+_spec = importlib.util.spec_from_file_location("make_readme", SAMPLES / "make_readme.py")
+make_readme = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make_readme)
+
+FILES = sorted((SAMPLES / "submissions").glob("*.json"))
+CASES = [(p, prof) for p in FILES for prof in json.loads(p.read_text(encoding="utf-8"))["expect"]]
+
+
+@pytest.mark.parametrize("path, profile", CASES, ids=[f"{p.name}@{prof}" for p, prof in CASES])
+def test_screen_gives_the_verdict_the_samples_readme_states(path, profile):
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    stated = make_readme.verdict(doc["expect"][profile])
+    assert f"**{stated}**" in (SAMPLES / "README.md").read_text(encoding="utf-8")
+    result = CliRunner().invoke(main, ["screen", str(path), "--profile", profile, "--format", "json"])
+    assert result.exit_code == (1 if stated == "不予通过" else 0), result.output
+    summary = json.loads(result.stdout)["summary"]
+    assert summary["verdict"] == stated
+
+
+def test_table_output_starts_with_the_verdict():
+    out = CliRunner().invoke(main, ["screen", str(SAMPLES / "submissions" / "p02-goal-rejected.json")]).output
+    assert out.splitlines()[0] == "✘ 审核结论：不予通过"
+    assert "PF-P02-GOALREJECTED" in out and "建议:" in out and "依据:" in out
+    en = CliRunner().invoke(main, ["screen", str(SAMPLES / "submissions" / "clean-project.json"), "--lang", "en"]).output
+    assert en.splitlines()[0] == "✔ verdict: pass"
+
+
+def test_json_shape_matches_check():
+    path = str(SAMPLES / "submissions" / "m02-zero-paid-oct31.json")
+    screened = json.loads(CliRunner().invoke(main, ["screen", path, "--format", "json"]).stdout)
+    checked = json.loads(CliRunner().invoke(main, ["check", path, "--format", "json"]).stdout)
+    assert set(screened) == set(checked) == {"summary", "findings", "errors"}
+    assert screened["findings"] == checked["findings"]
+    assert screened["summary"]["verdict"] == "需整改" and screened["summary"]["verdict_en"] == "needs rectification"
+    assert {k: v for k, v in screened["summary"].items() if not k.startswith("verdict")} == checked["summary"]
+
+
+def test_library_call_and_engine_built_once(monkeypatch):
+    import perfrules
+    from perfrules import screening
+    project = json.loads((SAMPLES / "submissions" / "p05-exante-at-threshold.json").read_text(encoding="utf-8"))["projects"][0]
+    built = []
+    original = screening.DurableEngine.__init__
+
+    def counting(self, *args, **kwargs):
+        built.append(1)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(screening.DurableEngine, "__init__", counting)
+    screening._DEFAULT.clear()
+    first = perfrules.screen(project, as_of="2022-11-15")
+    second = perfrules.screen({**project, "amount": 100}, as_of="2022-11-15")
+    assert (first.verdict, [f.rule_id for f in first.findings]) == ("reject", ["PF-P05-EXANTE"])
+    assert second.verdict == "pass"
+    assert len(built) == 1
+
+
+def test_unknown_profile_is_a_usage_error():
+    result = CliRunner().invoke(main, ["screen", str(SAMPLES / "submissions" / "clean-project.json"), "--profile", "atlantis"])
+    assert result.exit_code == 2 and "atlantis" in result.output and "Traceback" not in result.output
+
+
+def test_where_durable_rules_cannot_run_screen_says_why_and_check_still_works(monkeypatch):
+    from perfrules import screening
+    monkeypatch.setattr(screening, "available", lambda: (False, "无法使用 durable-rules：ImportError: test (durable-rules is not available: test.)"))
+    path = str(SAMPLES / "submissions" / "clean-project.json")
+    result = CliRunner().invoke(main, ["screen", path])
+    assert result.exit_code == 2 and "durable-rules is not available" in result.output and "Traceback" not in result.output
+    assert CliRunner().invoke(main, ["check", path]).exit_code == 0
+
+
+def test_reloading_a_changed_pack_does_not_collide(tmp_path):
+    import shutil
+    from perfrules.screening import Screener
+    project = json.loads((SAMPLES / "submissions" / "p05-exante-at-threshold.json").read_text(encoding="utf-8"))["projects"][0]
+    first = Screener(RULES)
+    changed = tmp_path / "rules"
+    shutil.copytree(RULES, changed)
+    (changed / "pack.yaml").write_text((changed / "pack.yaml").read_text(encoding="utf-8").replace("default: 500000", "default: 600000"),
+                                       encoding="utf-8")
+    second = Screener(changed)
+    try:
+        assert [f.rule_id for f in first.screen(project, as_of="2022-11-15").findings] == ["PF-P05-EXANTE"]
+        assert second.screen(project, as_of="2022-11-15").findings == []
+        assert [f.rule_id for f in first.screen(project, as_of="2022-11-15").findings] == ["PF-P05-EXANTE"]
+    finally:
+        first.close()
+        second.close()
