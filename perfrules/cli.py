@@ -146,7 +146,7 @@ def screen_command(submission: str, rules_dir: str | None, profile: str | None, 
 @main.command(name="rules")
 @click.option("--rules", "rules_dir", type=click.Path(), metavar="DIR", help="规则目录 (rules directory).")
 @click.option("--profile", metavar="NAME", help="地区配置，默认 national。(profile; default national.)")
-@click.option("--as-of", "as_of", callback=_as_of, metavar="YYYY-MM-DD", help="按此日期判断规则是否生效。(show which rules are in force on this date.)")
+@click.option("--as-of", "as_of", callback=_as_of, metavar="YYYY-MM-DD", help="按此日期判断规则是否生效，默认今天。(show which rules are in force on this date; default today.)")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--coverage", is_flag=True, help="列出政策目录每项要求及实现它的规则；有要求无规则时退出码 1。(list catalogue coverage; exit 1 on a gap.)")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
@@ -170,7 +170,7 @@ def rules_command(rules_dir: str | None, profile: str | None, as_of: dt.date | N
                 click.echo(f"{r['id']}  {r['title']}  →  {', '.join(r['rules']) or ('（无规则）' if lang != 'en' else '(no rule)')}")
             click.echo(("缺口：" if lang != "en" else "gaps: ") + (", ".join(gaps) or ("无" if lang != "en" else "none")))
         sys.exit(1 if gaps or not rows else 0)
-    rows = catalogue.rule_listing(compiled, as_of)
+    rows = catalogue.rule_listing(compiled, as_of or dt.date.today())  # as check does: today unless told
     if fmt == "json":
         click.echo(json.dumps({"profile": compiled.profile.name, "chain": list(compiled.profile.chain),
                                "pack_version": compiled.pack.version, "rules": rows}, ensure_ascii=False, indent=2, default=str))

@@ -124,7 +124,8 @@ def evaluate_rule(cr: CompiledRule, facts: FactFrames, dataset: Dataset, compile
     if cr.escalate is not None and fired.any():
         up = evaluate_bool(cr.escalate, ctx).fillna(False).to_numpy(dtype=bool)
         severity[fired & up] = cr.rule.escalate_severity
-    out = [_rule_finding(cr, frame, i, severity[i], compiled, as_of, lang) for i in np.flatnonzero(fired)]
+    out = [rule_finding(cr, row, sev, compiled.params, as_of, lang)
+           for row, sev in zip(_rows(frame, np.flatnonzero(fired), cr), severity[fired])]
     if unknown.any():
         out.extend(_unknown_findings(cr, frame, unknown, dataset, facts, compiled, lang))
     return out
@@ -135,7 +136,7 @@ def evidence(cr: CompiledRule, row: Mapping[str, Any], params: dict[str, Any], a
     values: dict[str, Any] = {ref.name: row[ref.name] for ref in cr.leaves}
     for p in cr.params:
         values[f"params.{p}"] = params[p]
-    if any(r.space == "builtin" for r in E.refs(cr.rule.when)):
+    if cr.reads_as_of:
         values["as_of"] = as_of
     return values
 
@@ -154,9 +155,12 @@ def rule_finding(cr: CompiledRule, row: Mapping[str, Any], severity: str, params
     )
 
 
-def _rule_finding(cr: CompiledRule, frame: pd.DataFrame, i: int, severity: str, compiled: CompiledPack,
-                  as_of: dt.date, lang: str) -> Finding:
-    return rule_finding(cr, frame.iloc[i], severity, compiled.params, as_of, lang)
+def _rows(frame: pd.DataFrame, positions: np.ndarray, cr: CompiledRule) -> list[dict[str, Any]]:
+    """The given rows as plain dicts of only the columns a finding of ``cr`` shows (one slice, not a row at a time)."""
+    if not len(positions):
+        return []
+    columns = list(dict.fromkeys([*(r.name for r in cr.leaves), *(c for c in (*IDENTITY, SOURCE, ROW) if c in frame.columns)]))
+    return frame.iloc[positions][columns].to_dict("records")
 
 
 def _unknown_findings(cr: CompiledRule, frame: pd.DataFrame, unknown: np.ndarray, dataset: Dataset,

@@ -151,6 +151,15 @@ STATE_TEXT = {
 }
 
 
+def _window_text(e: Explanation, zh: bool) -> str:
+    start, stop = e.effective["from"], e.effective["to"]
+    if zh:
+        parts = ([f"自 {start} 起生效"] if start else []) + ([f"自 {stop} 起不再适用"] if stop else [])
+        return "（" + "，".join(parts) + "）"
+    parts = ([f"applies from {start}"] if start else []) + ([f"no longer applies from {stop}"] if stop else [])
+    return " (" + "; ".join(parts) + ")"
+
+
 def render_text(e: Explanation, lang: str = "zh") -> str:
     """A person-readable explanation."""
     zh = lang != "en"
@@ -158,8 +167,7 @@ def render_text(e: Explanation, lang: str = "zh") -> str:
     lines = [f"{'规则' if zh else 'rule'} {e.rule_id}  {e.title if zh else e.title_en}", f"{'记录' if zh else 'record'} {e.record}   "
              f"{'检查日期' if zh else 'as of'} {e.as_of.isoformat()}   {'配置' if zh else 'profile'} {' → '.join(e.profile_chain)}",
              f"{'状态' if zh else 'state'}: {STATE_TEXT[e.state][i]}"
-             + (f"（{e.effective['from'] or '…'} 起，{e.effective['to'] or '…'} 止）" if zh and e.state in ("not_yet", "expired") else
-                f" (effective {e.effective['from'] or '…'} to {e.effective['to'] or '…'})" if e.state in ("not_yet", "expired") else ""),
+             + (_window_text(e, zh) if e.state in ("not_yet", "expired") else ""),
              f"{'条件' if zh else 'condition'}:"]
     lines += ["    " + line for line in e.when_text.splitlines()]
     if e.params:

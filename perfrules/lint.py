@@ -9,6 +9,7 @@ files. Each problem has file, line, column, rule id, a reason code and, where on
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from .catalogue import load_requirements
@@ -35,7 +36,8 @@ def lint(directory: str | Path, profile: str | None = None) -> list[Problem]:
                                 Where(file=str(Path(directory) / "profiles"))))
     if not profile:
         problems.extend(_never_enabled(pack, enabled_somewhere))
-    problems.extend(_unused_params(pack))
+    problems.extend(_unused_params(pack, directory))
+    problems.extend(_empty_windows(pack))
     problems.extend(_requirements(pack))
     problems.extend(_sources(pack))
     try:
@@ -51,8 +53,19 @@ def _never_enabled(pack: RulePack, enabled: set[str]) -> list[Problem]:
             for rid, rule in pack.rules.items() if rid not in enabled]
 
 
-def _unused_params(pack: RulePack) -> list[Problem]:
-    read: set[str] = set()
+def _empty_windows(pack: RulePack) -> list[Problem]:
+    return [Problem("lint.never-in-force", f"规则 {rid} 的失效日期 {r.effective_to} 不晚于生效日期 {r.effective_from}，永远不会生效。",
+                    f"rule {rid} has effective_to {r.effective_to} not after effective_from {r.effective_from}: it never applies.",
+                    r.where, "effective_to 是不再适用的第一天，须晚于 effective_from。",
+                    "effective_to is the first day the rule no longer applies; it must come after effective_from.")
+            for rid, r in pack.rules.items() if r.effective_from and r.effective_to and r.effective_to <= r.effective_from]
+
+
+def _unused_params(pack: RulePack, directory: str | Path) -> list[Problem]:
+    # A rule whose condition could not be read is not in the pack; the parameters its text names
+    # are not "read by no rule" (that would be a follow-on problem of the one already reported).
+    written = {m for path in Path(directory).glob("*.y*ml") for m in _PARAM_TEXT.findall(path.read_text(encoding="utf-8"))}
+    read: set[str] = set(written)
     for rule in pack.rules.values():
         for tree in (rule.when, rule.escalate_when):
             if tree is not None:
@@ -62,6 +75,9 @@ def _unused_params(pack: RulePack) -> list[Problem]:
     return [Problem("lint.unused-param", f"参数 {name!r} 没有任何规则读取。", f"parameter {name!r} is read by no rule.",
                     p.where, "删除它，或在规则条件中以 params.名称 引用。", "Remove it, or read it as params.NAME in a condition.")
             for name, p in pack.params.items() if name not in read]
+
+
+_PARAM_TEXT = re.compile(r"params\.([a-z][a-z0-9_]*)")
 
 
 def _requirements(pack: RulePack) -> list[Problem]:

@@ -202,9 +202,15 @@ _UNIT_IN_HEADER = re.compile(r"^(?P<label>.*?)\s*[（(]\s*(?P<unit>[^()（）]*)
 UNIT_MULTIPLIERS = {"元": 1.0, "万元": 10_000.0, "万": 10_000.0, "亿元": 100_000_000.0}
 
 
-@functools.lru_cache(maxsize=None)
 def header_index(table: Table) -> dict[str, str]:
     """Map every accepted header (English name, Chinese label, alias; case-folded) to a column name."""
+    return _header_index(table.name)
+
+
+@functools.lru_cache(maxsize=None)
+def _header_index(name: str) -> dict[str, str]:
+    # Cached by name: hashing a Table hashes all its columns, which is slow on a hot path.
+    table = TABLES[name]
     index: dict[str, str] = {}
     for col in table.columns:
         for label in (col.name, col.zh, *col.aliases):

@@ -29,6 +29,14 @@ class CompiledRule:
     params: tuple[str, ...]
     value_leaves: tuple[E.Ref, ...] = ()  # the leaves whose missing value can leave the outcome unknown
 
+    @property
+    def reads_as_of(self) -> bool:
+        """Whether the rule's own condition reads the as-of date (then its evidence shows it)."""
+        return self._reads_as_of
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_reads_as_of", any(r.space == "builtin" for r in E.refs(self.rule.when)))
+
 
 @dataclass(frozen=True)
 class CompiledDerived:
