@@ -1,0 +1,111 @@
+"""Screening benchmark (issue 4): latency per submission, and batch throughput, on both backends.
+
+    .venv/bin/python benchmarks/screening.py [--latency-n 1000] [--batch-n 20000] [--pandas-latency-n 1000]
+
+Prints, with the full catalogue loaded under the national profile:
+- latency per submission (p50, p99, after warm-up) on the durable path (perfrules.screening.Screener:
+  per-record fact layer + durable-rules matching + findings) and on the pandas path given one
+  submission (a one-row frame: load, facts, masks, findings);
+- batch throughput of both on the same records, as records/s and their ratio: the durable path screens
+  them one by one; the pandas path checks them as one batch (load, facts, masks, findings).
+Floors: durable p50 ≤ 5 ms, p99 ≤ 20 ms; pandas batch ≥ 100× the durable path's records/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from synthetic import projects  # noqa: E402
+
+from perfrules.api import check_datasets  # noqa: E402
+from perfrules.backends.pandas.evaluate import Context, evaluate_bool  # noqa: E402
+from perfrules.facts import build_facts  # noqa: E402
+from perfrules.records import record_values, submission_records  # noqa: E402
+from perfrules.screening import _fact  # noqa: E402
+from perfrules.data.submission import submission_dataset  # noqa: E402
+from perfrules.screening import Screener  # noqa: E402
+from perfrules.spec.pack import load_pack  # noqa: E402
+
+AS_OF = dt.date(2022, 11, 15)
+
+
+def percentiles(samples_ms: list[float]) -> tuple[float, float]:
+    s = sorted(samples_ms)
+    return s[len(s) // 2], s[min(len(s) - 1, int(len(s) * 0.99))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--latency-n", type=int, default=1000)
+    ap.add_argument("--pandas-latency-n", type=int, default=1000)
+    ap.add_argument("--batch-n", type=int, default=20000)
+    args = ap.parse_args()
+    pack = load_pack(Path(__file__).resolve().parents[1] / "rules")
+    screener = Screener(pack=pack, profile="national")
+    records = projects(max(args.batch_n, args.latency_n, args.pandas_latency_n))
+    print(f"rules in force: {len(screener._engine('national')[0].rules)}  profile: national  as of {AS_OF}")
+
+    for r in records[:50]:  # warm-up
+        screener.screen(r, as_of=AS_OF)
+    lat = []
+    for r in records[: args.latency_n]:
+        t = time.perf_counter()
+        screener.screen(r, as_of=AS_OF)
+        lat.append((time.perf_counter() - t) * 1000)
+    p50, p99 = percentiles(lat)
+    print(f"durable  latency per submission over {len(lat)}: p50 {p50:.2f} ms, p99 {p99:.2f} ms "
+          f"(floor p50 ≤ 5, p99 ≤ 20: {'met' if p50 <= 5 and p99 <= 20 else 'NOT MET'})")
+
+    for r in records[:5]:
+        check_datasets([submission_dataset([r], [], "s")], pack, "national", AS_OF)
+    plat = []
+    for r in records[: args.pandas_latency_n]:
+        t = time.perf_counter()
+        check_datasets([submission_dataset([r], [], "s")], pack, "national", AS_OF)
+        plat.append((time.perf_counter() - t) * 1000)
+    q50, q99 = percentiles(plat)
+    print(f"pandas   latency per submission over {len(plat)} (one-row frame): p50 {q50:.1f} ms, p99 {q99:.1f} ms")
+
+    batch = records[: args.batch_n]
+    t = time.perf_counter()
+    n_durable = sum(len(screener.screen(r, as_of=AS_OF).findings) for r in batch)
+    durable_s = time.perf_counter() - t
+    t = time.perf_counter()
+    result = check_datasets([submission_dataset(batch, [], "batch")], pack, "national", AS_OF)
+    pandas_s = time.perf_counter() - t
+    d_rate, p_rate = len(batch) / durable_s, len(batch) / pandas_s
+    print(f"batch of {len(batch)}: durable {d_rate:,.0f} records/s ({durable_s:.1f} s, {n_durable} findings); "
+          f"pandas {p_rate:,.0f} records/s ({pandas_s:.2f} s, {len(result.findings)} findings)")
+    print(f"end to end (load, facts, decisions, findings) pandas ÷ durable: {p_rate / d_rate:.0f}× "
+          f"(floor ≥ 100×: {'met' if p_rate / d_rate >= 100 else 'NOT MET'})")
+
+    # Evaluation only, on both: from already-loaded records to each rule's decision (facts + matching),
+    # without loading the submissions or rendering findings.
+    compiled, program, engine = screener._engine("national")
+    loaded = [submission_records([r], [], "s") for r in batch]
+    t = time.perf_counter()
+    for recs in loaded:
+        for i, rec in enumerate(recs.projects):
+            values = record_values(rec, compiled, "projects", AS_OF)
+            engine.match(_fact(program, values, compiled, AS_OF), f"p-{i}")
+    durable_eval = len(batch) / (time.perf_counter() - t)
+    ds = submission_dataset(batch, [], "batch")
+    t = time.perf_counter()
+    facts = build_facts(ds, compiled, AS_OF)
+    ctx = Context(facts.frames["projects"], compiled.params, AS_OF)
+    decided = [evaluate_bool(cr.condition, ctx) for cr in compiled.rules if cr.rule.table == "projects"]
+    pandas_eval = len(batch) / (time.perf_counter() - t)
+    print(f"evaluation only (facts + decisions of {len(decided)} project rules): durable {durable_eval:,.0f} records/s; "
+          f"pandas {pandas_eval:,.0f} records/s; ratio {pandas_eval / durable_eval:.0f}× "
+          f"(floor ≥ 100×: {'met' if pandas_eval / durable_eval >= 100 else 'NOT MET'})")
+    screener.close()
+
+
+if __name__ == "__main__":
+    main()
