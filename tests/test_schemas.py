@@ -12,6 +12,7 @@ from conftest import ROOT, SAMPLES
 from perfrules.data.fields import NESTED_PREFIXES, PROJECTS, TABLES
 
 SCHEMAS = ROOT / "schemas"
+RULES_DIR = ROOT / "rules"
 
 
 def _load(name):
@@ -50,3 +51,22 @@ def test_samples_conform(path):
 def test_schema_rejects_a_project_without_id():
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"fiscal_year": 2022, "amount": 1}, _load("submission.schema.json"))
+
+
+@pytest.mark.parametrize("path", sorted([*RULES_DIR.glob("*.yaml"), *(RULES_DIR / "profiles").glob("*.yaml"), *(RULES_DIR / "tests").glob("*.yaml")]),
+                         ids=lambda p: str(p.relative_to(RULES_DIR)))
+def test_every_bundled_rule_file_names_its_schema_for_editors(path):
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith("# yaml-language-server: $schema="), path
+    schema = (path.parent / first.split("$schema=", 1)[1].strip()).resolve()
+    assert schema.is_file() and schema.parent == SCHEMAS.resolve()
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    from perfrules.spec.yamlsource import load_yaml
+    jsonschema.validate(load_yaml(path).data, json.loads(schema.read_text(encoding="utf-8")))
+    assert doc is not None
+
+
+def test_rule_schema_fields_carry_chinese_descriptions():
+    rule = _load("rule-pack.schema.json")["$defs"]["rule"]["properties"]
+    for name in ("id", "title", "requirement", "severity", "when", "source"):
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in rule[name]["description"]), name
