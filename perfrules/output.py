@@ -7,9 +7,7 @@ import io
 import json
 import os
 import tempfile
-import unicodedata
 from pathlib import Path
-from typing import Any
 
 from .engine import CheckResult
 from .findings import format_value
@@ -60,7 +58,7 @@ def to_table(result: CheckResult, lang: str = "zh") -> str:
         who = f.project_id or f.department or "—"
         label = f.severity if zh else SEVERITY_EN[f.severity]
         lines.append("")
-        lines.append(f"[{label}] {f.rule_id} {_pad(who, 0)} {f.fiscal_year or ''}  {f.title}".rstrip())
+        lines.append(f"[{label}] {f.rule_id} {who} {f.fiscal_year or ''}  {f.title}".rstrip())
         lines.append(f"    {'问题' if zh else 'finding'}: {f.message}")
         lines.append(f"    {'建议' if zh else 'action'}: {f.recommendation}")
         src = "；".join(f"{x['document']} {x['clause']}" for x in f.source)
@@ -96,13 +94,3 @@ def write_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def _pad(text: str, width: int) -> str:
-    shown = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-    return text + " " * max(width - shown, 0)
-
-
-def jsonable(value: Any) -> Any:  # pragma: no cover - convenience for library users
-    """Round-trip a value through the JSON form used in outputs."""
-    return json.loads(json.dumps(value, ensure_ascii=False, default=str))

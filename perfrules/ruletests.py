@@ -22,8 +22,7 @@ from .errors import Problem, RulePackError, Where
 from .findings import Finding, json_value
 from .spec.compile import CompiledPack, compile_pack
 from .spec.model import RulePack
-from .spec.pack import validate
-from .spec.yamlsource import YamlUnreadable, load_yaml
+from .spec.pack import read_validated
 
 DEFAULT_AS_OF = dt.date(2022, 11, 15)
 
@@ -71,14 +70,8 @@ def load_cases(rules_dir: str | Path) -> list[RuleCase]:
     problems: list[Problem] = []
     docs = []
     for path in sorted(folder.glob("*.y*ml")):
-        try:
-            doc = load_yaml(path)
-        except YamlUnreadable as exc:
-            problems.append(exc.problem)
-            continue
-        found = validate(doc, "rule-tests.schema.json")
-        problems.extend(found)
-        if not found:
+        doc = read_validated(path, "rule-tests.schema.json", problems)
+        if doc is not None:
             docs.append(doc)
     bases: dict[str, dict[str, Any]] = {}
     for doc in docs:

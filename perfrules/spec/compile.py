@@ -95,7 +95,7 @@ def compile_pack(pack: RulePack, profile: Profile | str | None = None) -> Compil
     for d in derived:
         derived_leaves[d.fact.name] = tuple(r for r in E.value_refs(d.expr) if r.space in ("field", "derived", "fact"))
         inner = [p for r in E.refs(d.expr, "derived") for p in derived_params.get(r.name, ())]
-        derived_params[d.fact.name] = tuple(dict.fromkeys([*inner, *_params_with_facts(d.fact.expr)]))
+        derived_params[d.fact.name] = tuple(dict.fromkeys([*inner, *E.params_read(d.fact.expr)]))
     rules = []
     for rule in pack.rules.values():
         if rule.id not in profile.enabled:
@@ -107,17 +107,12 @@ def compile_pack(pack: RulePack, profile: Profile | str | None = None) -> Compil
         leaves = tuple(dict.fromkeys(r for t in trees for r in E.refs(t) if r.space in ("field", "derived", "fact")))
         sources = [rule.when] + ([rule.escalate_when] if rule.escalate_when else [])
         through_derived = [p for t in trees for r in E.refs(t, "derived") for p in derived_params.get(r.name, ())]
-        params = tuple(dict.fromkeys([*(p for t in sources for p in _params_with_facts(t)), *through_derived]))
+        params = tuple(dict.fromkeys([*(p for t in sources for p in E.params_read(t)), *through_derived]))
         value_leaves = tuple(r for r in E.value_refs(condition) if r.space in ("field", "derived", "fact"))
         rules.append(CompiledRule(rule, condition, escalate, leaves, params, value_leaves))
     params = {name: (dt.date.fromisoformat(v) if pack.params[name].type == "date" and isinstance(v, str) else v)
               for name, v in profile.params.items()}
     return CompiledPack(pack, profile, params, facts, fact_tables, derived, rules, derived_leaves)
-
-
-def _params_with_facts(node: E.Node) -> list[str]:
-    """Parameters a tree reads, including inside its aggregates."""
-    return E.params_read(node)
 
 
 def transform(node: E.Node, fn: Callable[[E.Node], E.Node]) -> E.Node:

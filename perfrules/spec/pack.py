@@ -65,14 +65,8 @@ def read_pack(directory: str | Path) -> tuple[RulePack, list[Problem]]:
     problems: list[Problem] = []
     docs: list[YamlDocument] = []
     for path in rule_files(root):
-        try:
-            doc = load_yaml(path)
-        except YamlUnreadable as exc:
-            problems.append(exc.problem)
-            continue
-        schema_problems = validate(doc, "rule-pack.schema.json")
-        problems.extend(schema_problems)
-        if not schema_problems:
+        doc = read_validated(path, "rule-pack.schema.json", problems)
+        if doc is not None:
             docs.append(doc)
     builder = _PackBuilder(str(root), problems)
     for doc in docs:
@@ -86,6 +80,18 @@ def read_pack(directory: str | Path) -> tuple[RulePack, list[Problem]]:
         problems.append(Problem("pack.no-header", "规则包缺少 pack 信息（name, version）。",
                                 "the pack has no 'pack:' section (name, version).", Where(file=str(root))))
     return RulePack(builder.name, builder.version, str(root), builder.params, builder.derived, builder.rules), problems
+
+
+def read_validated(path: Path, schema_name: str, problems: list[Problem]) -> YamlDocument | None:
+    """Load a YAML file and check it against a bundled schema; problems are appended, None when it is unusable."""
+    try:
+        doc = load_yaml(path)
+    except YamlUnreadable as exc:
+        problems.append(exc.problem)
+        return None
+    found = validate(doc, schema_name)
+    problems.extend(found)
+    return None if found else doc
 
 
 def validate(doc: YamlDocument, schema_name: str) -> list[Problem]:

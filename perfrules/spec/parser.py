@@ -210,7 +210,7 @@ class _Checker:
 
     def visit_Compare(self, node: ast.Compare) -> tuple[E.Node | None, str]:
         parts: list[E.Node] = []
-        left_ast, (left, lt) = node.left, self.visit(node.left)
+        left, lt = self.visit(node.left)
         for op_ast, right_ast in zip(node.ops, node.comparators):
             if isinstance(op_ast, (ast.Is, ast.IsNot)):
                 if not (isinstance(right_ast, ast.Constant) and right_ast.value is None):
@@ -218,7 +218,7 @@ class _Checker:
                 if left is None:
                     return None, "error"
                 parts.append(E.IsMissing(left, isinstance(op_ast, ast.IsNot), pos=self.pos(node)))
-                left_ast, left, lt = right_ast, E.Literal(None, "null"), "null"
+                left, lt = E.Literal(None, "null"), "null"
                 continue
             op = _CMP[type(op_ast)]
             right, rt = self.visit(right_ast)
@@ -228,7 +228,7 @@ class _Checker:
             if problem:
                 return self.type_error(node, *problem)
             parts.append(E.Compare(op, left, right, pos=self.pos(node)))  # type: ignore[arg-type]
-            left_ast, left, lt = right_ast, right, rt
+            left, lt = right, rt
         if len(parts) == 1:
             return parts[0], "bool"
         return E.BoolOp("and", tuple(parts), pos=self.pos(node)), "bool"

@@ -12,8 +12,8 @@ from typing import Any
 
 from ..errors import Problem, RulePackError, Where, did_you_mean
 from .model import RulePack
-from .pack import check_param_value, validate
-from .yamlsource import YamlDocument, YamlUnreadable, load_yaml
+from .pack import check_param_value, read_validated
+from .yamlsource import YamlDocument
 
 DEFAULT_PROFILE = "national"
 
@@ -63,14 +63,8 @@ def load_profile(pack: RulePack, name: str | None = None) -> Profile:
                                     referrer or Where(field="profile"), hz or f"可用：{', '.join(available_profiles(pack))}。",
                                     he or f"Available: {', '.join(available_profiles(pack))}."))
             break
-        try:
-            doc = load_yaml(path)
-        except YamlUnreadable as exc:
-            problems.append(exc.problem)
-            break
-        schema_problems = validate(doc, "profile.schema.json")
-        if schema_problems:
-            problems.extend(schema_problems)
+        doc = read_validated(path, "profile.schema.json", problems)
+        if doc is None:
             break
         seen.append(current)
         chain_docs.append(doc)
