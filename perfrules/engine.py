@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .backends.pandas.evaluate import Context, evaluate, evaluate_bool
-from .data.dataset import ROW, SOURCE, Dataset, ValueIssue
+from .data.dataset import ROW, SOURCE, Dataset, InputNote, ValueIssue
 from .facts import FactFrames, build_facts
 from .findings import Finding, render, source_refs, sort_findings
 from .spec import expr as E
@@ -86,10 +86,15 @@ def check(dataset: Dataset, compiled: CompiledPack, as_of: dt.date, lang: str = 
     result = CheckResult(
         sort_findings(findings), as_of, compiled.profile.name, compiled.pack.version,
         {t: len(dataset.frame(t)) for t in ("projects", "departments")}, [cr.rule.id for cr in in_force],
-        errors=[{"code": n.code, "message": n.zh if lang != "en" else n.en, "source": n.source} for n in dataset.notes],
+        errors=[note_error(n, lang) for n in dataset.notes],
         timings={"facts": t1 - t0, "rules": t2 - t1},
     )
     return result
+
+
+def note_error(note: InputNote, lang: str) -> dict[str, str]:
+    """An input note as an entry of the result's ``errors``."""
+    return {"code": note.code, "message": note.zh if lang != "en" else note.en, "source": note.source}
 
 
 def check_all(datasets: list[Dataset], compiled: CompiledPack, as_of: dt.date | None, lang: str = "zh") -> CheckResult:
@@ -206,7 +211,7 @@ def d03_findings(cr: CompiledRule, rows: list[Mapping[str, Any]], base_blame: di
             f"输入中没有规则 {cr.rule.id} 所需的 {'、'.join(what)}，该规则对 {n} 条记录未能判断，已跳过。",
             f"the input has no {', '.join(what)}, which rule {cr.rule.id} needs; it could not decide {n} record(s) and was skipped.",
             {"rule": cr.rule.id, "absent": what, "records": n}, {}, lang))
-    base = {b.name: b for ref in cr.value_leaves for b in [ref, *_base_leaves(compiled, ref)]}
+    base = _base_inputs(cr, compiled)
     order = list(base)
     for j in np.flatnonzero(~summarised):
         row = rows[j]
@@ -247,6 +252,11 @@ def blame(node: E.Node, ctx: Context) -> dict[str, np.ndarray]:
             for r in E.value_refs(node) if r.space in ("field", "derived", "fact")}
 
 
+def _base_inputs(cr: CompiledRule, compiled: CompiledPack) -> dict[str, E.Ref]:
+    """The leaves a rule's value depends on and the base inputs behind them, in order of first use."""
+    return {b.name: b for ref in cr.value_leaves for b in [ref, *_base_leaves(compiled, ref)]}
+
+
 def _base_leaves(compiled: CompiledPack, ref: E.Ref) -> list[E.Ref]:
     if ref.space != "derived":
         return [ref]
@@ -260,9 +270,8 @@ def _label(ref: E.Ref, compiled: CompiledPack) -> str:
 
 def absent_inputs(cr: CompiledRule, compiled: CompiledPack, absent_columns: set[str], absent_tables: set[str]) -> dict[str, str]:
     """Base inputs of a rule that the whole input lacks (a column of its table, or a related table)."""
-    base = {b.name: b for ref in cr.value_leaves for b in [ref, *_base_leaves(compiled, ref)]}
     absent: dict[str, str] = {}
-    for b in base.values():
+    for b in _base_inputs(cr, compiled).values():
         if b.space == "field" and b.name in absent_columns:
             absent[b.name] = f"{cr.rule.table}.{b.name}"
         elif b.space == "fact" and compiled.facts[b.name].table in absent_tables:

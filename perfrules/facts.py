@@ -80,19 +80,11 @@ def _related_rows(dataset: Dataset, table: str, records: pd.DataFrame) -> tuple[
         return merged.reset_index(drop=True), merged["_pos"].to_numpy()
     index = pd.MultiIndex.from_arrays([records["project_id"].astype(object), records["fiscal_year"].astype("Float64")])
     keys = pd.MultiIndex.from_arrays([rows["project_id"].astype(object), rows["fiscal_year"].astype("Float64")])
-    if not index.is_unique:
-        index = index.drop_duplicates()  # duplicates are reported by the loader; the first one owns the rows
-        pos = _positions_first(records, keys)
-    else:
-        pos = index.get_indexer(keys)
-    return rows, np.asarray(pos)
-
-
-def _positions_first(records: pd.DataFrame, keys: pd.MultiIndex) -> np.ndarray:
-    first = pd.Series(np.arange(len(records)), index=pd.MultiIndex.from_arrays(
-        [records["project_id"].astype(object), records["fiscal_year"].astype("Float64")]))
-    first = first[~first.index.duplicated()]
-    return first.reindex(keys).fillna(-1).to_numpy(dtype=int)
+    if index.is_unique:
+        return rows, np.asarray(index.get_indexer(keys))
+    # Duplicate records are reported by the loader; the first one owns the related rows.
+    first = pd.Series(np.arange(len(index)), index=index)[~index.duplicated()]
+    return rows, first.reindex(keys).fillna(-1).to_numpy(dtype=int)
 
 
 def _result_dtype(agg: E.Aggregate) -> str:

@@ -96,7 +96,7 @@ def format_value(name: str, value: Any, lang: str) -> str:
         return ("，" if lang != "en" else ", ").join(f"{k}→{v}" for k, v in value.items())
     if isinstance(value, (int, float)):
         base = name.split(".")[-1]
-        if base == "year" or base.endswith("_year") and "amount" not in base:
+        if base == "year" or base.endswith("_year"):
             return str(int(value)) if float(value).is_integer() else str(value)
         if base in _MONEY or base.endswith(("amount", "threshold")):
             shown = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"

@@ -59,8 +59,11 @@ def _with_unknown_notes(dataset: Dataset, projects: pd.DataFrame, departments: p
             unknown |= set(values[~values.isin(profiles)])
     if not unknown:
         return dataset
-    notes = list(dataset.notes) + [InputNote(
-        "input.unknown-jurisdiction",
-        f"地区 {sorted(unknown)} 没有对应的配置，相关记录按全国基线检查。",
-        f"no profile for jurisdiction(s) {sorted(unknown)}; those records were checked under the national baseline.")]
-    return replace(dataset, notes=notes)
+    return replace(dataset, notes=[*dataset.notes, unknown_jurisdiction_note(unknown)])
+
+
+def unknown_jurisdiction_note(unknown: set[str]) -> InputNote:
+    """The note for records whose jurisdiction names no profile (they are checked under national)."""
+    shown = sorted(unknown)
+    return InputNote("input.unknown-jurisdiction", f"地区 {shown} 没有对应的配置，相关记录按全国基线检查。",
+                     f"no profile for jurisdiction(s) {shown}; those records were checked under the national baseline.")

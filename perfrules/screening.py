@@ -21,9 +21,11 @@ from .api import default_rules_dir
 from .backends.durable import available
 from .backends.durable.program import Program, compile_program, engine_value
 from .backends.durable.runtime import DurableEngine
-from .engine import CheckResult, absent_inputs, base_inputs_blamed, d03_findings, issue_findings, rule_finding
+from .engine import (CheckResult, absent_inputs, base_inputs_blamed, d03_findings, issue_findings, note_error,
+                     rule_finding)
 from .errors import Problem, UsageError
 from .findings import Finding, sort_findings
+from .jurisdiction import unknown_jurisdiction_note
 from .records import RELATED, SubmissionRecords, record_values, submission_records
 from .scalar import Record, blame, evaluate
 from .spec.compile import CompiledPack, compile_pack
@@ -107,12 +109,7 @@ class Screener:
             compiled, program, engine = self._engine(prof)
             in_force |= {cr.rule.id for cr in compiled.rules if cr.rule.in_force(when)}
             findings += _screen_group(compiled, program, engine, records, projs, depts, when, lang)
-        errors = []
-        if unknown_jurisdictions:
-            shown = sorted(unknown_jurisdictions)
-            errors.append({"code": "input.unknown-jurisdiction", "source": "",
-                           "message": f"地区 {shown} 没有对应的配置，相关记录按全国基线检查。" if lang != "en" else
-                           f"no profile for jurisdiction(s) {shown}; those records were checked under the national baseline."})
+        errors = [note_error(unknown_jurisdiction_note(unknown_jurisdictions), lang)] if unknown_jurisdictions else []
         ordered = sort_findings(findings)
         return ScreenResult(ordered, when, ", ".join(groups), self.pack.version,
                             {"projects": len(records.projects), "departments": len(records.departments)},
