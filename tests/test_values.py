@@ -183,7 +183,7 @@ def test_month_bad() -> None:
 def test_grades() -> None:
     raw = ["优", "优秀", "A", "a", " 良 ", "良好", "B", "中", "中等", "C", "一般", "差", "较差", "D", "d", "低", "Ａ"]
     res = parse_column(col(raw + ["合格", "不合格", "E", 1, None]), "grade")
-    assert res.values.dtype == pd.StringDtype("python")
+    assert res.values.dtype == pd.StringDtype("pyarrow")
     assert res.values.tolist()[:len(raw)] == ["优", "优", "优", "优", "良", "良", "良", "中", "中", "中", "一般",
                                               "差", "差", "差", "差", "低", "优"]
     assert res.values.isna().tolist()[len(raw):] == [True] * 5
@@ -202,7 +202,7 @@ def test_lists() -> None:
 def test_strings() -> None:
     raw = [123.0, 12.5, 7, " abc\u3000", "\u3000", "-", True, dt.datetime(2022, 10, 31), "无"]
     res = parse_column(col(raw), "string")
-    assert res.values.dtype == pd.StringDtype("python")
+    assert res.values.dtype == pd.StringDtype("pyarrow")
     assert [None if pd.isna(v) else v for v in res.values] == [
         "123", "12.5", "7", "abc", None, None, "True", "2022-10-31", "无"]
     assert not res.bad.any()

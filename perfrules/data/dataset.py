@@ -9,10 +9,13 @@ any finding can point back at the record it is about.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .fields import TABLES, Table
 from .values import parse_column
@@ -70,7 +73,7 @@ class Dataset:
 def empty_frame(table: Table) -> pd.DataFrame:
     """A frame with no rows and every column of ``table``, typed."""
     return pd.DataFrame({**{c.name: pd.Series(dtype=_DTYPES[c.kind]) for c in table.columns},
-                         SOURCE: pd.Series(dtype="string"), ROW: pd.Series(dtype="string")})
+                         SOURCE: pd.Series(dtype="category"), ROW: pd.Series(dtype="string")})
 
 
 def typed_frame(table: Table, raw: pd.DataFrame, units: dict[str, float], source: str,
@@ -85,7 +88,7 @@ def typed_frame(table: Table, raw: pd.DataFrame, units: dict[str, float], source
     out: dict[str, pd.Series] = {}
     index = pd.RangeIndex(n)
     raw = raw.reset_index(drop=True)
-    row_labels = pd.Series(rows, index=index, dtype="string")
+    row_labels = (rows.reset_index(drop=True) if isinstance(rows, pd.Series) else pd.Series(rows, index=index)).astype("string")
     bad_cells: list[tuple[int, str]] = []
     for col in table.columns:
         if col.name in raw.columns:
@@ -93,8 +96,7 @@ def typed_frame(table: Table, raw: pd.DataFrame, units: dict[str, float], source
             out[col.name] = parsed.values
             bad_cells.extend((int(i), col.name) for i in parsed.bad.to_numpy().nonzero()[0])
         else:
-            out[col.name] = pd.Series([None] * n, index=index, dtype=_DTYPES[col.kind]) if n else \
-                pd.Series(dtype=_DTYPES[col.kind])
+            out[col.name] = missing_column(col.kind, n)
     for i, name in bad_cells:
         issues.append(ValueIssue(
             table.name, source, str(row_labels.iloc[i]), name, (headers or {}).get(name, name),
@@ -105,9 +107,22 @@ def typed_frame(table: Table, raw: pd.DataFrame, units: dict[str, float], source
     for extra in raw.columns:
         if extra not in out and not str(extra).startswith("_"):
             out[str(extra)] = raw[extra]
-    out[SOURCE] = pd.Series([source] * n, index=index, dtype="string")
+    out[SOURCE] = pd.Series(pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [source]), index=index)
     out[ROW] = row_labels
     return pd.DataFrame(out, index=index)
+
+
+def missing_column(kind: str, n: int) -> pd.Series:
+    """An all-missing column of ``n`` rows of the dtype a ``kind`` is held in (built without a Python list)."""
+    dtype = _DTYPES[kind]
+    if dtype == "string":
+        return pd.Series(pd.arrays.ArrowStringArray(pa.nulls(n, pa.large_string())))
+    if dtype in ("Float64", "Int64", "boolean"):
+        return pd.Series(pd.array(np.zeros(n, dtype=bool if dtype == "boolean" else np.int64 if dtype == "Int64" else float),
+                                  dtype=dtype)).mask(np.ones(n, dtype=bool))
+    if dtype == "object":
+        return pd.Series(np.full(n, None, dtype=object))
+    return pd.Series(np.full(n, np.datetime64("NaT"), dtype=dtype))
 
 
 def _cell(column: pd.Series | None, i: int, cast: type = str) -> Any:
@@ -160,4 +175,28 @@ def assemble(frames: dict[str, list[pd.DataFrame]], **kwargs: object) -> Dataset
             tables[name] = empty_frame(table)
     ds = Dataset(tables, present, **kwargs)  # type: ignore[arg-type]
     fill_prior_from_evaluations(ds)
+    duplicates = duplicate_records_note(tables["projects"])
+    if duplicates is not None:
+        ds.notes.append(duplicates)
     return ds
+
+
+def duplicate_records_note(projects: pd.DataFrame, shown: int = 10) -> InputNote | None:
+    """A note naming projects that appear more than once in a fiscal year (their related rows go to the first)."""
+    if projects.empty:
+        return None
+    dup = projects.duplicated(["project_id", "fiscal_year"], keep=False).to_numpy()
+    if not dup.any():
+        return None
+    rows = projects.loc[dup, ["project_id", "fiscal_year", SOURCE, ROW]].astype(object)
+    groups = rows.groupby(["project_id", "fiscal_year"], sort=True, dropna=False)
+    first = list(itertools.islice(groups, shown))
+    examples = [f"{pid}（{fy}）：{'、'.join(f'{src} 第 {r} 行' for src, r in zip(g[SOURCE], g[ROW]))}" for (pid, fy), g in first]
+    examples_en = [f"{pid} ({fy}): " + ", ".join(f"{src} row {r}" for src, r in zip(g[SOURCE], g[ROW])) for (pid, fy), g in first]
+    n = groups.ngroups
+    more, more_en = (f"等 {n} 个" if n > shown else ""), (f" and {n - shown} more" if n > shown else "")
+    return InputNote("input.duplicate-project",
+                     f"项目编码在同一预算年度重复出现：{'；'.join(examples)}{more}。各自的记录都已检查，关联的指标、支付、监控按第一条记录计算。",
+                     f"project ids appearing more than once in a fiscal year: {'; '.join(examples_en)}{more_en}. "
+                     "Each record was checked; related indicators, payments and monitoring rows count for the first one.",
+                     str(projects[SOURCE].iloc[0]), "projects", "project_id")

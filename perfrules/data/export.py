@@ -13,7 +13,11 @@ import io
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import yaml
 
 from ..errors import InputError, Problem, Where
@@ -85,7 +89,7 @@ def read_manifest(folder: Path) -> dt.date | None:
     return None
 
 
-def read_table(path: Path, table: Table, notes: list[InputNote]) -> tuple[pd.DataFrame, list[str], dict[str, str], dict[str, float]]:
+def read_table(path: Path, table: Table, notes: list[InputNote]) -> tuple[pd.DataFrame, list[str] | pd.Series, dict[str, str], dict[str, float]]:
     """A table file as raw object columns renamed to catalogue names, with row labels and header units."""
     suffix = path.suffix.lower()
     try:
@@ -93,10 +97,10 @@ def read_table(path: Path, table: Table, notes: list[InputNote]) -> tuple[pd.Dat
             raw, rows = _read_csv(path, notes)
         elif suffix == ".xlsx":
             raw = pd.read_excel(path, dtype=object, engine="openpyxl")
-            rows = [str(i + 2) for i in range(len(raw))]
+            rows = row_numbers(2, len(raw))
         else:
             raw = pd.read_parquet(path)
-            rows = [str(i + 1) for i in range(len(raw))]
+            rows = row_numbers(1, len(raw))
     except InputError:
         raise
     except Exception as exc:  # any reader failure means the file cannot be read at all
@@ -122,38 +126,47 @@ def read_table(path: Path, table: Table, notes: list[InputNote]) -> tuple[pd.Dat
     return raw, rows, headers, units
 
 
-def _read_csv(path: Path, notes: list[InputNote]) -> tuple[pd.DataFrame, list[str]]:
+def row_numbers(first: int, n: int) -> pd.Series:
+    """Row labels ``first`` … ``first + n - 1`` as text, built in Arrow (millions of rows)."""
+    numbers = pa.array(np.arange(first, first + n, dtype=np.int64))
+    return pd.Series(pd.arrays.ArrowStringArray(pc.cast(numbers, pa.large_string())))
+
+
+def _read_csv(path: Path, notes: list[InputNote]) -> tuple[pd.DataFrame, pd.Series]:
+    """Read a CSV (UTF-8, UTF-8 with BOM, or GBK/GB18030) with Arrow; a malformed line is reported by number and skipped."""
     data = path.read_bytes()
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - gb18030 decodes any byte sequence
-        raise InputError([Problem("input.encoding", "无法识别文件编码（应为 UTF-8 或 GBK）。",
-                                  "cannot tell the file's encoding (expected UTF-8 or GBK).", Where(file=str(path)))])
     try:
-        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
-        return raw, [str(i + 2) for i in range(len(raw))]
-    except pd.errors.ParserError:
-        return _read_csv_tolerant(path, text, notes)
+        data.decode("utf-8")
+        encoding = "utf8"
+    except UnicodeDecodeError:
+        encoding = "gb18030"  # decodes any byte sequence, and GBK is a subset of it
+    first = data.split(b"\n", 1)[0].decode("utf-8-sig" if encoding == "utf8" else encoding, errors="replace")
+    header = next(csv.reader([first.rstrip("\r")]), [])
+    bad: list[tuple[int | None, str]] = []
+    table = _arrow_csv(data, encoding, header, bad, threads=True)
+    if any(number is None for number, _ in bad):  # line numbers are known only to a single-threaded read
+        bad.clear()
+        table = _arrow_csv(data, encoding, header, bad, threads=False)
+    for number, text in bad:
+        fields = len(next(csv.reader([text]), []))
+        notes.append(InputNote("input.malformed-row", f"{path.name} 第 {number} 行有 {fields} 个字段，应为 {len(header)} 个；该行未检查。",
+                               f"{path.name} line {number} has {fields} fields, expected {len(header)}; that line was not checked.",
+                               str(path)))
+    raw = table.to_pandas()
+    if not bad:
+        return raw, row_numbers(2, len(raw))
+    lines = np.setdiff1d(np.arange(2, len(raw) + len(bad) + 2), np.array([n for n, _ in bad], dtype=np.int64))
+    return raw, pd.Series(pd.arrays.ArrowStringArray(pc.cast(pa.array(lines), pa.large_string())))
 
 
-def _read_csv_tolerant(path: Path, text: str, notes: list[InputNote]) -> tuple[pd.DataFrame, list[str]]:
-    """Read a CSV with malformed lines: each bad line is reported by number, the rest is kept."""
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader)
-    good, rows = [], []
-    for record in reader:
-        line = reader.line_num
-        if not record:
-            continue
-        if len(record) != len(header):
-            notes.append(InputNote("input.malformed-row", f"{path.name} 第 {line} 行有 {len(record)} 个字段，应为 {len(header)} 个；该行未检查。",
-                                   f"{path.name} line {line} has {len(record)} fields, expected {len(header)}; that line was not checked.",
-                                   str(path)))
-            continue
-        good.append(record)
-        rows.append(str(line))
-    return pd.DataFrame(good, columns=header, dtype=object), rows
+def _arrow_csv(data: bytes, encoding: str, header: list[str], bad: list[tuple[int | None, str]], threads: bool) -> pa.Table:
+    def skip(row: pacsv.InvalidRow) -> str:
+        bad.append((row.number, row.text))
+        return "skip"
+
+    return pacsv.read_csv(
+        io.BytesIO(data),
+        read_options=pacsv.ReadOptions(encoding=encoding, use_threads=threads),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=skip, newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header}, strings_can_be_null=False,
+                                             quoted_strings_can_be_null=False))

@@ -42,6 +42,8 @@ _BOOLS = {**dict.fromkeys(("true", "1", "1.0", "是", "y", "yes", "t", "✓", "�
           **dict.fromkeys(("false", "0", "0.0", "否", "n", "no", "f", "✗", "✘", "×", "无"), False)}
 _GRADES = {"优": "优", "优秀": "优", "A": "优", "良": "良", "良好": "良", "B": "良", "中": "中",
            "中等": "中", "C": "中", "一般": "一般", "差": "差", "较差": "差", "D": "差", "低": "低"}
+_BLANK_SET = pa.array(sorted(_BLANKS), pa.large_string())
+_LONGEST_BLANK = max(len(b) for b in _BLANKS)
 _LIST_SPLIT = re.compile(r"[、;；,，|/\n\r]+")
 # Arrow (RE2) patterns for the vectorised fast paths; anything they miss is parsed per distinct value.
 _FAST_NUM = r"^-?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$"
@@ -281,11 +283,7 @@ def _strings(a: pa.Array | np.ndarray, kind: str, mult: float) -> tuple[np.ndarr
     (vals, bad), done = _empty(kind, len(a)), np.zeros(len(a), dtype=bool)
     t = pc.utf8_trim_whitespace(a)
     if kind == "string":
-        norm = pc.utf8_trim_whitespace(pc.utf8_normalize(a, "NFKC"))
-        blank = pc.fill_null(pc.is_in(norm, value_set=pa.array(sorted(_BLANKS), pa.large_string())), True)
-        vals = np.array(t.to_numpy(zero_copy_only=False), dtype=object)
-        vals[np.asarray(blank)] = None
-        return vals, bad
+        return np.array(clean_text(a).to_numpy(zero_copy_only=False), dtype=object), bad
     if kind in _NUMERIC:
         ok = np.asarray(pc.fill_null(pc.match_substring_regex(t, _FAST_NUM), False))
         if ok.any():
@@ -309,6 +307,19 @@ def _strings(a: pa.Array | np.ndarray, kind: str, mult: float) -> tuple[np.ndarr
         codes = enc.indices.to_numpy()
         vals[rest], bad[rest] = vals_u[codes], bad_u[codes]
     return vals, bad
+
+
+def clean_text(a: pa.Array) -> pa.Array:
+    """Text cells trimmed, with blanks and placeholders ("-", "N/A", "ＮＵＬＬ") as nulls."""
+    trimmed = pc.utf8_trim_whitespace(a.cast(pa.large_string()))
+    short = pc.fill_null(pc.less_equal(pc.utf8_length(trimmed), _LONGEST_BLANK), False)
+    if not pc.any(short).as_py():
+        return trimmed
+    # Only short cells can be placeholders; NFKC (full-width forms) is applied to those alone.
+    candidates = pc.utf8_trim_whitespace(pc.utf8_normalize(trimmed.filter(short), "NFKC"))
+    blank = np.zeros(len(a), dtype=bool)
+    blank[np.flatnonzero(np.asarray(short))] = np.asarray(pc.is_in(candidates, value_set=_BLANK_SET))
+    return pc.if_else(pa.array(blank), pa.scalar(None, pa.large_string()), trimmed)
 
 
 def _typed(raw: pd.Series, kind: str, mult: float) -> tuple[np.ndarray, np.ndarray] | None:
@@ -335,7 +346,7 @@ def _finish(raw: pd.Series, vals: np.ndarray, bad: np.ndarray, kind: str) -> Par
                     else pd.arrays.BooleanArray(clean == 1.0, miss) if kind == "bool"
                     else pd.arrays.FloatingArray(clean, miss))
     elif kind in ("string", "grade"):
-        arr = pd.array(vals, dtype=pd.StringDtype("python"))
+        arr = pd.array(vals, dtype=pd.StringDtype("pyarrow"))
     else:
         arr = vals
     return ParsedColumn(pd.Series(arr, index=raw.index, name=raw.name),
@@ -363,6 +374,9 @@ def parse_column(raw: pd.Series, kind: str, *, unit_multiplier: float = 1.0) -> 
             or dt == object and infer_dtype(raw, skipna=True) in ("string", "empty")):
         a = pa.array(raw, from_pandas=True)
         a = a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+        if kind == "string":  # stays in Arrow: no Python object per cell
+            text = pd.Series(pd.arrays.ArrowStringArray(clean_text(a).cast(pa.large_string())), index=raw.index, name=raw.name)
+            return ParsedColumn(text, pd.Series(np.zeros(len(raw), dtype=bool), index=raw.index, name=raw.name))
         return _finish(raw, *_strings(a.cast(pa.large_string()), kind, unit_multiplier), kind)
     x = raw.to_numpy(dtype=object)
     if infer_dtype(x, skipna=True) in ("integer", "floating", "mixed-integer-float"):
