@@ -21,7 +21,8 @@ import pandas as pd
 from .backends.pandas.evaluate import Context, evaluate, evaluate_bool
 from .data.dataset import ROW, SOURCE, Dataset, InputNote, ValueIssue
 from .facts import FactFrames, build_facts
-from .findings import Finding, render, source_refs, sort_findings
+from . import finding_table
+from .findings import Finding, render, source_refs
 from .spec import expr as E
 from .spec.compile import CompiledPack, CompiledRule
 from .spec.model import SEVERITIES
@@ -40,9 +41,14 @@ IDENTITY = ("project_id", "project_name", "department", "unit", "fiscal_year", "
 
 @dataclass
 class CheckResult:
-    """Findings of one run, with what was checked and how long each stage took."""
+    """Findings of one run, with what was checked and how long each stage took.
 
-    findings: list[Finding]
+    ``found`` is a findings table (the batch path) or a list of ``Finding`` objects (the per-record
+    screening path, where a table would cost more than the screening); either form is made from the
+    other on first use.
+    """
+
+    found: pd.DataFrame | list[Finding]
     as_of: dt.date
     profile: str
     pack_version: str
@@ -51,25 +57,52 @@ class CheckResult:
     errors: list[dict[str, str]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     as_of_dates: list[dt.date] = field(default_factory=list)
+    sources: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    _findings: list[Finding] | None = field(default=None, repr=False, compare=False)
+    _table: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.as_of_dates:
             self.as_of_dates = [self.as_of]
+        if isinstance(self.found, pd.DataFrame):
+            self._table = self.found
+        else:
+            self._findings = list(self.found)
+
+    @property
+    def findings(self) -> list[Finding]:
+        """The findings as objects, most severe first."""
+        if self._findings is None:
+            self._findings = finding_table.to_findings(self._table, self.sources)
+        return self._findings
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The findings as a findings table (``perfrules.finding_table``), most severe first."""
+        if self._table is None:
+            self._table = finding_table.from_findings(self._findings or [])
+        return self._table
+
+    def _column(self, name: str) -> list[str]:
+        if self._findings is not None:
+            return [getattr(f, name) for f in self._findings]
+        return self._table[name].tolist()
 
     def summary(self) -> dict[str, Any]:
         """Counts by severity and by rule."""
-        by_sev = Counter(f.severity for f in self.findings)
+        by_sev = Counter(self._column("severity"))
+        by_rule = Counter(self._column("rule_id"))
         return {
-            "total": len(self.findings),
+            "total": sum(by_sev.values()),
             "by_severity": {s: by_sev.get(s, 0) for s in SEVERITIES},
-            "by_rule": dict(sorted(Counter(f.rule_id for f in self.findings).items())),
+            "by_rule": dict(sorted(by_rule.items())),
             "records": self.records, "as_of": ", ".join(d.isoformat() for d in self.as_of_dates), "profile": self.profile,
             "pack_version": self.pack_version, "rules_in_force": len(self.rules_in_force),
         }
 
     def worst(self) -> str | None:
         """The most severe severity among the findings, or None."""
-        present = {f.severity for f in self.findings}
+        present = set(self._column("severity"))
         return next((s for s in SEVERITIES if s in present), None)
 
 
@@ -78,18 +111,21 @@ def check(dataset: Dataset, compiled: CompiledPack, as_of: dt.date, lang: str = 
     t0 = time.perf_counter()
     facts = build_facts(dataset, compiled, as_of)
     t1 = time.perf_counter()
-    findings = value_findings(dataset, lang)
     in_force = [cr for cr in compiled.rules if cr.rule.in_force(as_of)]
-    for cr in in_force:
-        findings.extend(evaluate_rule(cr, facts, dataset, compiled, as_of, lang))
+    decided = [(cr, decide(cr, facts, compiled, as_of)) for cr in in_force]
     t2 = time.perf_counter()
-    result = CheckResult(
-        sort_findings(findings), as_of, compiled.profile.name, compiled.pack.version,
+    tables = [finding_table.from_findings(value_findings(dataset, lang))]
+    for cr, decision in decided:
+        tables.extend(rule_tables(cr, decision, facts, dataset, compiled, as_of, lang))
+    table = finding_table.sort_table(finding_table.concat(tables))
+    t3 = time.perf_counter()
+    sources = {cr.rule.id: source_refs(cr.rule) for cr in compiled.rules} | {r: list(D03_SOURCE) for r in D03_RULES}
+    return CheckResult(
+        table, as_of, compiled.profile.name, compiled.pack.version,
         {t: len(dataset.frame(t)) for t in ("projects", "departments")}, [cr.rule.id for cr in in_force],
         errors=[note_error(n, lang) for n in dataset.notes],
-        timings={"facts": t1 - t0, "rules": t2 - t1},
+        timings={"facts": t1 - t0, "evaluate": t2 - t1, "findings": t3 - t2}, sources=sources,
     )
-    return result
 
 
 def note_error(note: InputNote, lang: str) -> dict[str, str]:
@@ -107,33 +143,92 @@ def merge_results(results: list[CheckResult]) -> CheckResult:
     first = results[0]
     records = {t: sum(r.records[t] for r in results) for t in first.records}
     timings = {k: sum(r.timings.get(k, 0.0) for r in results) for k in first.timings}
+    if len(results) == 1:
+        return first
     return CheckResult(
-        sort_findings([f for r in results for f in r.findings]), max(r.as_of for r in results),
+        finding_table.sort_table(finding_table.concat([r.table for r in results])), max(r.as_of for r in results),
         ", ".join(dict.fromkeys(r.profile for r in results)),
         first.pack_version, records, sorted({rid for r in results for rid in r.rules_in_force}),
         errors=[e for r in results for e in r.errors], timings=timings,
-        as_of_dates=sorted({d for r in results for d in r.as_of_dates}))
+        as_of_dates=sorted({d for r in results for d in r.as_of_dates}),
+        sources={k: v for r in results for k, v in r.sources.items()})
+
+
+@dataclass
+class Decision:
+    """A rule's outcome on every record of its table: fired, unknown, and the severity of each fired row."""
+
+    fired: np.ndarray
+    unknown: np.ndarray
+    severity: np.ndarray
+
+
+def decide(cr: CompiledRule, facts: FactFrames, compiled: CompiledPack, as_of: dt.date) -> Decision:
+    """Evaluate one rule's condition (and escalation) as masks over its record table."""
+    frame = facts.frames[cr.rule.table]
+    ctx = Context(frame, compiled.params, as_of)
+    outcome = evaluate_bool(cr.condition, ctx) if len(frame) else pd.Series([], dtype="boolean")
+    fired = outcome.fillna(False).to_numpy(dtype=bool)
+    unknown = outcome.isna().to_numpy()
+    severity = np.full(int(fired.sum()), cr.rule.severity, dtype=object)
+    if cr.escalate is not None and fired.any():
+        up = evaluate_bool(cr.escalate, ctx).fillna(False).to_numpy(dtype=bool)
+        severity[up[fired]] = cr.rule.escalate_severity
+    return Decision(fired, unknown, severity)
+
+
+def rule_tables(cr: CompiledRule, decision: Decision, facts: FactFrames, dataset: Dataset, compiled: CompiledPack,
+                as_of: dt.date, lang: str) -> list[pd.DataFrame]:
+    """Findings tables of one rule: its findings where it fired, and D03 findings where it could not tell."""
+    frame = facts.frames[cr.rule.table]
+    out = []
+    if decision.fired.any():
+        out.append(fired_table(cr, frame, np.flatnonzero(decision.fired), decision.severity,
+                               compiled.params, as_of, lang))
+    if decision.unknown.any():
+        out.append(finding_table.from_findings(
+            _unknown_findings(cr, frame, decision.unknown, dataset, facts, compiled, lang)))
+    return out
 
 
 def evaluate_rule(cr: CompiledRule, facts: FactFrames, dataset: Dataset, compiled: CompiledPack,
                   as_of: dt.date, lang: str) -> list[Finding]:
-    """Findings of one rule: one per row where it fired, and D03 findings where it could not tell."""
-    frame = facts.frames[cr.rule.table]
-    if frame.empty:
-        return []
-    ctx = Context(frame, compiled.params, as_of)
-    outcome = evaluate_bool(cr.condition, ctx)
-    fired = outcome.fillna(False).to_numpy(dtype=bool)
-    unknown = outcome.isna().to_numpy()
-    severity = np.full(len(frame), cr.rule.severity, dtype=object)
-    if cr.escalate is not None and fired.any():
-        up = evaluate_bool(cr.escalate, ctx).fillna(False).to_numpy(dtype=bool)
-        severity[fired & up] = cr.rule.escalate_severity
-    out = [rule_finding(cr, row, sev, compiled.params, as_of, lang)
-           for row, sev in zip(_rows(frame, np.flatnonzero(fired), cr), severity[fired])]
-    if unknown.any():
-        out.extend(_unknown_findings(cr, frame, unknown, dataset, facts, compiled, lang))
-    return out
+    """Findings of one rule as objects (see ``rule_tables``)."""
+    tables = rule_tables(cr, decide(cr, facts, compiled, as_of), facts, dataset, compiled, as_of, lang)
+    sources = {cr.rule.id: source_refs(cr.rule)} | {r: list(D03_SOURCE) for r in D03_RULES}
+    return finding_table.to_findings(finding_table.concat(tables), sources)
+
+
+REPORT_COLUMNS = ("project_name", "amount", "paid")
+
+
+def fired_table(cr: CompiledRule, frame: pd.DataFrame, positions: np.ndarray, severity: np.ndarray,
+                params: dict[str, Any], as_of: dt.date, lang: str) -> pd.DataFrame:
+    """The findings of a rule on the given rows, rendered a column at a time (as ``rule_finding`` renders one)."""
+    leaves = [r.name for r in cr.leaves]
+    wanted = dict.fromkeys([*leaves, *(c for c in (*IDENTITY, *REPORT_COLUMNS, SOURCE, ROW) if c in frame.columns)])
+    rows = frame.iloc[positions][list(wanted)].reset_index(drop=True)
+    n = len(rows)
+    scalars: dict[str, Any] = {f"params.{p}": params[p] for p in cr.params}
+    if cr.reads_as_of:
+        scalars["as_of"] = as_of
+    columns = {c: rows[c] for c in rows.columns if c not in (SOURCE, ROW)}
+    rule = cr.rule
+    missing = pd.Series(pd.NA, index=range(n), dtype="string")
+    return finding_table.assemble(
+        n, rule_id=rule.id, title=rule.title if lang != "en" else rule.title_en, requirement="、".join(rule.requirement),
+        severity=pd.Series(severity, dtype="string"), stage=rule.stage, kind="rule",
+        project_id=rows.get("project_id", missing), project_name=rows.get("project_name", missing),
+        fiscal_year=rows.get("fiscal_year", pd.Series([None] * n, dtype="Int64")), department=rows.get("department", missing),
+        amount=rows.get("amount", pd.Series([None] * n, dtype="Float64")), paid=rows.get("paid", pd.Series([None] * n, dtype="Float64")),
+        message=finding_table.render_column(rule.message, columns, scalars, lang, n),
+        recommendation=finding_table.render_column(rule.recommendation, columns, scalars, lang, n),
+        source=finding_table.source_text(source_refs(rule)),
+        evidence=finding_table.evidence_column(columns, scalars, list(dict.fromkeys([*leaves, *scalars])), n),
+        file=rows[SOURCE].astype("string").fillna("") if SOURCE in rows else "",
+        row=rows[ROW].astype("string").fillna("") if ROW in rows else "",
+        watchlist=rule.watchlist,
+    )
 
 
 def evidence(cr: CompiledRule, row: Mapping[str, Any], params: dict[str, Any], as_of: dt.date) -> dict[str, Any]:
@@ -158,14 +253,6 @@ def rule_finding(cr: CompiledRule, row: Mapping[str, Any], severity: str, params
         render(rule.message, values, lang), render(rule.recommendation, values, lang), source_refs(rule),
         ev, _location(row),
     )
-
-
-def _rows(frame: pd.DataFrame, positions: np.ndarray, cr: CompiledRule) -> list[dict[str, Any]]:
-    """The given rows as plain dicts of only the columns a finding of ``cr`` shows (one slice, not a row at a time)."""
-    if not len(positions):
-        return []
-    columns = list(dict.fromkeys([*(r.name for r in cr.leaves), *(c for c in (*IDENTITY, SOURCE, ROW) if c in frame.columns)]))
-    return frame.iloc[positions][columns].to_dict("records")
 
 
 def _unknown_findings(cr: CompiledRule, frame: pd.DataFrame, unknown: np.ndarray, dataset: Dataset,

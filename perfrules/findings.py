@@ -62,6 +62,13 @@ def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity)
 
 
+def exit_code(worst: str | None, fail_on: str) -> int:
+    """1 when the worst finding is at least as severe as ``fail_on`` (or "never"), else 0."""
+    if fail_on == "never" or worst is None:
+        return 0
+    return 1 if severity_rank(worst) <= SEVERITIES.index(fail_on) else 0
+
+
 def sort_findings(findings: list[Finding]) -> list[Finding]:
     """Most severe first, then by rule, department and project."""
     return sorted(findings, key=lambda f: (severity_rank(f.severity), f.rule_id, f.department or "",

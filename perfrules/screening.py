@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .api import default_rules_dir
 from .backends.durable import available
@@ -26,7 +27,8 @@ from .engine import (CheckResult, absent_inputs, base_inputs_blamed, d03_finding
 from .errors import Problem, UsageError
 from .findings import Finding, sort_findings
 from .jurisdiction import unknown_jurisdiction_note
-from .records import RELATED, SubmissionRecords, record_values, submission_records
+from .data.dataset import ROW, SOURCE, InputNote, duplicate_records_note
+from .records import RELATED, SubmissionRecords, _num, record_values, submission_records
 from .scalar import Record, blame, evaluate
 from .spec.compile import CompiledPack, compile_pack
 from .spec.model import RulePack
@@ -109,11 +111,23 @@ class Screener:
             compiled, program, engine = self._engine(prof)
             in_force |= {cr.rule.id for cr in compiled.rules if cr.rule.in_force(when)}
             findings += _screen_group(compiled, program, engine, records, projs, depts, when, lang)
-        errors = [note_error(unknown_jurisdiction_note(unknown_jurisdictions), lang)] if unknown_jurisdictions else []
+        notes = [duplicate] if (duplicate := _duplicate_note(records.projects)) else []
+        if unknown_jurisdictions:
+            notes.append(unknown_jurisdiction_note(unknown_jurisdictions))
+        errors = [note_error(n, lang) for n in notes]
         ordered = sort_findings(findings)
         return ScreenResult(ordered, when, ", ".join(groups), self.pack.version,
                             {"projects": len(records.projects), "departments": len(records.departments)},
                             sorted(in_force), errors, verdict=verdict_of(ordered))
+
+
+def _duplicate_note(projects: list[Record]) -> InputNote | None:
+    """The loader's note on duplicate project records (a frame is built only when there are duplicates)."""
+    keys = [(r.values.get("project_id"), _num(r.values.get("fiscal_year"))) for r in projects]
+    if len(set(keys)) == len(keys):
+        return None
+    frame = pd.DataFrame([{c: r.values.get(c) for c in ("project_id", "fiscal_year", SOURCE, ROW)} for r in projects])
+    return duplicate_records_note(frame.astype({"fiscal_year": "Int64"}))
 
 
 def _screen_group(compiled: CompiledPack, program: Program, engine: DurableEngine, records: SubmissionRecords,

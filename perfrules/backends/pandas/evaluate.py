@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ...spec import expr as E
 
@@ -237,7 +239,9 @@ def _coalesce(ctx: Context, *values: Any) -> Any:
 
 def _lookup(ctx: Context, x: Any, mapping: dict[str, str]) -> Any:
     s = _broadcast(x, ctx.frame.index)
-    return s.map(lambda v: mapping.get(v, v) if v is not pd.NA else v).astype("string")
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)  # map each distinct value once
+    mapped = np.array([mapping.get(v, v) for v in uniques] + [None], dtype=object)
+    return pd.Series(mapped[codes], index=s.index, dtype="string")
 
 
 def _missing_items(ctx: Context, required: Any, have: Any) -> pd.Series:
@@ -272,6 +276,8 @@ def _all_na(na: np.ndarray) -> bool:
 
 def _values_np(raw: Any, n: int) -> np.ndarray:
     if isinstance(raw, pd.Series):
+        if isinstance(raw.dtype, pd.ArrowDtype):  # comparisons of Arrow text give Arrow booleans
+            return pc.fill_null(pa.array(raw), False).to_numpy(zero_copy_only=False)
         return raw.to_numpy(dtype=bool, na_value=False)
     return np.full(n, bool(raw))
 
