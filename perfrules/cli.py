@@ -26,9 +26,8 @@ from .spec.model import RulePack
 from .spec.pack import load_pack
 from .spec.profile import DEFAULT_PROFILE, available_profiles, load_profile
 from .errors import PerfrulesError
-from .findings import severity_rank
+from .findings import exit_code
 from .output import render_result, write_atomic
-from .spec.model import SEVERITIES
 
 FAIL_ON = {"阻断": "阻断", "警告": "警告", "提示": "提示", "block": "阻断", "warn": "警告", "info": "提示", "never": "never"}
 
@@ -141,6 +140,32 @@ def screen_command(submission: str, rules_dir: str | None, profile: str | None, 
         click.echo(f"{mark} {'审核结论：' if zh else 'verdict: '}{VERDICTS[result.verdict][0 if zh else 1]}")
         click.echo(render_result(result, "table", lang), nl=False)
     sys.exit(exit_code(result.worst(), FAIL_ON[fail_on]))
+
+
+@main.command(name="nightly")
+@click.argument("export", type=click.Path())
+@click.option("--out", "out", required=True, type=click.Path(), metavar="RUN_DIR",
+              help="运行目录：写出 findings.jsonl/.csv、report.xlsx/.html、summary.json（整体写出或不写）。(run directory, written whole or not at all.)")
+@click.option("--state", "state", type=click.Path(), metavar="STATE_DIR",
+              help="状态目录：与上次运行对比新增/已解决/持续。(state directory: new/resolved/persisting since the last run.)")
+@common_options
+@click.option("--fail-on", "fail_on", type=click.Choice(list(FAIL_ON)), default="阻断", show_default=True,
+              help="达到此严重程度时退出码为 1。(exit 1 when a finding reaches this severity.)")
+@click.option("--quiet", "-q", is_flag=True, help="不在 stderr 输出进度和一行摘要。(no progress bar or summary line on stderr.)")
+def nightly_command(export: str, out: str, state: str | None, rules_dir: str | None, profile: str | None,
+                    as_of: dt.date | None, lang: str, fail_on: str, quiet: bool) -> None:
+    """每晚检查一个导出目录，生成报告并与上次运行对比。Nightly check of an export folder, with reports and changes.
+
+    \b
+    示例 Example (cron):
+      perfrules nightly /data/export/today --out /data/runs/$(date +%F) --state /data/perfrules-state --quiet
+    """
+    remember_lang(lang)
+    from .nightly import one_line, run_nightly, terminal_progress
+    run = run_nightly(export, out, state, rules_dir, profile, as_of, lang, FAIL_ON[fail_on], terminal_progress(quiet, lang))
+    if not quiet:
+        click.echo(one_line(run.summary, run.out, lang), err=True)
+    sys.exit(run.exit_code)
 
 
 @main.command(name="rules")
@@ -306,13 +331,6 @@ def test_command(rules_dir: str | None, profile: str | None, lang: str) -> None:
     passed = len(cases) - failed
     click.echo(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
-
-
-def exit_code(worst: str | None, fail_on: str) -> int:
-    """1 when the worst finding is at least as severe as ``fail_on``, else 0."""
-    if fail_on == "never" or worst is None:
-        return 0
-    return 1 if severity_rank(worst) <= SEVERITIES.index(fail_on) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -102,6 +102,7 @@ class Rule:
     escalate_when: E.Node | None = None
     escalate_severity: str | None = None
     enabled: bool = True
+    watchlist: bool = False  # a finding puts the project on the 重点关注台账
     effective_from: dt.date | None = None
     effective_to: dt.date | None = None
     where: Where = field(default_factory=Where, compare=False)

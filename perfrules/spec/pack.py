@@ -251,7 +251,7 @@ class _PackBuilder:
             recommendation=Text(spec["recommendation"]["zh"], spec["recommendation"]["en"]),
             source=tuple(Source(s["document"], s["clause"], s.get("text"), s.get("note")) for s in spec["source"]),
             escalate_when=nodes.get("escalate"), escalate_severity=(spec.get("escalate") or {}).get("severity"),
-            enabled=spec.get("enabled", True), effective_from=dates.get("effective_from"),
+            enabled=spec.get("enabled", True), watchlist=spec.get("watchlist", False), effective_from=dates.get("effective_from"),
             effective_to=dates.get("effective_to"), where=where,
         )
 
