@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from conftest import RULES, SHARED, fired
 from perfrules.api import check_datasets
-from perfrules.catalogue import coverage, load_requirements
+from perfrules.catalogue import load_requirements
 from perfrules.cli import main
 from perfrules.data.submission import submission_dataset
 from perfrules.spec.pack import load_pack
