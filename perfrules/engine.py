@@ -114,9 +114,13 @@ def check(dataset: Dataset, compiled: CompiledPack, as_of: dt.date, lang: str = 
     in_force = [cr for cr in compiled.rules if cr.rule.in_force(as_of)]
     decided = [(cr, decide(cr, facts, compiled, as_of)) for cr in in_force]
     t2 = time.perf_counter()
-    tables = [finding_table.from_findings(value_findings(dataset, lang))]
+    data_findings = value_findings(dataset, lang)
+    tables = []
     for cr, decision in decided:
-        tables.extend(rule_tables(cr, decision, facts, dataset, compiled, as_of, lang))
+        fired, undecided = rule_findings(cr, decision, facts, dataset, compiled, as_of, lang)
+        tables += [fired] if fired is not None else []
+        data_findings += undecided
+    tables.append(finding_table.from_findings(data_findings))  # few: one table for all of them
     table = finding_table.sort_table(finding_table.concat(tables))
     t3 = time.perf_counter()
     sources = {cr.rule.id: source_refs(cr.rule) for cr in compiled.rules} | {r: list(D03_SOURCE) for r in D03_RULES}
@@ -177,26 +181,15 @@ def decide(cr: CompiledRule, facts: FactFrames, compiled: CompiledPack, as_of: d
     return Decision(fired, unknown, severity)
 
 
-def rule_tables(cr: CompiledRule, decision: Decision, facts: FactFrames, dataset: Dataset, compiled: CompiledPack,
-                as_of: dt.date, lang: str) -> list[pd.DataFrame]:
-    """Findings tables of one rule: its findings where it fired, and D03 findings where it could not tell."""
+def rule_findings(cr: CompiledRule, decision: Decision, facts: FactFrames, dataset: Dataset, compiled: CompiledPack,
+                  as_of: dt.date, lang: str) -> tuple[pd.DataFrame | None, list[Finding]]:
+    """One rule's findings where it fired (a findings table), and its D03 findings where it could not tell."""
     frame = facts.frames[cr.rule.table]
-    out = []
+    fired = None
     if decision.fired.any():
-        out.append(fired_table(cr, frame, np.flatnonzero(decision.fired), decision.severity,
-                               compiled.params, as_of, lang))
-    if decision.unknown.any():
-        out.append(finding_table.from_findings(
-            _unknown_findings(cr, frame, decision.unknown, dataset, facts, compiled, lang)))
-    return out
-
-
-def evaluate_rule(cr: CompiledRule, facts: FactFrames, dataset: Dataset, compiled: CompiledPack,
-                  as_of: dt.date, lang: str) -> list[Finding]:
-    """Findings of one rule as objects (see ``rule_tables``)."""
-    tables = rule_tables(cr, decide(cr, facts, compiled, as_of), facts, dataset, compiled, as_of, lang)
-    sources = {cr.rule.id: source_refs(cr.rule)} | {r: list(D03_SOURCE) for r in D03_RULES}
-    return finding_table.to_findings(finding_table.concat(tables), sources)
+        fired = fired_table(cr, frame, np.flatnonzero(decision.fired), decision.severity, compiled.params, as_of, lang)
+    undecided = _unknown_findings(cr, frame, decision.unknown, dataset, facts, compiled, lang) if decision.unknown.any() else []
+    return fired, undecided
 
 
 REPORT_COLUMNS = ("project_name", "amount", "paid")
@@ -207,7 +200,7 @@ def fired_table(cr: CompiledRule, frame: pd.DataFrame, positions: np.ndarray, se
     """The findings of a rule on the given rows, rendered a column at a time (as ``rule_finding`` renders one)."""
     leaves = [r.name for r in cr.leaves]
     wanted = dict.fromkeys([*leaves, *(c for c in (*IDENTITY, *REPORT_COLUMNS, SOURCE, ROW) if c in frame.columns)])
-    rows = frame.iloc[positions][list(wanted)].reset_index(drop=True)
+    rows = frame[list(wanted)].iloc[positions].reset_index(drop=True)
     n = len(rows)
     scalars: dict[str, Any] = {f"params.{p}": params[p] for p in cr.params}
     if cr.reads_as_of:

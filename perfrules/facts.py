@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from .backends.pandas.evaluate import Context, evaluate, evaluate_bool
 from .data.dataset import Dataset
+from .data.keys import joined, key_text, positions
 from .spec import expr as E
 from .spec.compile import CompiledPack
 from .spec.functions import TABLE_ORDER
@@ -73,9 +73,9 @@ def _related_rows(dataset: Dataset, table: str, records: pd.DataFrame) -> tuple[
     if table == "evaluations":
         # An evaluation of year Y belongs to the project's records of fiscal year Y and later; inside an
         # aggregate over evaluations, ``fiscal_year`` is the record's.
-        record_ids = _key_text(records["project_id"])
+        record_ids = key_text(records["project_id"])
         if pc.count_distinct(record_ids).as_py() == len(records):  # one record per project: a hash lookup
-            pos = _positions(_key_text(rows["project_id"]), record_ids)
+            pos = positions(key_text(rows["project_id"]), record_ids)
             fy = records["fiscal_year"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
             record_fy = np.where(pos >= 0, fy[np.maximum(pos, 0)], np.nan)
             keep = (pos >= 0) & (rows["year"].astype("Float64").to_numpy(dtype=float, na_value=np.nan) <= record_fy)
@@ -90,26 +90,7 @@ def _related_rows(dataset: Dataset, table: str, records: pd.DataFrame) -> tuple[
         merged = merged.assign(fiscal_year=merged["_fy"])
         return merged.reset_index(drop=True), merged["_pos"].to_numpy()
     # Duplicate records are reported by the loader; the first one owns the related rows.
-    return rows, _positions(_record_key(rows), _record_key(records))
-
-
-def _key_text(series: pd.Series) -> pa.Array:
-    """A key column as Arrow text, a missing key as a value of its own (so missing matches missing)."""
-    arr = pa.array(series.astype("string"), from_pandas=True).cast(pa.large_string())
-    return pc.fill_null(arr, pa.scalar(_NO_KEY, pa.large_string()))
-
-
-def _record_key(frame: pd.DataFrame) -> pa.Array:
-    return pc.binary_join_element_wise(_key_text(frame["project_id"]), _key_text(frame["fiscal_year"]),
-                                       pa.scalar("|", pa.large_string()))
-
-
-def _positions(keys: pa.Array, record_keys: pa.Array) -> np.ndarray:
-    """For each key, the position of the first equal record key, or -1."""
-    return pc.fill_null(pc.index_in(keys, value_set=record_keys), -1).to_numpy().astype(np.int64)
-
-
-_NO_KEY = "\x00"
+    return rows, positions(joined(rows["project_id"], rows["fiscal_year"]), joined(records["project_id"], records["fiscal_year"]))
 
 
 def _result_dtype(agg: E.Aggregate) -> str:

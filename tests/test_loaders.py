@@ -157,7 +157,7 @@ def test_malformed_csv_line_is_reported_and_rest_kept(tmp_path):
         "project_id,fiscal_year,amount\nA,2022,1\nB,2022,2,extra,fields\nC,2022,3\n", encoding="utf-8")
     ds = load_export(tmp_path)
     assert ds.frame("projects")["project_id"].tolist() == ["A", "C"]
-    assert ds.frame("projects")["_row"].tolist() == ["2", "4"]
+    assert ds.frame("projects")["_row"].tolist() == [2, 4]  # a file's row numbers stay integers
     [note] = [n for n in ds.notes if n.code == "input.malformed-row"]
     assert "line 3" in note.en
 
@@ -167,7 +167,7 @@ def test_excel_project_table(tmp_path, compiled):
                   "是否重大": ["否"], "是否设定绩效目标": ["是"], "预算类型": ["一般公共预算"],
                   "事前评估报告编号": [None]}).to_excel(tmp_path / "项目.xlsx", index=False)
     ds = load_export(tmp_path)
-    assert ds.frame("projects")["_row"].tolist() == ["2"]
+    assert ds.frame("projects")["_row"].tolist() == [2]
     result = check(ds, compiled, dt.date(2022, 3, 1))
     assert [f.rule_id for f in result.findings if f.kind == "rule"] == ["PF-P05-EXANTE"]
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,10 +19,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .fields import TABLES, Table
-from .values import parse_column
+from .fields import TABLES, Column, Table
+from .keys import joined, positions
+from .values import ParsedColumn, parse_column
 
 SOURCE, ROW = "_source", "_row"
+PARALLEL_ROWS = 100_000  # below this, threads cost more than they save
 _DTYPES = {"string": "string", "grade": "string", "number": "Float64", "money": "Float64", "integer": "Int64",
            "bool": "boolean", "date": "datetime64[ns]", "month": "datetime64[ns]", "list": "object"}
 
@@ -88,11 +92,23 @@ def typed_frame(table: Table, raw: pd.DataFrame, units: dict[str, float], source
     out: dict[str, pd.Series] = {}
     index = pd.RangeIndex(n)
     raw = raw.reset_index(drop=True)
-    row_labels = (rows.reset_index(drop=True) if isinstance(rows, pd.Series) else pd.Series(rows, index=index)).astype("string")
+    # a file's row numbers stay integers (millions of rows); a submission's item paths are text
+    row_labels = rows.reset_index(drop=True) if isinstance(rows, pd.Series) else pd.Series(rows, index=index, dtype="string")
     bad_cells: list[tuple[int, str]] = []
+    given = [col for col in table.columns if col.name in raw.columns]
+
+    def parse(col: Column) -> ParsedColumn:
+        return parse_column(raw[col.name], col.kind, unit_multiplier=units.get(col.name, 1.0))
+
+    # Columns parse on all cores: most of the work is in Arrow kernels, which release the GIL.
+    if n >= PARALLEL_ROWS and len(given) > 1:
+        with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+            parsed_columns = dict(zip((c.name for c in given), pool.map(parse, given)))
+    else:
+        parsed_columns = {c.name: parse(c) for c in given}
     for col in table.columns:
-        if col.name in raw.columns:
-            parsed = parse_column(raw[col.name], col.kind, unit_multiplier=units.get(col.name, 1.0))
+        if col.name in parsed_columns:
+            parsed = parsed_columns[col.name]
             out[col.name] = parsed.values
             bad_cells.extend((int(i), col.name) for i in parsed.bad.to_numpy().nonzero()[0])
         else:
@@ -144,21 +160,22 @@ def fill_prior_from_evaluations(ds: Dataset) -> None:
     if "evaluations" not in ds.present or ds.frame("projects").empty:
         return
     projects, ev = ds.frame("projects"), ds.frame("evaluations")
-    prior = ev.assign(_fy=ev["year"].astype("Float64") + 1, project_id=ev["project_id"].astype(object))
-    prior = prior.drop_duplicates(["project_id", "_fy"], keep="last")
-    keys = pd.DataFrame({"project_id": projects["project_id"].astype(object), "_fy": projects["fiscal_year"].astype("Float64")})
-    matched = keys.merge(prior, on=["project_id", "_fy"], how="left")
+    # the evaluation of year Y is the prior result of fiscal year Y + 1; the last such row wins
+    pos = positions(joined(projects["project_id"], projects["fiscal_year"]),
+                    joined(ev["project_id"], ev["year"].astype("Int64") + 1), last=True)
+    matched = pos >= 0
+    take = np.maximum(pos, 0)
     absent = ds.absent_columns.get("projects", set())
     for name in PRIOR_FROM_EVALUATION:
         col = f"prior_{name}"
-        if name not in matched or col not in projects:
+        if name not in ev or col not in projects:
             continue
-        source = matched[name]
         if name == "year":
-            source = matched["_fy"].where(matched["year"].notna()) - 1
-        filled = projects[col].where(projects[col].notna(), source.astype(projects[col].dtype).to_numpy())
-        projects[col] = filled
-        if source.notna().any() and not ev[name].isna().all():
+            source = (projects["fiscal_year"].astype("Int64") - 1).where(matched)
+        else:
+            source = ev[name].iloc[take].reset_index(drop=True).where(matched)
+        projects[col] = projects[col].where(projects[col].notna(), source.astype(projects[col].dtype).to_numpy())
+        if matched.any() and source.notna().any() and not ev[name].isna().all():
             absent.discard(col)
 
 

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import yaml
 
@@ -127,9 +126,8 @@ def read_table(path: Path, table: Table, notes: list[InputNote]) -> tuple[pd.Dat
 
 
 def row_numbers(first: int, n: int) -> pd.Series:
-    """Row labels ``first`` … ``first + n - 1`` as text, built in Arrow (millions of rows)."""
-    numbers = pa.array(np.arange(first, first + n, dtype=np.int64))
-    return pd.Series(pd.arrays.ArrowStringArray(pc.cast(numbers, pa.large_string())))
+    """Row numbers ``first`` … ``first + n - 1`` of a file (kept as integers; shown only where a finding points)."""
+    return pd.Series(np.arange(first, first + n, dtype=np.int64))
 
 
 def _read_csv(path: Path, notes: list[InputNote]) -> tuple[pd.DataFrame, pd.Series]:
@@ -156,7 +154,7 @@ def _read_csv(path: Path, notes: list[InputNote]) -> tuple[pd.DataFrame, pd.Seri
     if not bad:
         return raw, row_numbers(2, len(raw))
     lines = np.setdiff1d(np.arange(2, len(raw) + len(bad) + 2), np.array([n for n, _ in bad], dtype=np.int64))
-    return raw, pd.Series(pd.arrays.ArrowStringArray(pc.cast(pa.array(lines), pa.large_string())))
+    return raw, pd.Series(lines)
 
 
 def _arrow_csv(data: bytes, encoding: str, header: list[str], bad: list[tuple[int | None, str]], threads: bool) -> pa.Table:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterable
 
 from . import expr as E
 from .model import DerivedFact, Rule, RulePack
@@ -62,6 +62,25 @@ class CompiledPack:
     def rule(self, rule_id: str) -> CompiledRule | None:
         """The compiled rule with this id (only rules the profile enables)."""
         return next((r for r in self.rules if r.rule.id == rule_id), None)
+
+    def restricted(self, rule_ids: Iterable[str]) -> "CompiledPack":
+        """The same pack with only the given rules, and only the facts and derived values they read."""
+        keep = set(rule_ids)
+        rules = [cr for cr in self.rules if cr.rule.id in keep]
+        facts: set[str] = set()
+        derived: set[str] = set()
+        todo = [r for cr in rules for node in (cr.condition, cr.escalate) if node is not None for r in E.refs(node)]
+        while todo:
+            ref = todo.pop()
+            if ref.space == "fact":
+                facts.add(ref.name)
+            elif ref.space == "derived" and ref.name not in derived:
+                derived.add(ref.name)
+                todo.extend(self.derived_leaves.get(ref.name, ()))
+                todo.extend(r for d in self.derived if d.fact.name == ref.name for r in E.refs(d.expr))
+        return replace(self, rules=rules, facts={k: v for k, v in self.facts.items() if k in facts},
+                       fact_tables={k: v for k, v in self.fact_tables.items() if k in facts},
+                       derived=[d for d in self.derived if d.fact.name in derived])
 
     def tables_read(self, ref: E.Ref) -> set[str]:
         """The related tables a leaf depends on (through derived facts and aggregates)."""
