@@ -43,8 +43,9 @@ def jsonl_lines(table: pd.DataFrame, sources: Mapping[str, list[dict[str, str]]]
     """One JSON object text per finding, keys in the order of ``Finding.to_dict``."""
     if not len(table):
         return pa.array([], _STR)
+    per_rule = table[["rule_id", "requirement"]].drop_duplicates("rule_id")
     requirement = {r: json.dumps(v.split("、") if v else [], ensure_ascii=False)
-                   for r, v in zip(table["rule_id"], table["requirement"])}
+                   for r, v in zip(per_rule["rule_id"], per_rule["requirement"])}
     source = {r: json.dumps(v, ensure_ascii=False) for r, v in sources.items()}
     located = table["file"].notna() | table["row"].notna()
     location = pc.binary_join_element_wise(

@@ -68,7 +68,33 @@ def formatted(name: str, series: pd.Series, lang: str) -> pa.Array:
 
 def json_texts(series: pd.Series) -> pa.Array:
     """A column's values as JSON texts (``json_value``; missing is ``null``)."""
+    if isinstance(series.dtype, pd.StringDtype):
+        return json_strings(pa.array(series, from_pandas=True).cast(_STR))
     return _per_distinct(series, lambda v: json.dumps(json_value(v), ensure_ascii=False))
+
+
+# What json.dumps(..., ensure_ascii=False) escapes in a string, backslash first.
+_JSON_ESCAPES = (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"),
+                 ("\b", "\\b"), ("\f", "\\f"))
+
+
+def json_strings(texts: pa.Array) -> pa.Array:
+    """Text values as JSON strings, exactly as ``json.dumps(value, ensure_ascii=False)`` writes them; null is ``null``."""
+    quoted = pc.binary_join_element_wise(pa.scalar('"', _STR), texts, pa.scalar('"', _STR), pa.scalar("", _STR))
+    special = pc.fill_null(pc.match_substring_regex(texts, '[\\\\"\\x00-\\x1f]'), False)
+    if pc.any(special).as_py():  # only the cells holding a quote, a backslash or a control character are escaped
+        rows = texts.filter(special)
+        escaped = rows
+        for plain, escape in _JSON_ESCAPES:
+            escaped = pc.replace_substring(escaped, plain, escape)
+        fixed = pc.binary_join_element_wise(pa.scalar('"', _STR), escaped, pa.scalar('"', _STR), pa.scalar("", _STR))
+        other = np.asarray(pc.match_substring_regex(rows, "[\\x00-\\x07\\x0b\\x0e-\\x1f]"))
+        if other.any():  # rare control characters: json.dumps itself, for those cells
+            values = np.array(fixed.to_pylist(), dtype=object)
+            values[other] = [json.dumps(v, ensure_ascii=False) for v in rows.filter(pa.array(other)).to_pylist()]
+            fixed = pa.array(values, _STR)
+        quoted = pc.replace_with_mask(quoted, special, fixed)
+    return pc.fill_null(quoted, pa.scalar("null", _STR))
 
 
 def render_column(template: Text | str, columns: Mapping[str, pd.Series], scalars: Mapping[str, Any],

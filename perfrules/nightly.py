@@ -17,6 +17,7 @@ import shutil
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -129,11 +130,11 @@ def build_summary(result: CheckResult, table: pd.DataFrame, comparison: Comparis
                   export: Path, started: dt.datetime, code: int, timings: dict[str, float]) -> dict[str, Any]:
     """The run's figures, as written to summary.json and shown by the reports."""
     by_sev = table["severity"].value_counts()
-    titles = dict(zip(table["rule_id"], table["title"]))
-    severities = table.groupby("rule_id", observed=True)["severity"].first() if len(table) else {}
+    per_rule = table[["rule_id", "title", "severity"]].drop_duplicates("rule_id")
+    titles, severities = dict(zip(per_rule["rule_id"], per_rule["title"])), dict(zip(per_rule["rule_id"], per_rule["severity"]))
     by_rule = table["rule_id"].value_counts()
-    dept = table.assign(department=table["department"].fillna("（无部门）"))
-    counts = pd.crosstab(dept["department"], dept["severity"]) if len(table) else pd.DataFrame()
+    pairs = pd.DataFrame({"department": table["department"].fillna("（无部门）"), "severity": table["severity"]})
+    counts = pairs.value_counts().unstack(fill_value=0) if len(table) else pd.DataFrame()
     by_department = {
         str(d): {**{s: int(counts.loc[d].get(s, 0)) for s in SEVERITIES}, "total": int(counts.loc[d].sum())}
         for d in counts.index}
@@ -167,13 +168,20 @@ def write_run_dir(out: Path, table: pd.DataFrame, result: CheckResult, summary: 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        finding_files.write_jsonl(tmp / "findings.jsonl", table, result.sources)
-        finding_files.write_csv(tmp / "findings.csv", table, lang)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the run directory is for people to read
         resolved = comparison.resolved if comparison is not None else None
-        write_xlsx(tmp / "report.xlsx", table, summary, resolved, lang)
-        summary["run"]["finished"] = dt.datetime.now().replace(microsecond=0).isoformat()
+        summary["run"]["finished"] = dt.datetime.now().replace(microsecond=0).isoformat()  # checking done; writing follows
         history[-1]["finished"] = summary["run"]["finished"]
-        write_html(tmp / "report.html", table, summary, history, resolved, lang)
+        # The workbook is the slowest output and mostly Arrow and zlib work, which release the GIL: it is
+        # written on a second thread while this one writes the others.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            workbook = pool.submit(write_xlsx, tmp / "report.xlsx", table, summary, resolved, lang)
+            finding_files.write_jsonl(tmp / "findings.jsonl", table, result.sources)
+            finding_files.write_csv(tmp / "findings.csv", table, lang)
+            write_html(tmp / "report.html", table, summary, history, resolved, lang)
+            workbook.result()
         summary["timings"]["write"] = round(time.perf_counter() - t_start, 3)
         summary["timings"]["total"] = round(sum(v for k, v in summary["timings"].items() if k != "total"), 3)
         (tmp / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -321,13 +321,13 @@ def _watchlist_section(projects: list[WatchedProject], lang: str, max_rows: int)
     """The 重点关注台账 table, drawn by the page script from the embedded projects."""
     headers = [text(h, lang) for h in ("主管部门", "项目编码", "项目名称", "预算年度", "申请金额(元)", "已支付(元)",
                                        "触发规则", "处理建议", "持续次数")]
-    embedded = [asdict(p) for p in projects[:max_rows]]
+    embedded = [dict(vars(p)) for p in projects[:max_rows]]  # flat fields: no deep copy (asdict) needed
     if embedded:
         body = (_table(headers, [], {3, 4, 5, 8}, body_id="watchlist-body")
                 + f'<script type="application/json" id="watchlist-data">{_script_json(embedded)}</script>')
     else:
         body = f'<p class="empty">{_e(_t("无", lang))}</p>'
-    note = _limit_note(len(embedded), len(projects), "findings.xlsx", lang)
+    note = _limit_note(len(embedded), len(projects), "report.xlsx", lang)
     return (f'<section id="watchlist"><h2>{_e(text("重点关注台账", lang))} '
             f'<small>{len(projects):,}</small></h2>{note}{body}</section>')
 

@@ -1,0 +1,40 @@
+"""The columnar findings table renders exactly what the per-record path renders."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pyarrow as pa
+from hypothesis import given, settings, strategies as st
+
+from perfrules.finding_table import json_strings, json_texts, render_column
+from perfrules.findings import format_value, json_value, render
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text()), max_size=20))
+def test_json_strings_are_what_json_dumps_writes(values: list[str | None]) -> None:
+    got = json_strings(pa.array(values, pa.large_string())).to_pylist()
+    assert got == [json.dumps(v, ensure_ascii=False) if v is not None else "null" for v in values]
+
+
+def test_json_texts_of_numbers_dates_and_flags_follow_json_value() -> None:
+    cases = [pd.Series([1.0, 2.5, None], dtype="Float64"), pd.Series([True, None, False], dtype="boolean"),
+             pd.Series(pd.to_datetime(["2022-10-31", None])), pd.Series([2022, None], dtype="Int64")]
+    for series in cases:
+        want = [json.dumps(json_value(None if pd.isna(v) else v), ensure_ascii=False) for v in series]
+        assert json_texts(series).to_pylist() == want
+
+
+def test_a_template_renders_the_same_over_a_column_as_for_one_record() -> None:
+    columns = {"project_id": pd.Series(["P-1", None], dtype="string"),
+               "paid": pd.Series([0.0, 1234567.5], dtype="Float64"),
+               "execution_rate": pd.Series([0.4567, None], dtype="Float64")}
+    scalars = {"params.mid_year_min_rate": 0.5, "as_of": pd.Timestamp("2022-06-30")}
+    template = "截至 {as_of}，项目 {project_id} 已支付 {paid}，执行率 {execution_rate}（应达 {params.mid_year_min_rate}）{unknown}"
+    got = render_column(template, columns, scalars, "zh", 2).to_pylist()
+    want = [render(template, {**{k: (None if pd.isna(v[i]) else v[i]) for k, v in columns.items()}, **scalars}, "zh")
+            for i in range(2)]
+    assert got == want
+    assert got[0] == f"截至 2022-06-30，项目 P-1 已支付 0元，执行率 45.7%（应达 50.0%）{format_value('unknown', None, 'zh')}"
