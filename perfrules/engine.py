@@ -10,7 +10,9 @@ not once per row.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -19,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .backends.pandas.evaluate import Context, evaluate, evaluate_bool
-from .data.dataset import ROW, SOURCE, Dataset, InputNote, ValueIssue
+from .data.dataset import PARALLEL_ROWS, ROW, SOURCE, Dataset, InputNote, ValueIssue
 from .facts import FactFrames, build_facts
 from . import finding_table
 from .findings import Finding, render, source_refs
@@ -116,10 +118,16 @@ def check(dataset: Dataset, compiled: CompiledPack, as_of: dt.date, lang: str = 
     t2 = time.perf_counter()
     data_findings = value_findings(dataset, lang)
     tables = []
-    for cr, decision in decided:
-        fired, undecided = rule_findings(cr, decision, facts, dataset, compiled, as_of, lang)
-        tables += [fired] if fired is not None else []
-        data_findings += undecided
+
+    def render(item: tuple[CompiledRule, Decision]) -> tuple[pd.DataFrame | None, list[Finding]]:
+        return rule_findings(item[0], item[1], facts, dataset, compiled, as_of, lang)
+
+    # Rules render on all cores for a large input (mostly Arrow kernels, which release the GIL).
+    workers = os.cpu_count() or 1 if len(dataset.frame("projects")) >= PARALLEL_ROWS else 1
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for fired, undecided in pool.map(render, decided):
+            tables += [fired] if fired is not None else []
+            data_findings += undecided
     tables.append(finding_table.from_findings(data_findings))  # few: one table for all of them
     table = finding_table.sort_table(finding_table.concat(tables))
     t3 = time.perf_counter()

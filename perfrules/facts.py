@@ -12,6 +12,8 @@ those of the same project_id for its fiscal year and earlier years.
 from __future__ import annotations
 
 import datetime as dt
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,17 +48,25 @@ def build_facts(dataset: Dataset, compiled: CompiledPack, as_of: dt.date) -> Fac
         base = dataset.frame(record_table)
         columns: dict[str, pd.Series] = {}
         keys = [k for k, t in compiled.fact_tables.items() if t == record_table]
-        related_cache: dict[str, tuple[pd.DataFrame, np.ndarray]] = {}
+        by_table: dict[str, list[str]] = {}
         for key in keys:
             agg = compiled.facts[key]
             if agg.table in absent:
                 columns[key] = pd.Series(pd.NA, index=base.index, dtype=_result_dtype(agg))
-                continue
-            if agg.table not in related_cache:
-                related_cache[agg.table] = _related_rows(dataset, agg.table, base)
-                orphans[agg.table] = int((related_cache[agg.table][1] < 0).sum())
-            rows, pos = related_cache[agg.table]
-            columns[key] = _aggregate(agg, rows, pos, len(base), compiled.params, as_of, base.index)
+            else:
+                by_table.setdefault(agg.table, []).append(key)
+
+        def over(table: str) -> tuple[int, dict[str, pd.Series]]:
+            rows, pos = _related_rows(dataset, table, base)
+            return int((pos < 0).sum()), {k: _aggregate(compiled.facts[k], rows, pos, len(base), compiled.params, as_of, base.index)
+                                          for k in by_table[table]}
+
+        # One related table per thread: the joins and counts are Arrow and NumPy work, which release the GIL.
+        with ThreadPoolExecutor(max_workers=min(len(by_table), os.cpu_count() or 1) or 1) as pool:
+            for table, (orphan_rows, values) in zip(by_table, pool.map(over, by_table)):
+                orphans[table] = orphan_rows
+                columns.update(values)
+        columns = {k: columns[k] for k in keys}
         frame = pd.concat([base, pd.DataFrame(columns, index=base.index)], axis=1) if columns else base.copy()
         ctx = Context(frame, compiled.params, as_of)
         for d in compiled.derived:
@@ -89,8 +99,18 @@ def _related_rows(dataset: Dataset, table: str, records: pd.DataFrame) -> tuple[
         merged = merged[(merged["year"].astype("Float64") <= merged["_fy"]).fillna(False).to_numpy(dtype=bool)]
         merged = merged.assign(fiscal_year=merged["_fy"])
         return merged.reset_index(drop=True), merged["_pos"].to_numpy()
+    record_ids = key_text(records["project_id"])
+    if pc.count_distinct(record_ids).as_py() == len(records):  # one record per project: look up the id alone
+        pos = positions(key_text(rows["project_id"]), record_ids)
+        same_year = _as_float(rows["fiscal_year"]) == _as_float(records["fiscal_year"])[np.maximum(pos, 0)]
+        same_year |= np.isnan(_as_float(rows["fiscal_year"])) & np.isnan(_as_float(records["fiscal_year"])[np.maximum(pos, 0)])
+        return rows, np.where(same_year, pos, -1)
     # Duplicate records are reported by the loader; the first one owns the related rows.
     return rows, positions(joined(rows["project_id"], rows["fiscal_year"]), joined(records["project_id"], records["fiscal_year"]))
+
+
+def _as_float(series: pd.Series) -> np.ndarray:
+    return series.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
 
 
 def _result_dtype(agg: E.Aggregate) -> str:

@@ -174,14 +174,15 @@ def write_run_dir(out: Path, table: pd.DataFrame, result: CheckResult, summary: 
         resolved = comparison.resolved if comparison is not None else None
         summary["run"]["finished"] = dt.datetime.now().replace(microsecond=0).isoformat()  # checking done; writing follows
         history[-1]["finished"] = summary["run"]["finished"]
-        # The workbook is the slowest output and mostly Arrow and zlib work, which release the GIL: it is
-        # written on a second thread while this one writes the others.
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        # The workbook and the JSON lines are the slowest outputs and mostly Arrow and zlib work, which
+        # release the GIL: they are written on other threads while this one writes the rest.
+        with ThreadPoolExecutor(max_workers=2) as pool:
             workbook = pool.submit(write_xlsx, tmp / "report.xlsx", table, summary, resolved, lang)
-            finding_files.write_jsonl(tmp / "findings.jsonl", table, result.sources)
+            lines = pool.submit(finding_files.write_jsonl, tmp / "findings.jsonl", table, result.sources)
             finding_files.write_csv(tmp / "findings.csv", table, lang)
             write_html(tmp / "report.html", table, summary, history, resolved, lang)
             workbook.result()
+            lines.result()
         summary["timings"]["write"] = round(time.perf_counter() - t_start, 3)
         summary["timings"]["total"] = round(sum(v for k, v in summary["timings"].items() if k != "total"), 3)
         (tmp / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -174,7 +174,7 @@ def fill_prior_from_evaluations(ds: Dataset) -> None:
             source = (projects["fiscal_year"].astype("Int64") - 1).where(matched)
         else:
             source = ev[name].iloc[take].reset_index(drop=True).where(matched)
-        projects[col] = projects[col].where(projects[col].notna(), source.astype(projects[col].dtype).to_numpy())
+        projects[col] = projects[col].where(projects[col].notna(), source.astype(projects[col].dtype))
         if matched.any() and source.notna().any() and not ev[name].isna().all():
             absent.discard(col)
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import yaml
 
 from ..errors import InputError, Problem, Where
@@ -98,7 +99,7 @@ def read_table(path: Path, table: Table, notes: list[InputNote]) -> tuple[pd.Dat
             raw = pd.read_excel(path, dtype=object, engine="openpyxl")
             rows = row_numbers(2, len(raw))
         else:
-            raw = pd.read_parquet(path)
+            raw = _read_parquet(path, table)
             rows = row_numbers(1, len(raw))
     except InputError:
         raise
@@ -128,6 +129,19 @@ def read_table(path: Path, table: Table, notes: list[InputNote]) -> tuple[pd.Dat
 def row_numbers(first: int, n: int) -> pd.Series:
     """Row numbers ``first`` … ``first + n - 1`` of a file (kept as integers; shown only where a finding points)."""
     return pd.Series(np.arange(first, first + n, dtype=np.int64))
+
+
+# Columns whose values are mostly distinct: dictionary-encoding them costs more than it saves.
+MOSTLY_DISTINCT = {"project_id", "project_name", "ex_ante_report_id", "explanation", "note"}
+
+
+def _read_parquet(path: Path, table: Table) -> pd.DataFrame:
+    """A Parquet file whose repetitive text columns (指标名称, 评价等级, …) are read dictionary-encoded,
+    so that each distinct value is parsed once."""
+    schema = pq.read_schema(path)
+    repetitive = [f.name for f in schema if (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+                  and resolve_header(table, f.name)[0] not in MOSTLY_DISTINCT]
+    return pq.read_table(path, read_dictionary=repetitive).unify_dictionaries().combine_chunks().to_pandas()
 
 
 def _read_csv(path: Path, notes: list[InputNote]) -> tuple[pd.DataFrame, pd.Series]:

@@ -365,6 +365,8 @@ def parse_column(raw: pd.Series, kind: str, *, unit_multiplier: float = 1.0) -> 
         raise ValueError(f"未知的值类型 {kind!r} (unknown value kind {kind!r}).")
     if not isinstance(raw, pd.Series):
         raw = pd.Series(raw, dtype=object)
+    if isinstance(raw.dtype, pd.CategoricalDtype):
+        return _categorical(raw, kind, unit_multiplier)
     typed = _typed(raw, kind, unit_multiplier)
     if typed is not None:
         return _finish(raw, *typed, kind)
@@ -388,3 +390,14 @@ def parse_column(raw: pd.Series, kind: str, *, unit_multiplier: float = 1.0) -> 
         if (mask := group == g).any():
             vals[mask], bad[mask] = parse(x[mask], kind, unit_multiplier)
     return _finish(raw, vals, bad, kind)
+
+
+def _categorical(raw: pd.Series, kind: str, mult: float) -> ParsedColumn:
+    """A dictionary-encoded column (as read from Parquet or CSV): each distinct value is parsed once."""
+    categories = parse_column(pd.Series(raw.cat.categories, dtype=raw.cat.categories.dtype), kind, unit_multiplier=mult)
+    codes = raw.cat.codes.to_numpy()
+    codes = np.where(codes < 0, len(categories.values), codes)  # a missing cell takes the appended missing value
+    blank = parse_column(pd.Series([None], dtype=object), kind).values
+    values = pd.concat([categories.values, blank], ignore_index=True).take(codes)
+    bad = np.append(categories.bad.to_numpy(), False)[codes]
+    return ParsedColumn(pd.Series(values.array, index=raw.index, name=raw.name), pd.Series(bad, index=raw.index, name=raw.name))

@@ -143,8 +143,13 @@ def _is_missing(node: E.IsMissing, ctx: Context) -> pd.Series:
 def _if_else(node: E.IfElse, ctx: Context) -> Any:
     cond = evaluate_bool(node.cond, ctx)
     index = ctx.frame.index
-    then = _broadcast(evaluate(node.then, ctx), index)
-    other = _broadcast(evaluate(node.other, ctx), index)
+    then, other = evaluate(node.then, ctx), evaluate(node.other, ctx)
+    if _is_text(then) and _is_text(other):  # text choices (grade ladders) stay in Arrow
+        c = pa.array(cond, from_pandas=True)
+        out = pc.if_else(pc.fill_null(c, False), _arrow_text(then), _arrow_text(other))
+        out = pc.if_else(pc.is_null(c), pa.scalar(None, pa.large_string()), out)
+        return pd.Series(pd.arrays.ArrowStringArray(out.cast(pa.large_string())), index=index)
+    then, other = _broadcast(then, index), _broadcast(other, index)
     if then.dtype != other.dtype and not (_is_numeric(then) and _is_numeric(other)):
         then, other = then.astype(object), other.astype(object)
     out = then.where(cond.fillna(False).to_numpy(dtype=bool), other)
@@ -304,7 +309,19 @@ def _broadcast(value: Any, index: pd.Index) -> pd.Series:
         return value
     if isinstance(value, pd.Timestamp):
         return pd.Series(np.full(len(index), value.to_datetime64()), index=index)
+    if isinstance(value, (bool, int, float, np.number)):  # no Python list of millions of items
+        return pd.Series(np.full(len(index), value), index=index)
     return pd.Series([value] * len(index), index=index, dtype=object if value is pd.NA else None)
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) or isinstance(value, pd.Series) and isinstance(value.dtype, pd.StringDtype)
+
+
+def _arrow_text(value: str | pd.Series) -> pa.Scalar | pa.Array:
+    if isinstance(value, str):
+        return pa.scalar(value, pa.large_string())
+    return pa.array(value, from_pandas=True).cast(pa.large_string())
 
 
 def _as_float(value: Any) -> Any:
