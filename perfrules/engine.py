@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .backends.pandas.evaluate import Context, evaluate, evaluate_bool
 from .data.dataset import PARALLEL_ROWS, ROW, SOURCE, Dataset, InputNote, ValueIssue
@@ -82,7 +83,7 @@ class CheckResult:
     def table(self) -> pd.DataFrame:
         """The findings as a findings table (``perfrules.finding_table``), most severe first."""
         if self._table is None:
-            self._table = finding_table.from_findings(self._findings or [])
+            self._table = finding_table.finish([finding_table.from_findings(self._findings or [])])
         return self._table
 
     def _column(self, name: str) -> list[str]:
@@ -119,7 +120,7 @@ def check(dataset: Dataset, compiled: CompiledPack, as_of: dt.date, lang: str = 
     data_findings = value_findings(dataset, lang)
     tables = []
 
-    def render(item: tuple[CompiledRule, Decision]) -> tuple[pd.DataFrame | None, list[Finding]]:
+    def render(item: tuple[CompiledRule, Decision]) -> tuple[pa.Table | None, list[Finding]]:
         return rule_findings(item[0], item[1], facts, dataset, compiled, as_of, lang)
 
     # Rules render on all cores for a large input (mostly Arrow kernels, which release the GIL).
@@ -128,8 +129,8 @@ def check(dataset: Dataset, compiled: CompiledPack, as_of: dt.date, lang: str = 
         for fired, undecided in pool.map(render, decided):
             tables += [fired] if fired is not None else []
             data_findings += undecided
-    tables.append(finding_table.from_findings(data_findings))  # few: one table for all of them
-    table = finding_table.sort_table(finding_table.concat(tables))
+    tables.append(finding_table.from_findings(data_findings))  # few: one part for all of them
+    table = finding_table.finish(tables)
     t3 = time.perf_counter()
     sources = {cr.rule.id: source_refs(cr.rule) for cr in compiled.rules} | {r: list(D03_SOURCE) for r in D03_RULES}
     return CheckResult(
@@ -158,7 +159,7 @@ def merge_results(results: list[CheckResult]) -> CheckResult:
     if len(results) == 1:
         return first
     return CheckResult(
-        finding_table.sort_table(finding_table.concat([r.table for r in results])), max(r.as_of for r in results),
+        finding_table.sort_table(pd.concat([r.table for r in results], ignore_index=True)), max(r.as_of for r in results),
         ", ".join(dict.fromkeys(r.profile for r in results)),
         first.pack_version, records, sorted({rid for r in results for rid in r.rules_in_force}),
         errors=[e for r in results for e in r.errors], timings=timings,
@@ -190,7 +191,7 @@ def decide(cr: CompiledRule, facts: FactFrames, compiled: CompiledPack, as_of: d
 
 
 def rule_findings(cr: CompiledRule, decision: Decision, facts: FactFrames, dataset: Dataset, compiled: CompiledPack,
-                  as_of: dt.date, lang: str) -> tuple[pd.DataFrame | None, list[Finding]]:
+                  as_of: dt.date, lang: str) -> tuple[pa.Table | None, list[Finding]]:
     """One rule's findings where it fired (a findings table), and its D03 findings where it could not tell."""
     frame = facts.frames[cr.rule.table]
     fired = None
@@ -204,7 +205,7 @@ REPORT_COLUMNS = ("project_name", "amount", "paid")
 
 
 def fired_table(cr: CompiledRule, frame: pd.DataFrame, positions: np.ndarray, severity: np.ndarray,
-                params: dict[str, Any], as_of: dt.date, lang: str) -> pd.DataFrame:
+                params: dict[str, Any], as_of: dt.date, lang: str) -> pa.Table:
     """The findings of a rule on the given rows, rendered a column at a time (as ``rule_finding`` renders one)."""
     leaves = [r.name for r in cr.leaves]
     wanted = dict.fromkeys([*leaves, *(c for c in (*IDENTITY, *REPORT_COLUMNS, SOURCE, ROW) if c in frame.columns)])

@@ -30,14 +30,6 @@ _TEMPLATE = re.compile(r"\{([^{}]+)\}")
 _STR = pa.large_string()
 
 
-def text_series(values: pa.Array | Iterable[Any], n: int | None = None) -> pd.Series:
-    """An Arrow-backed ``string`` Series from an Arrow array or Python values (None is missing)."""
-    arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(list(values), _STR)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    return pd.Series(pd.arrays.ArrowStringArray(arr.cast(_STR)))
-
-
 def _constant(value: str | None, n: int) -> pa.Array:
     if value is None:
         return pa.nulls(n, _STR)
@@ -139,55 +131,66 @@ def source_text(source: list[dict[str, str]]) -> str:
     return "；".join(f"{s['document']} {s['clause']}" for s in source)
 
 
-def finding_keys(table: pd.DataFrame) -> pd.Series:
-    """The stable identity of each finding: rule, what a data finding is about, project (else department), fiscal year."""
-    subject = table["project_id"].fillna(table["department"].fillna(""))
-    year = table["fiscal_year"].astype("string").fillna("")
-    parts = [pa.array(c.astype("string"), from_pandas=True).cast(_STR)
-             for c in (table["rule_id"], table["about"].fillna(""), subject, year)]
-    return text_series(pc.binary_join_element_wise(*parts, pa.scalar("|", _STR)))
+_TYPES = {**dict.fromkeys(TEXT_COLUMNS, _STR), "fiscal_year": pa.int64(), "amount": pa.float64(), "paid": pa.float64(),
+          "watchlist": pa.bool_()}
+_PARTS = pa.schema([(c, _TYPES[c]) for c in COLUMNS if c != "key"])
+_TO_PANDAS = {_STR: pd.StringDtype("pyarrow"), pa.int64(): pd.Int64Dtype(), pa.float64(): pd.Float64Dtype()}
 
 
-def assemble(n: int, **columns: Any) -> pd.DataFrame:
-    """A findings table of ``n`` rows from per-column values (Arrow arrays, Series, or one value for all)."""
-    out: dict[str, pd.Series] = {}
-    for name in COLUMNS:
-        if name == "key":
-            continue
-        value = columns.get(name)
-        if name in ("fiscal_year",):
-            out[name] = _column(value, n, "Int64")
-        elif name in ("amount", "paid"):
-            out[name] = _column(value, n, "Float64")
-        elif name == "watchlist":
-            out[name] = pd.Series(np.full(n, bool(value)) if not isinstance(value, (pd.Series, np.ndarray)) else np.asarray(value, bool))
-        elif isinstance(value, (pa.Array, pa.ChunkedArray)):
-            out[name] = text_series(value)
-        elif isinstance(value, pd.Series):
-            out[name] = text_series(pa.array(value.astype("string"), from_pandas=True))
-        else:
-            out[name] = text_series(_constant(value, n))
-    table = pd.DataFrame(out)
-    table["key"] = finding_keys(table) if n else text_series(pa.array([], _STR))
-    return table
+def assemble(n: int, **columns: Any) -> pa.Table:
+    """One part of a findings table: ``n`` rows from per-column values (Arrow arrays, Series, arrays, or one
+    value for all). Parts stay in Arrow until ``finish`` joins them: a pandas frame per rule costs more than
+    the rule."""
+    return pa.Table.from_arrays([_arrow(columns.get(f.name), f.type, n) for f in _PARTS], schema=_PARTS)
 
 
-def _column(value: Any, n: int, dtype: str) -> pd.Series:
+def _arrow(value: Any, typ: pa.DataType, n: int) -> pa.Array:
+    if isinstance(value, (pa.Array, pa.ChunkedArray)):
+        return value.cast(typ)
     if isinstance(value, pd.Series):
-        return pd.Series(value.to_numpy(), dtype=dtype) if value.dtype == object else value.astype(dtype).reset_index(drop=True)
-    return pd.Series([value] * n, dtype=dtype)
+        if isinstance(value.dtype, pd.CategoricalDtype):
+            value = value.astype("string")
+        return pa.array(value, from_pandas=True).cast(typ)
+    if isinstance(value, np.ndarray):
+        return pa.array(value, type=typ)
+    if value is None:
+        return pa.nulls(n, typ)
+    if typ == _STR:
+        return _constant(value, n)
+    return pa.array(np.full(n, value), type=typ)
+
+
+def finish(parts: list[pa.Table]) -> pd.DataFrame:
+    """The findings table: the parts joined, each finding's key added, most severe first."""
+    table = pa.concat_tables(parts) if parts else _PARTS.empty_table()
+    table = table.append_column("key", finding_keys(table))
+    if table.num_rows > 1:
+        keys = pa.table({
+            "s": pc.index_in(table["severity"], value_set=pa.array(SEVERITIES, _STR)),
+            "r": table["rule_id"], "d": pc.fill_null(table["department"], ""), "p": pc.fill_null(table["project_id"], ""),
+            "y": pc.fill_null(table["fiscal_year"], 0)})
+        table = table.take(pc.sort_indices(keys, sort_keys=[(c, "ascending") for c in ("s", "r", "d", "p", "y")]))
+    return table.to_pandas(types_mapper=_TO_PANDAS.get)
+
+
+def finding_keys(table: pa.Table) -> pa.ChunkedArray:
+    """The stable identity of each finding: rule, what a data finding is about, project (else department), fiscal year."""
+    subject = pc.coalesce(table["project_id"], table["department"], pa.scalar("", _STR))
+    year = pc.fill_null(pc.cast(table["fiscal_year"], _STR), "")
+    return pc.binary_join_element_wise(table["rule_id"], pc.fill_null(table["about"], ""), subject, year,
+                                       pa.scalar("|", _STR))
 
 
 def empty() -> pd.DataFrame:
     """A findings table with no rows."""
-    return assemble(0)
+    return finish([])
 
 
-def from_findings(findings: list[Finding], watchlist: Iterable[str] = ()) -> pd.DataFrame:
-    """A findings table from ``Finding`` objects (the engine's data findings, the per-record path)."""
+def from_findings(findings: list[Finding], watchlist: Iterable[str] = ()) -> pa.Table:
+    """A part of a findings table from ``Finding`` objects (the engine's data findings, the per-record path)."""
     watch = set(watchlist)
     if not findings:
-        return empty()
+        return _PARTS.empty_table()
     col = lambda get: [get(f) for f in findings]  # noqa: E731
     return assemble(
         len(findings),
@@ -212,14 +215,6 @@ def _about(f: Finding) -> str | None:
     if f.kind != "data":
         return None
     return str(f.evidence.get("rule") or f.evidence.get("column") or "") or None
-
-
-def concat(tables: list[pd.DataFrame]) -> pd.DataFrame:
-    """Several findings tables as one (unsorted)."""
-    parts = [t for t in tables if len(t)]
-    if not parts:
-        return empty()
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
 
 
 def sort_table(table: pd.DataFrame) -> pd.DataFrame:

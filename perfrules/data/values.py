@@ -178,9 +178,18 @@ def _grade(v: Any) -> str:
     return _GRADES.get(t := _norm(v)) or _GRADES[t.upper()]  # TypeError / KeyError -> unreadable
 
 
+def _item(v: Any) -> str | None:
+    """One list item as text, or None when blank (text items take a short path: lists run to millions)."""
+    if isinstance(v, str):
+        t = v.strip()
+        # only a short item can be a placeholder such as "-" or "ＮＵＬＬ"; NFKC never shortens text to one
+        return None if not t or len(t) <= _LONGEST_BLANK and _norm(t) in _BLANKS else t
+    return None if _is_blank(v) else _text(v)
+
+
 def _list(v: Any) -> list[str] | None:
     items = list(v) if isinstance(v, _SEQ_TYPES) else _LIST_SPLIT.split(v) if isinstance(v, str) else [v]
-    out = [t for t in (_text(i) for i in items if not _is_blank(i)) if t is not None]
+    out = [t for t in (_item(i) for i in items) if t is not None]
     # A list given as a list ([] in JSON) says "none of them"; text with no items is a blank cell.
     return out if out or isinstance(v, _SEQ_TYPES) else None
 
@@ -246,11 +255,22 @@ def _objects(values: np.ndarray, kind: str, mult: float) -> tuple[np.ndarray, np
     """Arbitrary objects (never mixing bools with numbers): parse each distinct value once."""
     try:
         codes, uniq = pd.factorize(values)
-    except TypeError:  # unhashable cells, e.g. lists from JSON
-        return _per_value(values, kind, mult)
-    vals_u, bad_u = _per_value(np.asarray(uniq, dtype=object), kind, mult)
+    except TypeError:  # unhashable cells: lists (from JSON, or Parquet list columns) are told apart as tuples
+        if not all(isinstance(v, _SEQ_TYPES) or v is None for v in values):
+            return _per_value(values, kind, mult)
+        keys = np.empty(len(values), dtype=object)
+        keys[:] = [tuple(v) if v is not None else None for v in values]
+        codes, uniq = pd.factorize(keys)
+        uniq = [list(u) for u in uniq]
+    vals_u, bad_u = _per_value(_objects_array(uniq), kind, mult)
     # code -1 (missing) picks the appended fill value
     return np.append(vals_u, _empty(kind, 1)[0])[codes], np.append(bad_u, False)[codes]
+
+
+def _objects_array(items: Any) -> np.ndarray:
+    out = np.empty(len(items), dtype=object)
+    out[:] = list(items)  # element-wise, so that list cells stay lists
+    return out
 
 
 def _numbers(x: np.ndarray, kind: str, mult: float) -> tuple[np.ndarray, np.ndarray]:
