@@ -115,7 +115,10 @@ def check(dataset: Dataset, compiled: CompiledPack, as_of: dt.date, lang: str = 
     facts = build_facts(dataset, compiled, as_of)
     t1 = time.perf_counter()
     in_force = [cr for cr in compiled.rules if cr.rule.in_force(as_of)]
-    decided = [(cr, decide(cr, facts, compiled, as_of)) for cr in in_force]
+    # Rules decide and render on all cores for a large input (NumPy and Arrow kernels release the GIL).
+    workers = os.cpu_count() or 1 if len(dataset.frame("projects")) >= PARALLEL_ROWS else 1
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        decided = list(zip(in_force, pool.map(lambda cr: decide(cr, facts, compiled, as_of), in_force)))
     t2 = time.perf_counter()
     data_findings = value_findings(dataset, lang)
     tables = []
@@ -123,8 +126,6 @@ def check(dataset: Dataset, compiled: CompiledPack, as_of: dt.date, lang: str = 
     def render(item: tuple[CompiledRule, Decision]) -> tuple[pa.Table | None, list[Finding]]:
         return rule_findings(item[0], item[1], facts, dataset, compiled, as_of, lang)
 
-    # Rules render on all cores for a large input (mostly Arrow kernels, which release the GIL).
-    workers = os.cpu_count() or 1 if len(dataset.frame("projects")) >= PARALLEL_ROWS else 1
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for fired, undecided in pool.map(render, decided):
             tables += [fired] if fired is not None else []
