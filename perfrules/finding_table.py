@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -186,9 +186,8 @@ def empty() -> pd.DataFrame:
     return finish([])
 
 
-def from_findings(findings: list[Finding], watchlist: Iterable[str] = ()) -> pa.Table:
+def from_findings(findings: list[Finding]) -> pa.Table:
     """A part of a findings table from ``Finding`` objects (the engine's data findings, the per-record path)."""
-    watch = set(watchlist)
     if not findings:
         return _PARTS.empty_table()
     col = lambda get: [get(f) for f in findings]  # noqa: E731
@@ -205,7 +204,7 @@ def from_findings(findings: list[Finding], watchlist: Iterable[str] = ()) -> pa.
         evidence=pa.array(col(lambda f: json.dumps({k: json_value(v) for k, v in f.evidence.items()}, ensure_ascii=False)), _STR),
         file=pa.array(col(lambda f: f.location.get("file")), _STR), row=pa.array(col(lambda f: f.location.get("row")), _STR),
         column=pa.array(col(lambda f: f.location.get("column")), _STR),
-        watchlist=np.array([f.rule_id in watch for f in findings], dtype=bool),
+        watchlist=False,  # data findings, and the per-record path's, which has no watch list
         about=pa.array(col(lambda f: _about(f)), _STR),
     )
 
