@@ -117,8 +117,9 @@ def check(dataset: Dataset, compiled: CompiledPack, as_of: dt.date, lang: str = 
     in_force = [cr for cr in compiled.rules if cr.rule.in_force(as_of)]
     # Rules decide and render on all cores for a large input (NumPy and Arrow kernels release the GIL).
     workers = os.cpu_count() or 1 if len(dataset.frame("projects")) >= PARALLEL_ROWS else 1
+    contexts = {t: Context(f, compiled.params, as_of) for t, f in facts.frames.items()}  # shared: fy_date() once
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        decided = list(zip(in_force, pool.map(lambda cr: decide(cr, facts, compiled, as_of), in_force)))
+        decided = list(zip(in_force, pool.map(lambda cr: decide(cr, facts, compiled, as_of, contexts), in_force)))
     t2 = time.perf_counter()
     data_findings = value_findings(dataset, lang)
     tables = []
@@ -177,10 +178,11 @@ class Decision:
     severity: np.ndarray
 
 
-def decide(cr: CompiledRule, facts: FactFrames, compiled: CompiledPack, as_of: dt.date) -> Decision:
+def decide(cr: CompiledRule, facts: FactFrames, compiled: CompiledPack, as_of: dt.date,
+           contexts: dict[str, Context] | None = None) -> Decision:
     """Evaluate one rule's condition (and escalation) as masks over its record table."""
     frame = facts.frames[cr.rule.table]
-    ctx = Context(frame, compiled.params, as_of)
+    ctx = (contexts or {}).get(cr.rule.table) or Context(frame, compiled.params, as_of)
     outcome = evaluate_bool(cr.condition, ctx) if len(frame) else pd.Series([], dtype="boolean")
     fired = outcome.fillna(False).to_numpy(dtype=bool)
     unknown = outcome.isna().to_numpy()

@@ -192,14 +192,11 @@ def _month_end(ctx: Context, month: Any) -> pd.Series:
 
 
 def _dates(years: pd.Series, month: int, day: int) -> pd.Series:
-    y = years.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    ok = ~np.isnan(y)
-    out = np.full(len(y), np.datetime64("NaT"), dtype="datetime64[ns]")
-    if ok.any():
-        yi = y[ok].astype(int)
-        base = (yi - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (month - 1)
-        out[ok] = base.astype("datetime64[D]") + (day - 1)
-    return pd.Series(out, index=years.index)
+    # A date per distinct year (an export has one or two), then taken for every row.
+    codes, uniq = pd.factorize(years.astype("Float64").to_numpy(dtype=float, na_value=np.nan), use_na_sentinel=True)
+    base = (np.asarray(uniq, dtype=float).astype(int) - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (month - 1)
+    per_year = np.append((base.astype("datetime64[D]") + (day - 1)).astype("datetime64[ns]"), np.datetime64("NaT", "ns"))
+    return pd.Series(per_year[codes], index=years.index)
 
 
 def _days_between(ctx: Context, a: Any, b: Any) -> Any:
@@ -245,8 +242,9 @@ def _coalesce(ctx: Context, *values: Any) -> Any:
 def _lookup(ctx: Context, x: Any, mapping: dict[str, str]) -> Any:
     s = _broadcast(x, ctx.frame.index)
     codes, uniques = pd.factorize(s, use_na_sentinel=True)  # map each distinct value once
-    mapped = np.array([mapping.get(v, v) for v in uniques] + [None], dtype=object)
-    return pd.Series(mapped[codes], index=s.index, dtype="string")
+    mapped = pa.array([mapping.get(v, v) for v in uniques] + [None], pa.large_string())
+    taken = mapped.take(pa.array(np.where(codes < 0, len(uniques), codes)))
+    return pd.Series(pd.arrays.ArrowStringArray(taken), index=s.index)
 
 
 def _missing_items(ctx: Context, required: Any, have: Any) -> pd.Series:
