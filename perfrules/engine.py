@@ -156,10 +156,10 @@ def check_all(datasets: list[Dataset], compiled: CompiledPack, as_of: dt.date | 
 def merge_results(results: list[CheckResult]) -> CheckResult:
     """One result holding the findings of several (profiles and as-of dates are listed)."""
     first = results[0]
-    records = {t: sum(r.records[t] for r in results) for t in first.records}
-    timings = {k: sum(r.timings.get(k, 0.0) for r in results) for k in first.timings}
     if len(results) == 1:
         return first
+    records = {t: sum(r.records[t] for r in results) for t in first.records}
+    timings = {k: sum(r.timings.get(k, 0.0) for r in results) for k in first.timings}
     return CheckResult(
         finding_table.sort_table(pd.concat([r.table for r in results], ignore_index=True)), max(r.as_of for r in results),
         ", ".join(dict.fromkeys(r.profile for r in results)),

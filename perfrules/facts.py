@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from .backends.pandas.evaluate import Context, evaluate, evaluate_bool
@@ -56,8 +57,10 @@ def build_facts(dataset: Dataset, compiled: CompiledPack, as_of: dt.date) -> Fac
             else:
                 by_table.setdefault(agg.table, []).append(key)
 
+        record_ids = _unique_ids(base) if by_table else None
+
         def over(table: str) -> tuple[int, dict[str, pd.Series]]:
-            rows, pos = _related_rows(dataset, table, base)
+            rows, pos = _related_rows(dataset, table, base, record_ids)
             return int((pos < 0).sum()), {k: _aggregate(compiled.facts[k], rows, pos, len(base), compiled.params, as_of, base.index)
                                           for k in by_table[table]}
 
@@ -77,18 +80,20 @@ def build_facts(dataset: Dataset, compiled: CompiledPack, as_of: dt.date) -> Fac
     return FactFrames(frames, absent, as_of, orphans)
 
 
-def _related_rows(dataset: Dataset, table: str, records: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """The related table's rows and, for each, the position of its record (-1 when it has none)."""
+def _related_rows(dataset: Dataset, table: str, records: pd.DataFrame, record_ids: pa.Array | None) -> tuple[pd.DataFrame, np.ndarray]:
+    """The related table's rows and, for each, the position of its record (-1 when it has none).
+
+    ``record_ids`` are the records' project ids when each project has one record (a hash lookup of the
+    id alone then finds it), else None.
+    """
     rows = dataset.frame(table)
     if table == "evaluations":
         # An evaluation of year Y belongs to the project's records of fiscal year Y and later; inside an
         # aggregate over evaluations, ``fiscal_year`` is the record's.
-        record_ids = key_text(records["project_id"])
-        if pc.count_distinct(record_ids).as_py() == len(records):  # one record per project: a hash lookup
+        if record_ids is not None:
             pos = positions(key_text(rows["project_id"]), record_ids)
-            fy = records["fiscal_year"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-            record_fy = np.where(pos >= 0, fy[np.maximum(pos, 0)], np.nan)
-            keep = (pos >= 0) & (rows["year"].astype("Float64").to_numpy(dtype=float, na_value=np.nan) <= record_fy)
+            record_fy = np.where(pos >= 0, _as_float(records["fiscal_year"])[np.maximum(pos, 0)], np.nan)
+            keep = (pos >= 0) & (_as_float(rows["year"]) <= record_fy)
             merged = rows[keep].reset_index(drop=True)
             merged["fiscal_year"] = pd.array(record_fy[keep], dtype="Float64")
             return merged, pos[keep]
@@ -99,14 +104,19 @@ def _related_rows(dataset: Dataset, table: str, records: pd.DataFrame) -> tuple[
         merged = merged[(merged["year"].astype("Float64") <= merged["_fy"]).fillna(False).to_numpy(dtype=bool)]
         merged = merged.assign(fiscal_year=merged["_fy"])
         return merged.reset_index(drop=True), merged["_pos"].to_numpy()
-    record_ids = key_text(records["project_id"])
-    if pc.count_distinct(record_ids).as_py() == len(records):  # one record per project: look up the id alone
+    if record_ids is not None:
         pos = positions(key_text(rows["project_id"]), record_ids)
-        same_year = _as_float(rows["fiscal_year"]) == _as_float(records["fiscal_year"])[np.maximum(pos, 0)]
-        same_year |= np.isnan(_as_float(rows["fiscal_year"])) & np.isnan(_as_float(records["fiscal_year"])[np.maximum(pos, 0)])
+        row_fy, record_fy = _as_float(rows["fiscal_year"]), _as_float(records["fiscal_year"])[np.maximum(pos, 0)]
+        same_year = (row_fy == record_fy) | np.isnan(row_fy) & np.isnan(record_fy)
         return rows, np.where(same_year, pos, -1)
     # Duplicate records are reported by the loader; the first one owns the related rows.
     return rows, positions(joined(rows["project_id"], rows["fiscal_year"]), joined(records["project_id"], records["fiscal_year"]))
+
+
+def _unique_ids(records: pd.DataFrame) -> pa.Array | None:
+    """The records' project ids as a lookup key, when no project has two records."""
+    ids = key_text(records["project_id"])
+    return ids if pc.count_distinct(ids).as_py() == len(records) else None
 
 
 def _as_float(series: pd.Series) -> np.ndarray:

@@ -165,12 +165,17 @@ def finish(parts: list[pa.Table]) -> pd.DataFrame:
     table = pa.concat_tables(parts) if parts else _PARTS.empty_table()
     table = table.append_column("key", finding_keys(table))
     if table.num_rows > 1:
-        keys = pa.table({
-            "s": pc.index_in(table["severity"], value_set=pa.array(SEVERITIES, _STR)),
-            "r": table["rule_id"], "d": pc.fill_null(table["department"], ""), "p": pc.fill_null(table["project_id"], ""),
-            "y": pc.fill_null(table["fiscal_year"], 0)})
-        table = table.take(pc.sort_indices(keys, sort_keys=[(c, "ascending") for c in ("s", "r", "d", "p", "y")]))
+        table = table.take(_sort_order(table))
     return table.to_pandas(types_mapper=_TO_PANDAS.get)
+
+
+def _sort_order(table: pa.Table) -> pa.Array:
+    """Most severe first, then by rule, department, project and fiscal year (as ``findings.sort_findings``)."""
+    keys = pa.table({
+        "s": pc.index_in(table["severity"], value_set=pa.array(SEVERITIES, _STR)),
+        "r": table["rule_id"], "d": pc.fill_null(table["department"], ""), "p": pc.fill_null(table["project_id"], ""),
+        "y": pc.fill_null(table["fiscal_year"], 0)})
+    return pc.sort_indices(keys, sort_keys=[(c, "ascending") for c in ("s", "r", "d", "p", "y")])
 
 
 def finding_keys(table: pa.Table) -> pa.ChunkedArray:
@@ -217,20 +222,13 @@ def _about(f: Finding) -> str | None:
 
 
 def sort_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Most severe first, then by rule, department, project and fiscal year (as ``findings.sort_findings``)."""
+    """A findings table in ``finish``'s order (for tables joined after the fact, as ``merge_results`` does)."""
     if len(table) < 2:
         return table.reset_index(drop=True)
-    rank = table["severity"].map({s: i for i, s in enumerate(SEVERITIES)}).astype("int64").to_numpy()
-    keys = pa.table({
-        "s": pa.array(rank), "r": _sort_text(table["rule_id"]), "d": _sort_text(table["department"]),
-        "p": _sort_text(table["project_id"]), "y": pa.array(table["fiscal_year"].fillna(0).to_numpy(dtype=np.int64)),
-    })
-    order = pc.sort_indices(keys, sort_keys=[(c, "ascending") for c in ("s", "r", "d", "p", "y")]).to_numpy()
-    return table.iloc[order].reset_index(drop=True)
-
-
-def _sort_text(series: pd.Series) -> pa.Array:
-    return pc.fill_null(pa.array(series.astype("string"), from_pandas=True).cast(_STR), pa.scalar("", _STR))
+    columns = table[["severity", "rule_id", "department", "project_id", "fiscal_year"]]
+    keys = pa.Table.from_pandas(columns, preserve_index=False).cast(
+        pa.schema([(c, _TYPES[c]) for c in columns.columns]))
+    return table.iloc[_sort_order(keys).to_numpy()].reset_index(drop=True)
 
 
 def to_findings(table: pd.DataFrame, sources: Mapping[str, list[dict[str, str]]]) -> list[Finding]:

@@ -121,7 +121,7 @@ def run_nightly(export: str | Path, out: str | Path, state: str | Path | None = 
         progress.stage("write", str(out))
         write_run_dir(out, table, result, summary, comparison, history, lang, t3)
         if store is not None and comparison is not None:
-            store.commit(comparison, history_entry(summary))
+            store.commit(comparison, history[-1])
     progress.finish()
     return NightlyResult(out, summary, code, result, comparison)
 
