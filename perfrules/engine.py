@@ -20,6 +20,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .backends.pandas.evaluate import Context, evaluate, evaluate_bool
 from .data.dataset import PARALLEL_ROWS, ROW, SOURCE, Dataset, InputNote, ValueIssue
@@ -122,15 +123,18 @@ def check(dataset: Dataset, compiled: CompiledPack, as_of: dt.date, lang: str = 
         decided = list(zip(in_force, pool.map(lambda cr: decide(cr, facts, compiled, as_of, contexts), in_force)))
     t2 = time.perf_counter()
     data_findings = value_findings(dataset, lang)
-    tables = []
+    shown = {t: finding_table.TableValues(f) for t, f in facts.frames.items()}
 
-    def render(item: tuple[CompiledRule, Decision]) -> tuple[pa.Table | None, list[Finding]]:
-        return rule_findings(item[0], item[1], facts, dataset, compiled, as_of, lang)
+    def render(item: tuple[CompiledRule, Decision]) -> tuple[FiredTexts | None, list[Finding]]:
+        return rule_findings(item[0], item[1], facts, dataset, compiled, as_of, lang, shown[item[0].rule.table])
 
+    fired: dict[str, list[FiredTexts]] = {}
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for fired, undecided in pool.map(render, decided):
-            tables += [fired] if fired is not None else []
+        for texts, undecided in pool.map(render, decided):
+            if texts is not None:
+                fired.setdefault(texts.rule.rule.table, []).append(texts)
             data_findings += undecided
+    tables = [fired_table(texts, located_rows(facts.frames[t]), lang) for t, texts in fired.items()]
     tables.append(finding_table.from_findings(data_findings))  # few: one part for all of them
     table = finding_table.finish(tables)
     t3 = time.perf_counter()
@@ -194,45 +198,88 @@ def decide(cr: CompiledRule, facts: FactFrames, compiled: CompiledPack, as_of: d
 
 
 def rule_findings(cr: CompiledRule, decision: Decision, facts: FactFrames, dataset: Dataset, compiled: CompiledPack,
-                  as_of: dt.date, lang: str) -> tuple[pa.Table | None, list[Finding]]:
-    """One rule's findings where it fired (a findings table), and its D03 findings where it could not tell."""
+                  as_of: dt.date, lang: str, shown: finding_table.TableValues | None = None
+                  ) -> tuple[FiredTexts | None, list[Finding]]:
+    """One rule's texts where it fired, and its D03 findings where it could not tell."""
     frame = facts.frames[cr.rule.table]
     fired = None
     if decision.fired.any():
-        fired = fired_table(cr, frame, np.flatnonzero(decision.fired), decision.severity, compiled.params, as_of, lang)
+        fired = fired_texts(cr, np.flatnonzero(decision.fired), decision.severity, compiled.params, as_of, lang,
+                            shown or finding_table.TableValues(frame))
     undecided = _unknown_findings(cr, frame, decision.unknown, dataset, facts, compiled, lang) if decision.unknown.any() else []
     return fired, undecided
 
 
-REPORT_COLUMNS = ("project_name", "amount", "paid")
+@dataclass
+class FiredTexts:
+    """A rule's own texts on the rows of its record table where it fired."""
+
+    rule: CompiledRule
+    positions: np.ndarray
+    severity: np.ndarray
+    message: pa.Array
+    recommendation: pa.Array
+    evidence: pa.Array
 
 
-def fired_table(cr: CompiledRule, frame: pd.DataFrame, positions: np.ndarray, severity: np.ndarray,
-                params: dict[str, Any], as_of: dt.date, lang: str) -> pa.Table:
-    """The findings of a rule on the given rows, rendered a column at a time (as ``rule_finding`` renders one)."""
+def fired_texts(cr: CompiledRule, positions: np.ndarray, severity: np.ndarray, params: dict[str, Any],
+                as_of: dt.date, lang: str, shown: finding_table.TableValues) -> FiredTexts:
+    """A rule's message, recommendation and evidence on the given rows, rendered a column at a time (as
+    ``rule_finding`` renders one)."""
+    rule = cr.rule
     leaves = [r.name for r in cr.leaves]
-    wanted = dict.fromkeys([*leaves, *(c for c in (*IDENTITY, *REPORT_COLUMNS, SOURCE, ROW) if c in frame.columns)])
-    rows = frame[list(wanted)].iloc[positions].reset_index(drop=True)
-    n = len(rows)
+    placeholders = [*finding_table.placeholders(rule.message, lang), *finding_table.placeholders(rule.recommendation, lang)]
+    rows = shown.rows(positions, dict.fromkeys(c for c in [*leaves, *placeholders]
+                                                if c not in (SOURCE, ROW) and (c in leaves or c in IDENTITY or c in LOCATED)))
+    n = len(positions)
     scalars: dict[str, Any] = {f"params.{p}": params[p] for p in cr.params}
     if cr.reads_as_of:
         scalars["as_of"] = as_of
-    columns = {c: rows[c] for c in rows.columns if c not in (SOURCE, ROW)}
-    rule = cr.rule
-    missing = pd.Series(pd.NA, index=range(n), dtype="string")
+    return FiredTexts(
+        cr, positions, severity,
+        finding_table.render_column(rule.message, rows, scalars, lang, n),
+        finding_table.render_column(rule.recommendation, rows, scalars, lang, n),
+        finding_table.evidence_column(rows, scalars, list(dict.fromkeys([*leaves, *scalars])), n))
+
+
+# What every finding of a record carries besides its rule's own text: who it is about, the figures a
+# report shows beside it, and where the record came from.
+LOCATED = ("project_id", "project_name", "fiscal_year", "department", "amount", "paid")
+
+
+def located_rows(frame: pd.DataFrame) -> pa.Table:
+    """A record table's ``LOCATED`` columns plus file and row, in Arrow."""
+    n = len(frame)
+    arrays = [finding_table.to_arrow(frame[c] if c in frame else None, finding_table.column_type(c), n) for c in LOCATED]
+    text = finding_table.column_type("file")
+    for c in (SOURCE, ROW):
+        arrays.append(pc.fill_null(finding_table.to_arrow(frame[c], text, n), "") if c in frame else finding_table.to_arrow("", text, n))
+    return pa.Table.from_arrays(arrays, names=[*LOCATED, "file", "row"])
+
+
+def fired_table(fired: list[FiredTexts], located: pa.Table, lang: str) -> pa.Table:
+    """The findings of every rule that fired on one record table, as one part: the rows of all rules are taken
+    at once, and what a rule says on all its rows (title, source, …) is repeated by index (a part per rule cost
+    more in fixed overhead than rendering the rule)."""
+    which = pa.array(np.repeat(np.arange(len(fired), dtype=np.int32), [len(f.positions) for f in fired]))
+    rules = [f.rule.rule for f in fired]
+
+    def per_rule(values: list[Any], name: str) -> pa.Array:
+        return pa.array(values, finding_table.column_type(name)).take(which)
+
+    at = located.take(pa.array(np.concatenate([f.positions for f in fired])))
     return finding_table.assemble(
-        n, rule_id=rule.id, title=rule.title if lang != "en" else rule.title_en, requirement="、".join(rule.requirement),
-        severity=pd.Series(severity, dtype="string"), stage=rule.stage, kind="rule",
-        project_id=rows.get("project_id", missing), project_name=rows.get("project_name", missing),
-        fiscal_year=rows.get("fiscal_year", pd.Series([None] * n, dtype="Int64")), department=rows.get("department", missing),
-        amount=rows.get("amount", pd.Series([None] * n, dtype="Float64")), paid=rows.get("paid", pd.Series([None] * n, dtype="Float64")),
-        message=finding_table.render_column(rule.message, columns, scalars, lang, n),
-        recommendation=finding_table.render_column(rule.recommendation, columns, scalars, lang, n),
-        source=finding_table.source_text(source_refs(rule)),
-        evidence=finding_table.evidence_column(columns, scalars, list(dict.fromkeys([*leaves, *scalars])), n),
-        file=rows[SOURCE].astype("string").fillna("") if SOURCE in rows else "",
-        row=rows[ROW].astype("string").fillna("") if ROW in rows else "",
-        watchlist=rule.watchlist,
+        len(which), rule_id=per_rule([r.id for r in rules], "rule_id"),
+        title=per_rule([r.title if lang != "en" else r.title_en for r in rules], "title"),
+        requirement=per_rule(["、".join(r.requirement) for r in rules], "requirement"),
+        severity=pa.array(np.concatenate([f.severity for f in fired]), finding_table.column_type("severity")),
+        stage=per_rule([r.stage for r in rules], "stage"), kind="rule",
+        **{c: at[c] for c in at.column_names},
+        message=pa.concat_arrays([f.message for f in fired]),
+        recommendation=pa.concat_arrays([f.recommendation for f in fired]),
+        source=per_rule([finding_table.source_text(source_refs(r)) for r in rules], "source"),
+        evidence=pa.concat_arrays([f.evidence for f in fired]),
+        watchlist=per_rule([r.watchlist for r in rules], "watchlist"),
     )
 
 

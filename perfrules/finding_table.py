@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -38,24 +39,113 @@ def _constant(value: str | None, n: int) -> pa.Array:
 
 def _per_distinct(series: pd.Series, fn: Callable[[Any], str]) -> pa.Array:
     """``fn`` applied once per distinct value (missing values get ``fn(None)``), as an Arrow text array."""
+    codes, values = _distinct(series)
+    texts = np.array([fn(v) for v in values] + [fn(None)], dtype=object)
+    return pa.array(texts[codes], _STR)
+
+
+def _distinct(series: pd.Series) -> tuple[np.ndarray, list[Any]]:
+    """Each cell's code (-1 when missing) and one value per code."""
     try:
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    except TypeError:  # unhashable cells (lists)
-        return pa.array([fn(None if _missing(v) else v) for v in series], _STR)
-    texts = np.array([fn(u) for u in uniques] + [fn(None)], dtype=object)
-    return pa.array(texts[codes], _STR)
+        return np.asarray(codes), list(uniques)
+    except TypeError:  # unhashable cells (lists): told apart by their items
+        pass
+    cells = series.tolist()
+    keys = np.empty(len(cells), dtype=object)
+    keys[:] = [None if _missing(v) else tuple(v) if isinstance(v, (list, tuple, np.ndarray)) else v for v in cells]
+    try:
+        codes, _ = pd.factorize(keys, use_na_sentinel=True)
+    except TypeError:  # still unhashable (nested): every cell on its own
+        codes = np.where([_missing(v) for v in cells], -1, np.arange(len(cells)))
+    found, first = np.unique(codes, return_index=True)
+    return np.asarray(codes), [cells[i] for i in first[found >= 0]]
 
 
 def _missing(value: Any) -> bool:
     return not isinstance(value, (list, tuple, dict, np.ndarray)) and bool(pd.isna(value))
 
 
-def formatted(name: str, series: pd.Series, lang: str) -> pa.Array:
-    """A column's values as a person reads them in a message (``format_value``)."""
-    if isinstance(series.dtype, pd.StringDtype) or isinstance(series.dtype, pd.CategoricalDtype):
-        arr = pa.array(series.astype("string"), from_pandas=True).cast(_STR)
-        return pc.fill_null(arr, pa.scalar(format_value(name, None, lang), _STR))
-    return _per_distinct(series, lambda v: format_value(name, v, lang))
+def _is_text(series: pd.Series) -> bool:
+    return isinstance(series.dtype, (pd.StringDtype, pd.CategoricalDtype))
+
+
+class TableValues:
+    """A record table's column values as message text (``format_value``) and JSON text (``json_value``).
+
+    Each distinct value of a column is formatted once per run, however many rules show it; text columns
+    stay in Arrow. Rules render on several threads, so each column is encoded under its own lock.
+    """
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self._encoded: dict[str, tuple[pa.Array | None, np.ndarray, list[Any]]] = {}
+        self._texts: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def rows(self, positions: np.ndarray, names: Any) -> "Rows":
+        """The rows at ``positions``, showing the columns among ``names``."""
+        return Rows(self, positions, [n for n in names if n in self.frame.columns])
+
+    def _column(self, name: str) -> tuple[pa.Array | None, np.ndarray, list[Any]]:
+        with self._lock:
+            lock = self._locks.setdefault(name, threading.Lock())
+        with lock:
+            if name not in self._encoded:
+                series = self.frame[name]
+                if _is_text(series):
+                    self._encoded[name] = (pa.array(series.astype("string"), from_pandas=True).cast(_STR), np.empty(0), [])
+                else:
+                    self._encoded[name] = (None, *_distinct(series))
+            return self._encoded[name]
+
+    def formatted(self, name: str, positions: np.ndarray, lang: str) -> pa.Array:
+        text, codes, values = self._column(name)
+        if text is not None:
+            return pc.fill_null(text.take(positions), pa.scalar(format_value(name, None, lang), _STR))
+        return self._per_code((name, lang), codes[positions], values, lambda v: format_value(name, v, lang))
+
+    def json(self, name: str, positions: np.ndarray) -> pa.Array:
+        text, codes, values = self._column(name)
+        if text is not None:
+            return json_strings(text.take(positions))
+        return self._per_code((name, "json"), codes[positions], values,
+                              lambda v: json.dumps(json_value(v), ensure_ascii=False))
+
+    def _per_code(self, key: tuple[str, str], codes: np.ndarray, values: list[Any], fn: Callable[[Any], str]) -> pa.Array:
+        with self._lock:
+            texts, done = self._texts.setdefault(key, (np.empty(len(values) + 1, dtype=object),
+                                                       np.zeros(len(values) + 1, dtype=bool)))
+        codes = np.where(codes < 0, len(values), codes)  # missing takes the text appended after the values
+        todo = np.unique(codes)
+        for i in todo[~done[todo]]:
+            texts[i] = fn(values[i] if i < len(values) else None)
+            done[i] = True
+        return pa.array(texts[codes], _STR)
+
+
+class Rows:
+    """Some rows of a record table, whose shown columns render as message and JSON texts."""
+
+    def __init__(self, values: TableValues, positions: np.ndarray, names: list[str]) -> None:
+        self.values, self.positions, self.names = values, positions, set(names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+    def formatted(self, name: str, lang: str) -> pa.Array:
+        return self.values.formatted(name, self.positions, lang)
+
+    def json(self, name: str) -> pa.Array:
+        return self.values.json(name, self.positions)
+
+
+def _rows(columns: Rows | Mapping[str, pd.Series], n: int) -> Rows:
+    if isinstance(columns, Rows):
+        return columns
+    return TableValues(pd.DataFrame({k: v.reset_index(drop=True) for k, v in columns.items()}, index=range(n))).rows(
+        np.arange(n), columns)
 
 
 def json_texts(series: pd.Series) -> pa.Array:
@@ -89,17 +179,24 @@ def json_strings(texts: pa.Array) -> pa.Array:
     return pc.fill_null(quoted, pa.scalar("null", _STR))
 
 
-def render_column(template: Text | str, columns: Mapping[str, pd.Series], scalars: Mapping[str, Any],
+def placeholders(template: Text | str, lang: str) -> list[str]:
+    """The names a message template fills in, in order."""
+    text = template.get(lang) if isinstance(template, Text) else template
+    return _TEMPLATE.findall(text)
+
+
+def render_column(template: Text | str, columns: Rows | Mapping[str, pd.Series], scalars: Mapping[str, Any],
                   lang: str, n: int) -> pa.Array:
     """``findings.render`` over whole columns: placeholders filled from ``columns`` or ``scalars``."""
     text = template.get(lang) if isinstance(template, Text) else template
+    columns = _rows(columns, n)
     parts: list[Any] = []
     pos = 0
     for m in _TEMPLATE.finditer(text):
         parts.append(pa.scalar(text[pos:m.start()], _STR))
         name = m.group(1)
         if name in columns:
-            parts.append(formatted(name, columns[name], lang))
+            parts.append(columns.formatted(name, lang))
         else:
             parts.append(pa.scalar(format_value(name, scalars.get(name), lang), _STR))
         pos = m.end()
@@ -109,15 +206,16 @@ def render_column(template: Text | str, columns: Mapping[str, pd.Series], scalar
     return pc.binary_join_element_wise(*parts, pa.scalar("", _STR))
 
 
-def evidence_column(columns: Mapping[str, pd.Series], scalars: Mapping[str, Any], order: list[str], n: int) -> pa.Array:
+def evidence_column(columns: Rows | Mapping[str, pd.Series], scalars: Mapping[str, Any], order: list[str], n: int) -> pa.Array:
     """Each row's evidence as a JSON object text, keys in ``order``."""
+    columns = _rows(columns, n)
     if not order:
         return _constant("{}", n)
     parts: list[Any] = []
     for i, name in enumerate(order):
         parts.append(pa.scalar(("{" if i == 0 else ", ") + json.dumps(name, ensure_ascii=False) + ": ", _STR))
         if name in columns:
-            parts.append(json_texts(columns[name]))
+            parts.append(columns.json(name))
         else:
             parts.append(pa.scalar(json.dumps(json_value(scalars[name]), ensure_ascii=False), _STR))
     parts.append(pa.scalar("}", _STR))
@@ -141,10 +239,15 @@ def assemble(n: int, **columns: Any) -> pa.Table:
     """One part of a findings table: ``n`` rows from per-column values (Arrow arrays, Series, arrays, or one
     value for all). Parts stay in Arrow until ``finish`` joins them: a pandas frame per rule costs more than
     the rule."""
-    return pa.Table.from_arrays([_arrow(columns.get(f.name), f.type, n) for f in _PARTS], schema=_PARTS)
+    return pa.Table.from_arrays([to_arrow(columns.get(f.name), f.type, n) for f in _PARTS], schema=_PARTS)
 
 
-def _arrow(value: Any, typ: pa.DataType, n: int) -> pa.Array:
+def column_type(name: str) -> pa.DataType:
+    """The Arrow type of a findings table column."""
+    return _TYPES[name]
+
+
+def to_arrow(value: Any, typ: pa.DataType, n: int) -> pa.Array:
     if isinstance(value, (pa.Array, pa.ChunkedArray)):
         return value.cast(typ)
     if isinstance(value, pd.Series):

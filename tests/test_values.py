@@ -199,6 +199,26 @@ def test_lists() -> None:
     assert parse_value("a / b", "list") == ["a", "b"]
 
 
+@pytest.mark.parametrize("cells", [
+    [["财政拨款", " 自筹 "], ["财政拨款", " 自筹 "], [], [""], ["-", "x"], ["ＮＵＬＬ"], None, ["a b", "c"]],
+    [["a", None], ["b"], None],            # a missing item: read cell by cell
+    [["a\x1fb"], ["a", "b"], []],           # an item holding the key separator: read cell by cell
+])
+def test_parquet_list_columns_agree_with_scalar(cells: list) -> None:
+    # Parquet list columns arrive as Arrow lists and are parsed once per distinct list.
+    arrow = pd.Series(pd.arrays.ArrowExtensionArray(pa.array(cells, pa.list_(pa.string()))))
+    res = parse_column(arrow, "list")
+    assert [None if v is None else v for v in res.values] == [parse_value(v, "list") for v in cells]
+    assert res.bad.tolist() == [False] * len(cells)
+
+
+def test_repeated_datetimes_are_truncated_per_value() -> None:
+    months = pd.Series(pd.to_datetime(["2022-10-15 08:00", None, "2022-10-15 08:00", "2022-03-31 00:00"]))
+    assert parse_column(months, "month").values.tolist()[::2] == [TS("2022-10-01"), TS("2022-10-01")]
+    assert parse_column(months, "date").values.tolist()[3] == TS("2022-03-31")
+    assert pd.isna(parse_column(months, "month").values.iloc[1])
+
+
 def test_strings() -> None:
     raw = [123.0, 12.5, 7, " abc\u3000", "\u3000", "-", True, dt.datetime(2022, 10, 31), "无"]
     res = parse_column(col(raw), "string")

@@ -164,19 +164,25 @@ def fill_prior_from_evaluations(ds: Dataset) -> None:
     pos = positions(joined(projects["project_id"], projects["fiscal_year"]),
                     joined(ev["project_id"], ev["year"].astype("Int64") + 1), last=True)
     matched = pos >= 0
-    take = np.maximum(pos, 0)
     absent = ds.absent_columns.get("projects", set())
     for name in PRIOR_FROM_EVALUATION:
         col = f"prior_{name}"
         if name not in ev or col not in projects:
             continue
+        target = projects[col]
+        fill = np.flatnonzero(matched & target.isna().to_numpy())
+        if not len(fill):
+            continue
         if name == "year":
-            source = (projects["fiscal_year"].astype("Int64") - 1).where(matched)
+            source = projects["fiscal_year"].iloc[fill].astype("Int64") - 1
         else:
-            source = ev[name].iloc[take].reset_index(drop=True).where(matched)
-        projects[col] = projects[col].where(projects[col].notna(), source.astype(projects[col].dtype))
-        if matched.any() and source.notna().any() and not ev[name].isna().all():
-            absent.discard(col)
+            source = ev[name].iloc[pos[fill]]
+        if not source.notna().any():
+            continue
+        values = target.copy()
+        values.iloc[fill] = source.astype(target.dtype).to_numpy()
+        projects[col] = values
+        absent.discard(col)
 
 
 def assemble(frames: dict[str, list[pd.DataFrame]], **kwargs: object) -> Dataset:

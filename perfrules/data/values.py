@@ -354,8 +354,29 @@ def _typed(raw: pd.Series, kind: str, mult: float) -> tuple[np.ndarray, np.ndarr
         return _numbers(raw.to_numpy(np.float64, na_value=np.nan), kind, mult)
     if is_datetime64_any_dtype(dt) and kind in ("date", "month"):
         d = np.asarray((raw.dt.tz_localize(None) if getattr(dt, "tz", None) else raw).to_numpy())
-        return (out := _day(d, kind)), np.isnat(out) & ~np.isnat(d)
+        codes, days = pd.factorize(d)  # exports repeat a few dates (months, checkpoints) across many rows
+        out = np.append(_day(np.asarray(days), kind), np.array(["NaT"], dtype="datetime64[ns]"))[codes]
+        return out, np.isnat(out) & ~np.isnat(d)
+    if kind == "list" and isinstance(dt, pd.ArrowDtype) and pa.types.is_list(dt.pyarrow_dtype):
+        return _arrow_lists(pa.array(raw.array))
     return None
+
+
+_ITEM_SEP = "\x1f"
+
+
+def _arrow_lists(a: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray] | None:
+    """List cells read from Parquet: each distinct list (its items joined) parsed once; None when the items are
+    not plain text (the per-cell path reads those)."""
+    a = a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+    items = pc.list_flatten(a)
+    if not (pa.types.is_string(items.type) or pa.types.is_large_string(items.type)) or items.null_count \
+            or pc.any(pc.match_substring(items, _ITEM_SEP)).as_py():
+        return None
+    keys = pc.dictionary_encode(pc.binary_join(a, _ITEM_SEP))  # [] and [""] share a key: both parse to []
+    parsed = _objects_array([_list(k.split(_ITEM_SEP)) for k in keys.dictionary.to_pylist()] + [None])
+    codes = pc.fill_null(keys.indices, len(keys.dictionary)).to_numpy(zero_copy_only=False)
+    return parsed[codes], np.zeros(len(a), dtype=bool)
 
 
 def _finish(raw: pd.Series, vals: np.ndarray, bad: np.ndarray, kind: str) -> ParsedColumn:
