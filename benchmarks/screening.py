@@ -101,15 +101,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         export = write_as_export(submission_dataset(batch, [], "batch"), Path(tmp))
         check_all(load_inputs([export]), compiled, AS_OF)  # warm-up
-        t = time.perf_counter()
-        result = check_all(load_inputs([export]), compiled, AS_OF)
-        pandas_s = time.perf_counter() - t
+        runs = []
+        for _ in range(5):  # the median of five runs: one run of half a second is at the mercy of the machine
+            t = time.perf_counter()
+            result = check_all(load_inputs([export]), compiled, AS_OF)
+            runs.append(time.perf_counter() - t)
+        pandas_s = sorted(runs)[len(runs) // 2]
     t = time.perf_counter()
     nested = check_all([submission_dataset(batch, [], "batch")], compiled, AS_OF)
     nested_s = time.perf_counter() - t
     d_rate, p_rate = len(batch) / durable_s, len(batch) / pandas_s
     print(f"batch of {len(batch)}: durable {d_rate:,.0f} records/s ({durable_s:.1f} s, {n_durable} findings); "
-          f"pandas from the export {p_rate:,.0f} records/s ({pandas_s:.2f} s, {len(result.table)} findings); "
+          f"pandas from the export {p_rate:,.0f} records/s ({pandas_s:.2f} s, median of 5; {len(result.table)} findings); "
           f"pandas from nested JSON submissions {len(batch) / nested_s:,.0f} records/s ({nested_s:.2f} s, {len(nested.table)} findings)")
     print(f"end to end (load, facts, decisions, findings) pandas ÷ durable: {p_rate / d_rate:.0f}× "
           f"(floor ≥ 100×: {'met' if p_rate / d_rate >= 100 else 'NOT MET'})")

@@ -61,8 +61,11 @@ def build_facts(dataset: Dataset, compiled: CompiledPack, as_of: dt.date) -> Fac
 
         def over(table: str) -> tuple[int, dict[str, pd.Series]]:
             rows, pos = _related_rows(dataset, table, base, record_ids)
-            return int((pos < 0).sum()), {k: _aggregate(compiled.facts[k], rows, pos, len(base), compiled.params, as_of, base.index)
-                                          for k in by_table[table]}
+            keep = pos >= 0
+            if not keep.all():
+                rows, pos = rows.loc[keep].reset_index(drop=True), pos[keep]
+            ctx = Context(rows, compiled.params, as_of)  # shared by the table's aggregates: a call such as year(month) once
+            return int((~keep).sum()), {k: _aggregate(compiled.facts[k], ctx, pos, len(base), base.index) for k in by_table[table]}
 
         # One related table per thread: the joins and counts are Arrow and NumPy work, which release the GIL.
         with ThreadPoolExecutor(max_workers=min(len(by_table), os.cpu_count() or 1) or 1) as pool:
@@ -128,11 +131,9 @@ def _result_dtype(agg: E.Aggregate) -> str:
             "any": "boolean", "all": "boolean"}.get(agg.func, "object")
 
 
-def _aggregate(agg: E.Aggregate, rows: pd.DataFrame, pos: np.ndarray, n: int, params: dict,
-               as_of: dt.date, index: pd.Index) -> pd.Series:
-    keep = pos >= 0
-    rows, pos = rows.loc[keep].reset_index(drop=True), pos[keep]
-    ctx = Context(rows, params, as_of)
+def _aggregate(agg: E.Aggregate, ctx: Context, pos: np.ndarray, n: int, index: pd.Index) -> pd.Series:
+    """One aggregate over a related table's rows (``ctx.frame``), each of which belongs to the record at ``pos``."""
+    rows = ctx.frame
     if agg.where is not None:
         cond = evaluate_bool(agg.where, ctx)
         true = cond.fillna(False).to_numpy(dtype=bool)

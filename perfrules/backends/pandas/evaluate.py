@@ -157,8 +157,28 @@ def _if_else(node: E.IfElse, ctx: Context) -> Any:
 
 
 def _call(node: E.Call, ctx: Context) -> Any:
+    key = _call_key(node)
+    if key is not None and key in ctx.cache:  # e.g. year(month), read by several conditions and rules
+        return ctx.cache[key]
     args = [evaluate(a, ctx) for a in node.args]
-    return FUNCTIONS[node.func](ctx, *args)
+    value = FUNCTIONS[node.func](ctx, *args)
+    if key is not None:
+        ctx.cache[key] = value
+    return value
+
+
+def _call_key(node: E.Call) -> tuple[Any, ...] | None:
+    """What a call computes, when its arguments are names and constants (its value is then the same
+    wherever it appears in the frame's conditions); None otherwise."""
+    parts: list[Any] = [node.func]
+    for a in node.args:
+        if isinstance(a, (E.Ref, E.Param)):
+            parts.append((type(a).__name__, getattr(a, "space", ""), a.name))
+        elif isinstance(a, E.Literal):
+            parts.append(("Literal", a.type, repr(a.value)))
+        else:
+            return None
+    return ("call", *parts)
 
 
 def _aggregate(node: E.Aggregate, ctx: Context) -> Any:  # pragma: no cover - the compiler lifts these
@@ -205,11 +225,19 @@ def _days_between(ctx: Context, a: Any, b: Any) -> Any:
 
 
 def _year(ctx: Context, d: Any) -> Any:
-    return _broadcast(d, ctx.frame.index).dt.year.astype("Float64")
+    return _date_part(_broadcast(d, ctx.frame.index), "year")
 
 
 def _month(ctx: Context, d: Any) -> Any:
-    return _broadcast(d, ctx.frame.index).dt.month.astype("Float64")
+    return _date_part(_broadcast(d, ctx.frame.index), "month")
+
+
+def _date_part(dates: pd.Series, part: str) -> pd.Series:
+    # per distinct date: monitoring rows repeat a dozen months over hundreds of thousands of rows
+    codes, uniq = pd.factorize(dates, use_na_sentinel=True)
+    per_date = np.append(getattr(pd.DatetimeIndex(uniq), part).to_numpy(dtype=float), np.nan)
+    values = per_date[np.where(codes < 0, len(uniq), codes)]
+    return pd.Series(pd.arrays.FloatingArray(np.nan_to_num(values), np.isnan(values)), index=dates.index)
 
 
 def _months_elapsed(ctx: Context) -> pd.Series:
