@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow as pa
 from hypothesis import given, settings, strategies as st
 
-from perfrules.finding_table import json_strings, json_texts, render_column
+from perfrules.finding_table import evidence_column, json_strings, json_texts, render_column
 from perfrules.findings import format_value, json_value, render
 
 
@@ -38,3 +38,16 @@ def test_a_template_renders_the_same_over_a_column_as_for_one_record() -> None:
             for i in range(2)]
     assert got == want
     assert got[0] == f"截至 2022-06-30，项目 P-1 已支付 0元，执行率 45.7%（应达 50.0%）{format_value('unknown', None, 'zh')}"
+
+
+def test_list_cells_and_repeated_values_render_as_for_one_record() -> None:
+    # List cells cannot be hashed; equal lists still render once and the same as on the per-record path.
+    columns = {"funding_sources": pd.Series([["财政拨款", "自筹"], None, ["财政拨款", "自筹"], []], dtype=object),
+               "amount": pd.Series([500000.0, 500000.0, None, 12.5], dtype="Float64")}
+    template = "资金来源 {funding_sources}，金额 {amount}"
+    got = render_column(template, columns, {}, "zh", 4).to_pylist()
+    rows = [{k: v.iloc[i] if not (v.iloc[i] is None or v.iloc[i] is pd.NA) else None for k, v in columns.items()} for i in range(4)]
+    assert got == [render(template, row, "zh") for row in rows]
+    evidence = evidence_column(columns, {"params.min": 1}, ["funding_sources", "amount", "params.min"], 4).to_pylist()
+    assert [json.loads(e) for e in evidence] == [
+        {k: json_value(row[k]) for k in ("funding_sources", "amount")} | {"params.min": 1} for row in rows]
