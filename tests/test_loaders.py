@@ -103,6 +103,24 @@ def test_prior_evaluation_filled_from_the_evaluations_table(county):
     assert pd.isna(p.loc["GX-003", "prior_grade"])            # no evaluation row: stays missing
 
 
+@pytest.mark.parametrize("twice", [False, True])
+def test_prior_evaluation_is_the_last_row_of_the_year_before(tmp_path, twice):
+    # With each project id once, evaluations are matched by id and year; a project with two records
+    # (twice=True) is matched on id and fiscal year together. Both give each record its own prior year.
+    folder = tmp_path / "export"
+    folder.mkdir()
+    rows = ["A-1,2022,", "B-1,2022,中"] + (["A-1,2023,"] if twice else [])
+    (folder / "projects.csv").write_text("project_id,fiscal_year,prior_grade\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    (folder / "evaluations.csv").write_text(
+        "project_id,year,grade,published\n"
+        "A-1,2021,良,true\nA-1,2021,差,false\nA-1,2022,优,true\nB-1,2021,差,true\nC-1,2021,差,true\n", encoding="utf-8")
+    p = load_export(folder).frame("projects")
+    got = [(r.project_id, r.fiscal_year, r.prior_grade, r.prior_published, r.prior_year) for r in p.itertuples()]
+    want = [("A-1", 2022, "差", False, 2021),    # two 2021 rows: the last one wins
+            ("B-1", 2022, "中", True, 2021)]     # a grade the projects table gives is kept
+    assert got == want + ([("A-1", 2023, "优", True, 2022)] if twice else [])
+
+
 def test_same_project_same_findings_in_both_shapes(compiled, tmp_path):
     """A project written as an export row and as a submission gives the same findings."""
     folder = tmp_path / "export"

@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .fields import TABLES, Column, Table
-from .keys import joined, positions
+from .keys import joined, key_text, positions
 from .values import ParsedColumn, parse_column
 
 SOURCE, ROW = "_source", "_row"
@@ -160,29 +161,50 @@ def fill_prior_from_evaluations(ds: Dataset) -> None:
     if "evaluations" not in ds.present or ds.frame("projects").empty:
         return
     projects, ev = ds.frame("projects"), ds.frame("evaluations")
-    # the evaluation of year Y is the prior result of fiscal year Y + 1; the last such row wins
-    pos = positions(joined(projects["project_id"], projects["fiscal_year"]),
-                    joined(ev["project_id"], ev["year"].astype("Int64") + 1), last=True)
+    pos = prior_evaluations(projects, ev)
     matched = pos >= 0
+    take = pa.array(np.maximum(pos, 0))
     absent = ds.absent_columns.get("projects", set())
     for name in PRIOR_FROM_EVALUATION:
         col = f"prior_{name}"
         if name not in ev or col not in projects:
             continue
         target = projects[col]
-        fill = np.flatnonzero(matched & target.isna().to_numpy())
-        if not len(fill):
+        fill = matched & target.isna().to_numpy()
+        if not fill.any():
             continue
         if name == "year":
-            source = projects["fiscal_year"].iloc[fill].astype("Int64") - 1
+            source = pa.array(projects["fiscal_year"].astype("Int64") - 1, from_pandas=True)
         else:
-            source = ev[name].iloc[pos[fill]]
-        if not source.notna().any():
+            source = pa.array(ev[name], from_pandas=True).take(take)
+        source = pc.if_else(pa.array(fill), source, pa.nulls(len(fill), source.type))
+        if source.null_count == len(source):
             continue
-        values = target.copy()
-        values.iloc[fill] = source.astype(target.dtype).to_numpy()
-        projects[col] = values
+        # in Arrow: a pandas setitem on a million-row text column costs seconds
+        current = pa.array(target, from_pandas=True)
+        filled = pc.coalesce(current, source.cast(current.type))
+        projects[col] = pd.Series(target.dtype.__from_arrow__(filled), index=target.index, name=col)
         absent.discard(col)
+
+
+def prior_evaluations(projects: pd.DataFrame, ev: pd.DataFrame) -> np.ndarray:
+    """For each project, the position of its evaluation of the year before its fiscal year (the last such row), or -1."""
+    ids = key_text(projects["project_id"])
+    if len(pc.unique(ids)) != len(ids):  # a project with two records: match on id and year together
+        return positions(joined(projects["project_id"], projects["fiscal_year"]),
+                         joined(ev["project_id"], ev["year"].astype("Int64") + 1), last=True)
+    # Each project id once: find each evaluation's project by id alone (no joined text keys for millions of rows).
+    owner = positions(key_text(ev["project_id"]), ids)
+    fy = _floats(projects["fiscal_year"])[np.maximum(owner, 0)]
+    year = _floats(ev["year"])
+    of_prior_year = (owner >= 0) & ((year + 1 == fy) | np.isnan(year) & np.isnan(fy))  # missing matches missing, as in a join
+    out = np.full(len(projects), -1, dtype=np.int64)
+    np.maximum.at(out, owner[of_prior_year], np.flatnonzero(of_prior_year))  # the last row wins
+    return out
+
+
+def _floats(series: pd.Series) -> np.ndarray:
+    return series.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
 
 
 def assemble(frames: dict[str, list[pd.DataFrame]], **kwargs: object) -> Dataset:
