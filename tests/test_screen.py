@@ -103,3 +103,20 @@ def test_reloading_a_changed_pack_does_not_collide(tmp_path):
     finally:
         first.close()
         second.close()
+
+
+def test_engine_reports_every_rule_that_matches_and_forgets_each_fact():
+    # Actions are read straight from durable-rules' C calls: an "or" whose two branches hold fires
+    # twice (reported once), two rules of one ruleset both fire, a ruleset where nothing holds is
+    # skipped, and each fact is retracted so that the same id can be matched again.
+    from perfrules.backends.durable.program import Program
+    from perfrules.backends.durable.runtime import DurableEngine
+    program = Program({"A|T": {"$or": [{"k0": 1}, {"k1": 1}]}, "A|E": {"$gt": {"k1": 0}}, "B|T": {"k0": 2}})
+    engine = DurableEngine(program, "test_runtime")
+    try:
+        assert engine.match({"k0": 1, "k1": 1}, "x") == {"A|T", "A|E"}
+        assert engine.match({"k0": 2, "k1": None}, "x") == {"B|T"}
+        assert engine.match({"k0": 3, "k1": 0}, "x") == set()
+        assert engine.match({"k0": 1, "k1": 1}, "x") == {"A|T", "A|E"}
+    finally:
+        engine.close()

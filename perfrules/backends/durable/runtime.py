@@ -20,8 +20,12 @@ durable-rules 2.0.28 (2020, unmaintained) has sharp edges; each is handled here,
 - Numbers: ``json.dumps`` writes small and large floats with an exponent (``1e-05``), which the
   engine's JSON parser rejects; facts are serialised here with a decimal point before any exponent.
   Dates have no type in the engine: they are sent as day numbers.
-- ``engine.Host`` starts two timer threads per host; ours does not (``_run`` is a no-op), and
-  actions run synchronously in the posting thread.
+- ``engine.Host`` starts two timer threads per host; ours does not (``_run`` is a no-op).
+- ``Ruleset.do_actions`` decodes the whole state and message JSON, builds a closure and writes the
+  state back for every action, which cost more than the matching. We only need the names of the rules
+  that fired, so ``match`` walks the actions itself with the same C calls (``start_action_for_state``,
+  then ``complete_and_start_action`` until none is left) and reads each rule name from the head of its
+  message, ``{"RULE|T": …}``; the registered actions are never called.
 - Posting from several threads into one host loses actions: one lock per engine serialises it.
 - The C extension fails to import on Python ≥ 3.13 (``PyEval_CallObject``); the import is lazy and
   only this backend needs it (see ``perfrules.backends.durable.available``).
@@ -54,42 +58,38 @@ class DurableEngine:
         self._engine_module = durable_rules_engine
         self._host = _SyncHost()
         self._lock = threading.Lock()
-        self._fired: list[str] = []
         self.program = program
         version = next(_VERSIONS)
         groups: dict[str, dict[str, Any]] = {}
         for name, cond in program.conditions.items():
-            groups.setdefault(name.split("|")[0], {})[name] = {"all": [{"m": cond}], "run": self._collector(name)}
+            groups.setdefault(name.split("|")[0], {})[name] = {"all": [{"m": cond}], "run": _never_called}
         self.names = [f"{label}_v{version}_{i}" for i in range(len(groups))]
         self._host.register_rulesets(dict(zip(self.names, groups.values())))
         self._rulesets = [self._host.get_ruleset(n) for n in self.names]
-
-    def _collector(self, rule: str):
-        def action(c: Any) -> None:
-            self._fired.append(rule)
-        return action
+        self._handles = [r._handle for r in self._rulesets]
 
     def match(self, fact: dict[str, Any], fact_id: str) -> set[str]:
         """The engine rules whose conditions hold on ``fact`` (engine field → value)."""
         payload = encode_fact({**fact, ALWAYS: 1, "id": fact_id})
         retract = '{"id":%s}' % json.dumps(fact_id, ensure_ascii=False)
-        assert_fact, retract_fact = self._engine_module.assert_fact, self._engine_module.retract_fact
+        m = self._engine_module
+        fired: set[str] = set()
         with self._lock:
-            self._fired.clear()
-            for ruleset in self._rulesets:
-                code, state = assert_fact(ruleset._handle, payload)
+            for handle in self._handles:
+                code, state = m.assert_fact(handle, payload)
                 if code == 1:  # nothing in this ruleset matched (MessageNotHandled): nothing was stored
                     continue
                 if code == 2:
                     raise RuntimeError(f"fact {fact_id!r} already asserted: a previous retract was missed")
                 try:
-                    error: list[BaseException] = []
-                    ruleset.do_actions(state, lambda e, s: error.append(e) if e else None)
-                    if error:
-                        raise error[0]
+                    started = m.start_action_for_state(handle, state)
+                    message = started[1] if started else None
+                    while message:
+                        fired.add(_action_name(message))
+                        message = m.complete_and_start_action(handle, state)
                 finally:
-                    retract_fact(ruleset._handle, retract)
-            return set(self._fired)
+                    m.retract_fact(handle, retract)
+            return fired
 
     def close(self) -> None:
         """Free the rulesets (durable-rules has no public delete)."""
@@ -100,6 +100,17 @@ class DurableEngine:
                     self._host._ruleset_list.remove(ruleset)
                 self._engine_module.delete_ruleset(ruleset._handle)
             self._rulesets = []
+
+
+def _never_called(c: Any) -> None:  # pragma: no cover - ``match`` dispatches the actions itself
+    raise AssertionError("durable-rules actions are read by DurableEngine.match, not run")
+
+
+def _action_name(message: str) -> str:
+    """The rule an action message is for: its first key (rule names hold no quote or backslash)."""
+    if not message.startswith('{"'):
+        raise RuntimeError(f"unexpected durable-rules action message: {message[:80]!r}")
+    return message[2:message.index('"', 2)]
 
 
 def encode_fact(fact: dict[str, Any]) -> str:
