@@ -437,6 +437,14 @@ def _categorical(raw: pd.Series, kind: str, mult: float) -> ParsedColumn:
     """A dictionary-encoded column (as read from Parquet or CSV): each distinct value is parsed once."""
     categories = parse_column(pd.Series(raw.cat.categories, dtype=raw.cat.categories.dtype), kind, unit_multiplier=mult)
     codes = raw.cat.codes.to_numpy()
+    parsed = categories.values.array
+    if isinstance(parsed, pd.arrays.ArrowStringArray) and len(parsed):  # text and grades: taken in Arrow
+        missing = codes < 0
+        text = pa.array(parsed)
+        text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+        values = pd.arrays.ArrowStringArray(text.take(pa.array(codes, mask=missing)).cast(pa.large_string()))
+        bad = categories.bad.to_numpy()[np.where(missing, 0, codes)] & ~missing
+        return ParsedColumn(pd.Series(values, index=raw.index, name=raw.name), pd.Series(bad, index=raw.index, name=raw.name))
     codes = np.where(codes < 0, len(categories.values), codes)  # a missing cell takes the appended missing value
     blank = parse_column(pd.Series([None], dtype=object), kind).values
     values = pd.concat([categories.values, blank], ignore_index=True).take(codes)
