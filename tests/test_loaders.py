@@ -121,6 +121,19 @@ def test_prior_evaluation_is_the_last_row_of_the_year_before(tmp_path, twice):
     assert got == want + ([("A-1", 2023, "优", True, 2022)] if twice else [])
 
 
+def test_parquet_columns_no_rule_reads_are_kept_as_read(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    folder = tmp_path / "export"
+    folder.mkdir()
+    pq.write_table(pa.table({"project_id": ["A-1", "A-2", "A-3"], "fiscal_year": [2022, 2022, 2022],
+                             "budget_type": ["一般公共预算", None, "一般公共预算"], "备注": ["甲", "甲", None]}),
+                   folder / "projects.parquet")
+    p = load_export(folder).frame("projects")
+    assert p["budget_type"].tolist()[::2] == ["一般公共预算", "一般公共预算"] and pd.isna(p["budget_type"].iloc[1])
+    assert isinstance(p["备注"].dtype, pd.CategoricalDtype) and p["备注"].tolist()[:2] == ["甲", "甲"]
+
+
 def test_same_project_same_findings_in_both_shapes(compiled, tmp_path):
     """A project written as an export row and as a submission gives the same findings."""
     folder = tmp_path / "export"

@@ -242,11 +242,15 @@ def test_result_shape_index_and_dtypes() -> None:
 
 
 @pytest.mark.parametrize("dtype", [None, object, "string", pd.StringDtype("python"), pd.StringDtype("pyarrow"),
-                                   pd.ArrowDtype(pa.string()), "category"])
+                                   pd.ArrowDtype(pa.string()), "category", "arrow dictionary"])
 def test_text_dtypes_agree(dtype: object) -> None:
     raw = ["1,234.5", " 12 ", "abc", None, "50万", "2022-10-31", "44865", "是", "优秀", " 较差 ", "abc"]
     for kind in ("number", "money", "date", "bool", "string", "grade", "list"):
-        got = parse_column(pd.Series(raw, dtype=dtype), kind)
+        if dtype == "arrow dictionary":  # repetitive text as read from Parquet
+            series = pd.Series(pd.arrays.ArrowExtensionArray(pa.array(raw, pa.string()).dictionary_encode()))
+        else:
+            series = pd.Series(raw, dtype=dtype)
+        got = parse_column(series, kind)
         ref = parse_column(pd.Series(raw, dtype=object), kind)
         pd.testing.assert_series_equal(got.values, ref.values)
         assert got.bad.tolist() == ref.bad.tolist()

@@ -123,10 +123,18 @@ def typed_frame(table: Table, raw: pd.DataFrame, units: dict[str, float], source
         ))
     for extra in raw.columns:
         if extra not in out and not str(extra).startswith("_"):
-            out[str(extra)] = raw[extra]
+            out[str(extra)] = _as_read(raw[extra])
     out[SOURCE] = pd.Series(pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [source]), index=index)
     out[ROW] = row_labels
     return pd.DataFrame(out, index=index)
+
+
+def _as_read(column: pd.Series) -> pd.Series:
+    """A column no rule reads, kept as read; Arrow dictionary and list columns (from Parquet) as pandas
+    categorical and object columns, which the rest of pandas handles."""
+    if isinstance(column.dtype, pd.ArrowDtype):
+        return pd.Series(pa.array(column.array).to_pandas(), index=column.index, name=column.name)
+    return column
 
 
 def missing_column(kind: str, n: int) -> pd.Series:

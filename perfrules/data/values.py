@@ -408,6 +408,8 @@ def parse_column(raw: pd.Series, kind: str, *, unit_multiplier: float = 1.0) -> 
         raw = pd.Series(raw, dtype=object)
     if isinstance(raw.dtype, pd.CategoricalDtype):
         return _categorical(raw, kind, unit_multiplier)
+    if isinstance(raw.dtype, pd.ArrowDtype) and pa.types.is_dictionary(raw.dtype.pyarrow_dtype):
+        return _dictionary(raw, kind, unit_multiplier)
     typed = _typed(raw, kind, unit_multiplier)
     if typed is not None:
         return _finish(raw, *typed, kind)
@@ -434,19 +436,35 @@ def parse_column(raw: pd.Series, kind: str, *, unit_multiplier: float = 1.0) -> 
 
 
 def _categorical(raw: pd.Series, kind: str, mult: float) -> ParsedColumn:
-    """A dictionary-encoded column (as read from Parquet or CSV): each distinct value is parsed once."""
-    categories = parse_column(pd.Series(raw.cat.categories, dtype=raw.cat.categories.dtype), kind, unit_multiplier=mult)
-    codes = raw.cat.codes.to_numpy()
-    parsed = categories.values.array
-    if isinstance(parsed, pd.arrays.ArrowStringArray) and len(parsed):  # text and grades: taken in Arrow
-        missing = codes < 0
-        text = pa.array(parsed)
+    """A pandas categorical column: each distinct value is parsed once."""
+    categories = pd.Series(raw.cat.categories, dtype=raw.cat.categories.dtype)
+    return _decoded(raw, categories, raw.cat.codes.to_numpy(), kind, mult)
+
+
+def _dictionary(raw: pd.Series, kind: str, mult: float) -> ParsedColumn:
+    """An Arrow dictionary column (repetitive text read from Parquet): each distinct value is parsed once."""
+    arr = pa.array(raw.array)
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    dictionary = arr.dictionary
+    if pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type):
+        categories = pd.Series(pd.arrays.ArrowStringArray(dictionary.cast(pa.large_string())))
+    else:
+        categories = pd.Series(dictionary.to_pandas())
+    codes = pc.fill_null(arr.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    return _decoded(raw, categories, codes, kind, mult)
+
+
+def _decoded(raw: pd.Series, categories: pd.Series, codes: np.ndarray, kind: str, mult: float) -> ParsedColumn:
+    """A dictionary-encoded column from its distinct values and each cell's code (-1 when missing)."""
+    parsed = parse_column(categories, kind, unit_multiplier=mult)
+    array = parsed.values.array
+    missing = codes < 0
+    if isinstance(array, pd.arrays.ArrowStringArray) and len(array):  # text and grades: taken in Arrow
+        text = pa.array(array)
         text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
         values = pd.arrays.ArrowStringArray(text.take(pa.array(codes, mask=missing)).cast(pa.large_string()))
-        bad = categories.bad.to_numpy()[np.where(missing, 0, codes)] & ~missing
-        return ParsedColumn(pd.Series(values, index=raw.index, name=raw.name), pd.Series(bad, index=raw.index, name=raw.name))
-    codes = np.where(codes < 0, len(categories.values), codes)  # a missing cell takes the appended missing value
-    blank = parse_column(pd.Series([None], dtype=object), kind).values
-    values = pd.concat([categories.values, blank], ignore_index=True).take(codes)
-    bad = np.append(categories.bad.to_numpy(), False)[codes]
-    return ParsedColumn(pd.Series(values.array, index=raw.index, name=raw.name), pd.Series(bad, index=raw.index, name=raw.name))
+    else:
+        blank = parse_column(pd.Series([None], dtype=object), kind).values
+        values = pd.concat([parsed.values, blank], ignore_index=True).take(np.where(missing, len(array), codes)).array
+    bad = np.append(parsed.bad.to_numpy(), False)[np.where(missing, len(array), codes)]
+    return ParsedColumn(pd.Series(values, index=raw.index, name=raw.name), pd.Series(bad, index=raw.index, name=raw.name))
