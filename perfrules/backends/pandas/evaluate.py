@@ -60,7 +60,10 @@ def _list(node: E.ListLit, ctx: Context) -> list[Any]:
 def _ref(node: E.Ref, ctx: Context) -> Any:
     if node.space == "builtin":
         return ctx.as_of_ts
-    return ctx.frame[node.name]
+    key = ("column", node.name)  # a frame's columns are only ever added to, never replaced
+    if key not in ctx.cache:
+        ctx.cache[key] = ctx.frame[node.name]
+    return ctx.cache[key]
 
 
 def _param(node: E.Param, ctx: Context) -> Any:
@@ -91,7 +94,11 @@ def _membership(left: Any, right: Any, index: pd.Index) -> pd.Series:
     if isinstance(right, list):
         choices = [v for v in right if v is not pd.NA]
         if isinstance(left, pd.Series):
-            hit = left.isin(choices).to_numpy(dtype=bool, na_value=False)
+            if _is_text(left) and all(isinstance(c, str) for c in choices):  # text in Arrow
+                hit = pc.fill_null(pc.is_in(_arrow_text(left), value_set=pa.array(choices, pa.large_string())), False)
+                hit = np.asarray(hit, dtype=bool)
+            else:
+                hit = left.isin(choices).to_numpy(dtype=bool, na_value=False)
             return _bool_array(hit, _isna(left, index), index)
         if left is pd.NA:
             return _bool_array(np.zeros(len(index), bool), np.ones(len(index), bool), index)
@@ -295,7 +302,7 @@ FUNCTIONS = {
 
 def _isna(value: Any, index: pd.Index) -> np.ndarray:
     if isinstance(value, pd.Series):
-        return value.isna().to_numpy()
+        return np.asarray(value.array.isna(), dtype=bool)
     if isinstance(value, list):
         return np.zeros(len(index), bool)
     return np.full(len(index), bool(pd.isna(value)))
