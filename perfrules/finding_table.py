@@ -56,8 +56,10 @@ def _distinct(series: pd.Series) -> tuple[np.ndarray, list[Any]]:
     keys[:] = [None if _missing(v) else tuple(v) if isinstance(v, (list, tuple, np.ndarray)) else v for v in cells]
     try:
         codes, _ = pd.factorize(keys, use_na_sentinel=True)
-    except TypeError:  # still unhashable (nested): every cell on its own
-        codes = np.where([_missing(v) for v in cells], -1, np.arange(len(cells)))
+    except TypeError:  # still unhashable (dicts, nested lists): every present cell on its own
+        present = np.array([not _missing(v) for v in cells], dtype=bool)
+        codes = np.full(len(cells), -1, dtype=np.int64)
+        codes[present] = np.arange(int(present.sum()))
     found, first = np.unique(codes, return_index=True)
     return np.asarray(codes), [cells[i] for i in first[found >= 0]]
 
@@ -95,7 +97,10 @@ class TableValues:
             if name not in self._encoded:
                 series = self.frame[name]
                 if _is_text(series):
-                    self._encoded[name] = (pa.array(series.astype("string"), from_pandas=True).cast(_STR), np.empty(0), [])
+                    text = pa.array(series.astype("string"), from_pandas=True).cast(_STR)
+                    # a frame joined from parts holds chunked columns; take() on one would return chunks
+                    text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+                    self._encoded[name] = (text, np.empty(0), [])
                 else:
                     self._encoded[name] = (None, *_distinct(series))
             return self._encoded[name]

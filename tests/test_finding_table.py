@@ -51,3 +51,18 @@ def test_list_cells_and_repeated_values_render_as_for_one_record() -> None:
     evidence = evidence_column(columns, {"params.min": 1}, ["funding_sources", "amount", "params.min"], 4).to_pylist()
     assert [json.loads(e) for e in evidence] == [
         {k: json_value(row[k]) for k in ("funding_sources", "amount")} | {"params.min": 1} for row in rows]
+
+
+def test_chunked_text_and_unhashable_cells_render_row_for_row() -> None:
+    import numpy as np
+    import pyarrow as pa
+    from perfrules.finding_table import TableValues
+    # a frame joined from parts holds chunked Arrow text; dict cells cannot be hashed even as tuples
+    names = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([["甲", None], ["乙"]], pa.large_string())))
+    frame = pd.DataFrame({"project_name": names, "x": pd.Series([None, {"k": 1}, {"k": 2}], dtype=object)})
+    values = TableValues(frame)
+    rows = np.array([2, 0, 1])
+    got = render_column("项目 {project_name}", values.rows(rows, ["project_name"]), {}, "zh", 3).to_pylist()
+    assert got == [render("项目 {project_name}", {"project_name": v}, "zh") for v in ["乙", "甲", None]]
+    assert values.json("x", np.arange(3)).to_pylist() == ["null", '{"k": 1}', '{"k": 2}']
+    assert values.json("x", np.array([2, 1])).to_pylist() == ['{"k": 2}', '{"k": 1}']

@@ -120,3 +120,35 @@ def test_engine_reports_every_rule_that_matches_and_forgets_each_fact():
         assert engine.match({"k0": 1, "k1": 1}, "x") == {"A|T", "A|E"}
     finally:
         engine.close()
+
+
+def test_an_error_while_reading_actions_does_not_hold_the_engine():
+    # A started action leases the ruleset's state; if anything fails while the actions are read, the
+    # rest are completed before the fact is retracted, so the next submission is matched normally
+    # (a leased state hands out no actions for about a minute).
+    from perfrules.backends.durable import runtime
+    from perfrules.backends.durable.program import Program
+    engine = runtime.DurableEngine(Program({"R|T": {"$gt": {"k0": 1}}, "R|F": {"$gt": {"k0": 2}}}), "test_interrupted")
+    real = engine._engine_module
+
+    class FailingOnce:  # the C module, but the first complete_and_start_action is interrupted
+        failed = False
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def complete_and_start_action(self, handle, state):
+            if not self.failed:
+                self.failed = True
+                raise KeyboardInterrupt
+            return real.complete_and_start_action(handle, state)
+
+    engine._engine_module = FailingOnce()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            engine.match({"k0": 5}, "a")
+        assert engine.match({"k0": 5}, "b") == {"R|T", "R|F"}
+        assert engine.match({"k0": 2}, "c") == {"R|T"}
+    finally:
+        engine.close()
+    assert engine.match({"k0": 5}, "d") == set()  # a closed engine has no rulesets left to match

@@ -25,7 +25,10 @@ durable-rules 2.0.28 (2020, unmaintained) has sharp edges; each is handled here,
   state back for every action, which cost more than the matching. We only need the names of the rules
   that fired, so ``match`` walks the actions itself with the same C calls (``start_action_for_state``,
   then ``complete_and_start_action`` until none is left) and reads each rule name from the head of its
-  message, ``{"RULE|T": …}``; the registered actions are never called.
+  message, ``{"RULE|T": …}``; the registered actions are never called. A started action leases the
+  ruleset's one state (sid "0") for 30 s and keeps its frame until completed: if anything interrupts the
+  walk, the remaining actions are completed before the fact is retracted (``abandon_action`` releases the
+  lease but leaves the frame, which a later complete then frees after its fact is gone: a crash).
 - Posting from several threads into one host loses actions: one lock per engine serialises it.
 - The C extension fails to import on Python ≥ 3.13 (``PyEval_CallObject``); the import is lazy and
   only this backend needs it (see ``perfrules.backends.durable.available``).
@@ -81,14 +84,25 @@ class DurableEngine:
                     continue
                 if code == 2:
                     raise RuntimeError(f"fact {fact_id!r} already asserted: a previous retract was missed")
+                messages: list[str] = []
+                message = None
                 try:
                     started = m.start_action_for_state(handle, state)
                     message = started[1] if started else None
                     while message:
-                        fired.add(_action_name(message))
+                        messages.append(message)
                         message = m.complete_and_start_action(handle, state)
+                except BaseException:
+                    # An action left started holds a lease on the ruleset's one state (later facts would
+                    # match and hand out nothing for about a minute) and keeps its frame, which a later
+                    # complete would free after the fact is gone. Complete what is left before the retract.
+                    # (abandon_action frees only the lease, not the frame: not safe here.)
+                    while message:
+                        message = m.complete_and_start_action(handle, state)
+                    raise
                 finally:
                     m.retract_fact(handle, retract)
+                fired.update(_action_name(message) for message in messages)
             return fired
 
     def close(self) -> None:
@@ -99,7 +113,7 @@ class DurableEngine:
                 if ruleset in self._host._ruleset_list:
                     self._host._ruleset_list.remove(ruleset)
                 self._engine_module.delete_ruleset(ruleset._handle)
-            self._rulesets = []
+            self._rulesets, self._handles = [], []
 
 
 def _never_called(c: Any) -> None:  # pragma: no cover - ``match`` dispatches the actions itself
