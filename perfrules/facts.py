@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from .backends.pandas.evaluate import Context, evaluate, evaluate_bool
 from .data.dataset import Dataset
-from .data.keys import joined, key_text, positions
+from .data.keys import joined, key_text, positions, same_year, unique_keys, years
 from .spec import expr as E
 from .spec.compile import CompiledPack
 from .spec.functions import TABLE_ORDER
@@ -57,7 +56,7 @@ def build_facts(dataset: Dataset, compiled: CompiledPack, as_of: dt.date) -> Fac
             else:
                 by_table.setdefault(agg.table, []).append(key)
 
-        record_ids = _unique_ids(base) if by_table else None
+        record_ids = unique_keys(base["project_id"]) if by_table else None
 
         def over(table: str) -> tuple[int, dict[str, pd.Series]]:
             rows, pos = _related_rows(dataset, table, base, record_ids)
@@ -95,8 +94,8 @@ def _related_rows(dataset: Dataset, table: str, records: pd.DataFrame, record_id
         # aggregate over evaluations, ``fiscal_year`` is the record's.
         if record_ids is not None:
             pos = positions(key_text(rows["project_id"]), record_ids)
-            record_fy = np.where(pos >= 0, _as_float(records["fiscal_year"])[np.maximum(pos, 0)], np.nan)
-            keep = (pos >= 0) & (_as_float(rows["year"]) <= record_fy)
+            record_fy = np.where(pos >= 0, years(records["fiscal_year"])[np.maximum(pos, 0)], np.nan)
+            keep = (pos >= 0) & (years(rows["year"]) <= record_fy)
             merged = rows[keep].reset_index(drop=True)
             merged["fiscal_year"] = pd.array(record_fy[keep], dtype="Float64")
             return merged, pos[keep]
@@ -109,21 +108,10 @@ def _related_rows(dataset: Dataset, table: str, records: pd.DataFrame, record_id
         return merged.reset_index(drop=True), merged["_pos"].to_numpy()
     if record_ids is not None:
         pos = positions(key_text(rows["project_id"]), record_ids)
-        row_fy, record_fy = _as_float(rows["fiscal_year"]), _as_float(records["fiscal_year"])[np.maximum(pos, 0)]
-        same_year = (row_fy == record_fy) | np.isnan(row_fy) & np.isnan(record_fy)
-        return rows, np.where(same_year, pos, -1)
+        record_fy = years(records["fiscal_year"])[np.maximum(pos, 0)]
+        return rows, np.where(same_year(years(rows["fiscal_year"]), record_fy), pos, -1)
     # Duplicate records are reported by the loader; the first one owns the related rows.
     return rows, positions(joined(rows["project_id"], rows["fiscal_year"]), joined(records["project_id"], records["fiscal_year"]))
-
-
-def _unique_ids(records: pd.DataFrame) -> pa.Array | None:
-    """The records' project ids as a lookup key, when no project has two records."""
-    ids = key_text(records["project_id"])
-    return ids if len(pc.unique(ids)) == len(records) else None  # (unique is twice as fast as count_distinct)
-
-
-def _as_float(series: pd.Series) -> np.ndarray:
-    return series.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
 
 
 def _result_dtype(agg: E.Aggregate) -> str:

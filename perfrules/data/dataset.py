@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .fields import TABLES, Column, Table
-from .keys import joined, key_text, positions
+from .keys import joined, key_text, positions, same_year, unique_keys, years
 from .values import ParsedColumn, parse_column
 
 SOURCE, ROW = "_source", "_row"
@@ -197,22 +197,16 @@ def fill_prior_from_evaluations(ds: Dataset) -> None:
 
 def prior_evaluations(projects: pd.DataFrame, ev: pd.DataFrame) -> np.ndarray:
     """For each project, the position of its evaluation of the year before its fiscal year (the last such row), or -1."""
-    ids = key_text(projects["project_id"])
-    if len(pc.unique(ids)) != len(ids):  # a project with two records: match on id and year together
+    ids = unique_keys(projects["project_id"])
+    if ids is None:  # a project with two records: match on id and year together
         return positions(joined(projects["project_id"], projects["fiscal_year"]),
                          joined(ev["project_id"], ev["year"].astype("Int64") + 1), last=True)
     # Each project id once: find each evaluation's project by id alone (no joined text keys for millions of rows).
     owner = positions(key_text(ev["project_id"]), ids)
-    fy = _floats(projects["fiscal_year"])[np.maximum(owner, 0)]
-    year = _floats(ev["year"])
-    of_prior_year = (owner >= 0) & ((year + 1 == fy) | np.isnan(year) & np.isnan(fy))  # missing matches missing, as in a join
+    of_prior_year = (owner >= 0) & same_year(years(ev["year"]) + 1, years(projects["fiscal_year"])[np.maximum(owner, 0)])
     out = np.full(len(projects), -1, dtype=np.int64)
     np.maximum.at(out, owner[of_prior_year], np.flatnonzero(of_prior_year))  # the last row wins
     return out
-
-
-def _floats(series: pd.Series) -> np.ndarray:
-    return series.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
 
 
 def assemble(frames: dict[str, list[pd.DataFrame]], **kwargs: object) -> Dataset:

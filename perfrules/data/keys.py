@@ -28,3 +28,19 @@ def positions(keys: pa.Array, record_keys: pa.Array, last: bool = False) -> np.n
         found = positions(keys, record_keys[::-1])
         return np.where(found >= 0, len(record_keys) - 1 - found, -1)
     return pc.fill_null(pc.index_in(keys, value_set=record_keys), -1).to_numpy().astype(np.int64)
+
+
+def unique_keys(series: pd.Series) -> pa.Array | None:
+    """The column as lookup keys when no two rows share a key (a hash lookup of it alone then finds a row), else None."""
+    keys = key_text(series)
+    return keys if len(pc.unique(keys)) == len(keys) else None  # (unique is twice as fast as count_distinct)
+
+
+def years(series: pd.Series) -> np.ndarray:
+    """A year column as floats, NaN where missing."""
+    return series.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+
+
+def same_year(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Where two year arrays agree; a missing year matches a missing year, as in a join."""
+    return (a == b) | np.isnan(a) & np.isnan(b)
