@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .data.values import one_array
 from .findings import Finding, format_value, json_value
 from .spec.model import SEVERITIES, Text
 
@@ -97,10 +98,7 @@ class TableValues:
             if name not in self._encoded:
                 series = self.frame[name]
                 if _is_text(series):
-                    text = pa.array(series.astype("string"), from_pandas=True).cast(_STR)
-                    # a frame joined from parts holds chunked columns; take() on one would return chunks
-                    text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
-                    self._encoded[name] = (text, np.empty(0), [])
+                    self._encoded[name] = (one_array(series.astype("string")).cast(_STR), np.empty(0), [])
                 else:
                     self._encoded[name] = (None, *_distinct(series))
             return self._encoded[name]

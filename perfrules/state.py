@@ -54,6 +54,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .data.values import one_array
 from .errors import PerfrulesError, Problem
 
 __all__ = ["Comparison", "Previous", "StateError", "StateLocked", "StateStore"]
@@ -448,9 +449,7 @@ class StateStore:
 
 def arrow_column(series: pd.Series, type: pa.DataType) -> pa.Array:
     """A pandas column as one Arrow array of ``type`` (zero-copy for Arrow-backed columns; NaN and None become null)."""
-    array = pa.array(series, from_pandas=True)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
+    array = one_array(series)
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
     return array if array.type == type else array.cast(type)

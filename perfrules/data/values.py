@@ -329,6 +329,13 @@ def _strings(a: pa.Array | np.ndarray, kind: str, mult: float) -> tuple[np.ndarr
     return vals, bad
 
 
+def one_array(values: Any) -> pa.Array:
+    """A pandas column or array as one Arrow array (zero-copy where Arrow-backed; pandas hands those over in
+    chunks, and a take on chunks returns chunks)."""
+    array = pa.array(values, from_pandas=True)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
 def clean_text(a: pa.Array) -> pa.Array:
     """Text cells trimmed, with blanks and placeholders ("-", "N/A", "ＮＵＬＬ") as nulls."""
     trimmed = pc.utf8_trim_whitespace(a.cast(pa.large_string()))
@@ -358,17 +365,16 @@ def _typed(raw: pd.Series, kind: str, mult: float) -> tuple[np.ndarray, np.ndarr
         out = np.append(_day(np.asarray(days), kind), np.array(["NaT"], dtype="datetime64[ns]"))[codes]
         return out, np.isnat(out) & ~np.isnat(d)
     if kind == "list" and isinstance(dt, pd.ArrowDtype) and pa.types.is_list(dt.pyarrow_dtype):
-        return _arrow_lists(pa.array(raw.array))
+        return _arrow_lists(one_array(raw.array))
     return None
 
 
 _ITEM_SEP = "\x1f"
 
 
-def _arrow_lists(a: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray] | None:
+def _arrow_lists(a: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
     """List cells read from Parquet: each distinct list (its items joined) parsed once; None when the items are
     not plain text (the per-cell path reads those)."""
-    a = a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
     items = pc.list_flatten(a)
     if not (pa.types.is_string(items.type) or pa.types.is_large_string(items.type)) or items.null_count \
             or pc.any(pc.match_substring(items, _ITEM_SEP)).as_py():
@@ -417,8 +423,7 @@ def parse_column(raw: pd.Series, kind: str, *, unit_multiplier: float = 1.0) -> 
     pa_type = getattr(dt, "pyarrow_dtype", pa.null())
     if (isinstance(dt, pd.StringDtype) or pa.types.is_string(pa_type) or pa.types.is_large_string(pa_type)
             or dt == object and infer_dtype(raw, skipna=True) in ("string", "empty")):
-        a = pa.array(raw, from_pandas=True)
-        a = a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+        a = one_array(raw)
         if kind == "string":  # stays in Arrow: no Python object per cell
             text = pd.Series(pd.arrays.ArrowStringArray(clean_text(a).cast(pa.large_string())), index=raw.index, name=raw.name)
             return ParsedColumn(text, pd.Series(np.zeros(len(raw), dtype=bool), index=raw.index, name=raw.name))
@@ -443,8 +448,7 @@ def _categorical(raw: pd.Series, kind: str, mult: float) -> ParsedColumn:
 
 def _dictionary(raw: pd.Series, kind: str, mult: float) -> ParsedColumn:
     """An Arrow dictionary column (repetitive text read from Parquet): each distinct value is parsed once."""
-    arr = pa.array(raw.array)
-    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    arr = one_array(raw.array)
     dictionary = arr.dictionary
     if pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type):
         categories = pd.Series(pd.arrays.ArrowStringArray(dictionary.cast(pa.large_string())))
@@ -460,9 +464,7 @@ def _decoded(raw: pd.Series, categories: pd.Series, codes: np.ndarray, kind: str
     array = parsed.values.array
     missing = codes < 0
     if isinstance(array, pd.arrays.ArrowStringArray) and len(array):  # text and grades: taken in Arrow
-        text = pa.array(array)
-        text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
-        values = pd.arrays.ArrowStringArray(text.take(pa.array(codes, mask=missing)).cast(pa.large_string()))
+        values = pd.arrays.ArrowStringArray(one_array(array).take(pa.array(codes, mask=missing)).cast(pa.large_string()))
     else:
         blank = parse_column(pd.Series([None], dtype=object), kind).values
         values = pd.concat([parsed.values, blank], ignore_index=True).take(np.where(missing, len(array), codes)).array
