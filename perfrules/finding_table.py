@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .data.values import one_array
+from .data.values import distinct_cells, one_array
 from .findings import Finding, format_value, json_value
 from .spec.model import SEVERITIES, Text
 
@@ -40,33 +40,9 @@ def _constant(value: str | None, n: int) -> pa.Array:
 
 def _per_distinct(series: pd.Series, fn: Callable[[Any], str]) -> pa.Array:
     """``fn`` applied once per distinct value (missing values get ``fn(None)``), as an Arrow text array."""
-    codes, values = _distinct(series)
+    codes, values = distinct_cells(series)
     texts = np.array([fn(v) for v in values] + [fn(None)], dtype=object)
     return pa.array(texts[codes], _STR)
-
-
-def _distinct(series: pd.Series) -> tuple[np.ndarray, list[Any]]:
-    """Each cell's code (-1 when missing) and one value per code."""
-    try:
-        codes, uniques = pd.factorize(series, use_na_sentinel=True)
-        return np.asarray(codes), list(uniques)
-    except TypeError:  # unhashable cells (lists): told apart by their items
-        pass
-    cells = series.tolist()
-    keys = np.empty(len(cells), dtype=object)
-    keys[:] = [None if _missing(v) else tuple(v) if isinstance(v, (list, tuple, np.ndarray)) else v for v in cells]
-    try:
-        codes, _ = pd.factorize(keys, use_na_sentinel=True)
-    except TypeError:  # still unhashable (dicts, nested lists): every present cell on its own
-        present = np.array([not _missing(v) for v in cells], dtype=bool)
-        codes = np.full(len(cells), -1, dtype=np.int64)
-        codes[present] = np.arange(int(present.sum()))
-    found, first = np.unique(codes, return_index=True)
-    return np.asarray(codes), [cells[i] for i in first[found >= 0]]
-
-
-def _missing(value: Any) -> bool:
-    return not isinstance(value, (list, tuple, dict, np.ndarray)) and bool(pd.isna(value))
 
 
 def _is_text(series: pd.Series) -> bool:
@@ -100,7 +76,7 @@ class TableValues:
                 if _is_text(series):
                     self._encoded[name] = (one_array(series.astype("string")).cast(_STR), np.empty(0), [])
                 else:
-                    self._encoded[name] = (None, *_distinct(series))
+                    self._encoded[name] = (None, *distinct_cells(series))
             return self._encoded[name]
 
     def formatted(self, name: str, positions: np.ndarray, lang: str) -> pa.Array:

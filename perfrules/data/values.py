@@ -253,18 +253,36 @@ def _per_value(values: np.ndarray, kind: str, mult: float) -> tuple[np.ndarray, 
 
 def _objects(values: np.ndarray, kind: str, mult: float) -> tuple[np.ndarray, np.ndarray]:
     """Arbitrary objects (never mixing bools with numbers): parse each distinct value once."""
-    try:
-        codes, uniq = pd.factorize(values)
-    except TypeError:  # unhashable cells: lists (from JSON, or Parquet list columns) are told apart as tuples
-        if not all(isinstance(v, _SEQ_TYPES) or v is None for v in values):
-            return _per_value(values, kind, mult)
-        keys = np.empty(len(values), dtype=object)
-        keys[:] = [tuple(v) if v is not None else None for v in values]
-        codes, uniq = pd.factorize(keys)
-        uniq = [list(u) for u in uniq]
-    vals_u, bad_u = _per_value(_objects_array(uniq), kind, mult)
+    codes, distinct = distinct_cells(values)
+    # an unhashable sequence cell (a list, or an array from Parquet) is read as a list
+    vals_u, bad_u = _per_value(_objects_array([list(v) if isinstance(v, (list, np.ndarray)) else v for v in distinct]), kind, mult)
     # code -1 (missing) picks the appended fill value
     return np.append(vals_u, _empty(kind, 1)[0])[codes], np.append(bad_u, False)[codes]
+
+
+def distinct_cells(cells: Any) -> tuple[np.ndarray, list[Any]]:
+    """Each cell's code (-1 when missing) and one cell per code: list cells are told apart by their items, and
+    cells that cannot be hashed even so (dicts) each get a code of their own."""
+    try:
+        codes, uniques = pd.factorize(cells, use_na_sentinel=True)
+        return np.asarray(codes), list(uniques)
+    except TypeError:  # unhashable cells: lists (from JSON, or Parquet list columns)
+        pass
+    items = cells.tolist()
+    keys = np.empty(len(items), dtype=object)
+    keys[:] = [None if _na(v) else tuple(v) if isinstance(v, _SEQ_TYPES) else v for v in items]
+    try:
+        codes, _ = pd.factorize(keys, use_na_sentinel=True)
+    except TypeError:  # still unhashable (dicts, nested lists): every present cell on its own
+        present = np.array([not _na(v) for v in items], dtype=bool)
+        codes = np.full(len(items), -1, dtype=np.int64)
+        codes[present] = np.arange(int(present.sum()))
+    found, first = np.unique(codes, return_index=True)
+    return np.asarray(codes), [items[i] for i in first[found >= 0]]
+
+
+def _na(value: Any) -> bool:
+    return not isinstance(value, (*_SEQ_TYPES, dict)) and bool(pd.isna(value))
 
 
 def _objects_array(items: Any) -> np.ndarray:
