@@ -198,14 +198,12 @@ def decide(cr: CompiledRule, facts: FactFrames, compiled: CompiledPack, as_of: d
 
 
 def rule_findings(cr: CompiledRule, decision: Decision, facts: FactFrames, dataset: Dataset, compiled: CompiledPack,
-                  as_of: dt.date, lang: str, shown: finding_table.TableValues | None = None
-                  ) -> tuple[FiredTexts | None, list[Finding]]:
+                  as_of: dt.date, lang: str, shown: finding_table.TableValues) -> tuple[FiredTexts | None, list[Finding]]:
     """One rule's texts where it fired, and its D03 findings where it could not tell."""
     frame = facts.frames[cr.rule.table]
     fired = None
     if decision.fired.any():
-        fired = fired_texts(cr, np.flatnonzero(decision.fired), decision.severity, compiled.params, as_of, lang,
-                            shown or finding_table.TableValues(frame))
+        fired = fired_texts(cr, np.flatnonzero(decision.fired), decision.severity, compiled.params, as_of, lang, shown)
     undecided = _unknown_findings(cr, frame, decision.unknown, dataset, facts, compiled, lang) if decision.unknown.any() else []
     return fired, undecided
 
