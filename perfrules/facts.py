@@ -72,7 +72,7 @@ def build_facts(dataset: Dataset, compiled: CompiledPack, as_of: dt.date) -> Fac
                 orphans[table] = orphan_rows
                 columns.update(values)
         columns = {k: columns[k] for k in keys}
-        frame = pd.concat([base, pd.DataFrame(columns, index=base.index)], axis=1) if columns else base.copy()
+        frame = pd.concat([base, pd.DataFrame(columns, index=base.index, copy=False)], axis=1) if columns else base.copy()
         ctx = Context(frame, compiled.params, as_of)
         for d in compiled.derived:
             if d.fact.table == record_table:

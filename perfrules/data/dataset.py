@@ -126,7 +126,7 @@ def typed_frame(table: Table, raw: pd.DataFrame, units: dict[str, float], source
             out[str(extra)] = _as_read(raw[extra])
     out[SOURCE] = pd.Series(pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [source]), index=index)
     out[ROW] = row_labels
-    return pd.DataFrame(out, index=index)
+    return pd.DataFrame(out, index=index, copy=False)  # the columns are new: copying them costs ~1 ms per column per 100k rows
 
 
 def _as_read(column: pd.Series) -> pd.Series:
