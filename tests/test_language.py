@@ -71,6 +71,20 @@ def test_kleene_and_or_not(tmp_path):
     assert outcome(tmp_path, "not (amount > 1)", projects) == [None, None]
 
 
+def test_kleene_truth_tables(tmp_path):
+    # every pair of true / false / unknown, against the truth tables of three-valued logic
+    values = [True, False, None]
+    pairs = [(a, b) for a in values for b in values]
+    projects = [{"is_new": a, "is_major": b} for a, b in pairs]
+    expect_and = [False if a is False or b is False else None if a is None or b is None else True for a, b in pairs]
+    expect_or = [True if a is True or b is True else None if a is None or b is None else False for a, b in pairs]
+    assert outcome(tmp_path, "is_new and is_major", projects) == expect_and
+    assert outcome(tmp_path, "is_new or is_major", projects) == expect_or
+    assert outcome(tmp_path, "not is_new", projects) == [None if a is None else not a for a, _ in pairs]
+    assert outcome(tmp_path, "is_new and is_major and not is_new", projects) == [
+        False if a is not None or b is False else None for a, b in pairs]
+
+
 def test_is_none_is_never_unknown(tmp_path):
     projects = [{"amount": None}, {"amount": 5}]
     assert outcome(tmp_path, "amount is None", projects) == [True, False]
