@@ -114,6 +114,9 @@ def _related_rows(dataset: Dataset, table: str, records: pd.DataFrame, record_id
     return rows, positions(joined(rows["project_id"], rows["fiscal_year"]), joined(records["project_id"], records["fiscal_year"]))
 
 
+GRID_CELLS = 50_000_000  # count_distinct marks a record × value grid up to this size, else hashes the pairs
+
+
 def _result_dtype(agg: E.Aggregate) -> str:
     return {"count": "Float64", "count_distinct": "Float64", "sum": "Float64", "streak": "Float64",
             "any": "boolean", "all": "boolean"}.get(agg.func, "object")
@@ -156,27 +159,53 @@ def _aggregate(agg: E.Aggregate, ctx: Context, pos: np.ndarray, n: int, index: p
         counted = np.bincount(frame["pos"], minlength=n) > 0
         out = pd.Series(total, index=index, dtype="Float64")
         return out.mask(~counted | value_na | has_unknown)
-    grouped = frame.dropna(subset=["v"]).groupby("pos")["v"]
     if func == "count_distinct":
-        out = grouped.nunique().reindex(range(n), fill_value=0).astype("Float64")
-    elif func in ("min", "max"):
+        codes, distinct = pd.factorize(frame["v"], use_na_sentinel=True)
+        present = codes >= 0
+        record, code = frame["pos"].to_numpy(dtype=np.int64)[present], codes[present]
+        if n * len(distinct) <= GRID_CELLS:  # few distinct values (months, grades): a record × value grid
+            seen = np.zeros((n, len(distinct)), dtype=bool)
+            seen[record, code] = True
+            counts = seen.sum(axis=1)
+        else:  # each distinct (record, value) pair once, then counted per record
+            counts = np.bincount(pd.unique(record * len(distinct) + code) // len(distinct), minlength=n)
+        out = pd.Series(counts.astype(float), dtype="Float64")
+        out.index = index
+        return out.mask(has_unknown)
+    grouped = frame.dropna(subset=["v"]).groupby("pos")["v"]
+    if func in ("min", "max"):
         out = getattr(grouped, func)().reindex(range(n))
     else:  # pragma: no cover - the parser only admits known aggregates
         raise ValueError(func)
     out.index = index
-    return out.mask(has_unknown | (~has_rows if func in ("min", "max") else np.zeros(n, bool)))
+    return out.mask(has_unknown | ~has_rows)
 
 
 def _streak(agg: E.Aggregate, rows: pd.DataFrame, pos: np.ndarray, true: np.ndarray, unknown: np.ndarray,
             n: int, index: pd.Index) -> pd.Series:
     order_col = TABLE_ORDER.get(agg.table)
-    order = rows[order_col] if order_col else pd.Series(np.arange(len(rows)))
-    frame = pd.DataFrame({"pos": pos, "order": order.to_numpy(), "t": true, "u": unknown})
-    frame = frame.sort_values(["pos", "order"], ascending=[True, False], kind="stable")
-    # Within each record, the run of leading true rows (most recent first) is the streak.
-    run = frame.groupby("pos")["t"].cumprod().astype(bool)
-    length = np.bincount(frame["pos"][run], minlength=n)
-    first_break = frame[~run.to_numpy()].groupby("pos").head(1)
+    # Within each record, most recent first (rows without an order last), in file order among equals.
+    at = np.arange(len(rows))
+    if order_col is None:  # no order column: the last row is the most recent
+        key, na = -at, np.zeros(len(rows), bool)
+    else:
+        order = rows[order_col]
+        na = np.asarray(order.isna(), dtype=bool)
+        if order.dtype.kind == "M":
+            key = order.to_numpy(dtype="datetime64[ns]").view(np.int64)
+        else:
+            key = order.to_numpy(dtype=float, na_value=np.nan)
+        key = -np.where(na, 0, key)
+    at = at[np.argsort(key, kind="stable")]
+    at = at[np.argsort(na[at], kind="stable")]
+    at = at[np.argsort(pos[at], kind="stable")]
+    p, t, u = pos[at], true[at], unknown[at]
+    # The run of leading true rows of each record is its streak; the row that ends it may be unknown.
+    breaks_before = np.cumsum(~t) - ~t
+    starts = np.flatnonzero(np.r_[True, p[1:] != p[:-1]]) if len(p) else np.zeros(0, np.int64)
+    group_base = np.repeat(breaks_before[starts], np.diff(np.r_[starts, len(p)]))
+    leading = breaks_before == group_base
+    length = np.bincount(p[leading & t], minlength=n)
     stopped_unknown = np.zeros(n, bool)
-    stopped_unknown[first_break["pos"][first_break["u"]].to_numpy()] = True
+    stopped_unknown[p[leading & ~t & u]] = True
     return pd.Series(length.astype(float), index=index, dtype="Float64").mask(stopped_unknown)

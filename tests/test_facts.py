@@ -1,0 +1,105 @@
+"""The fact layer's aggregates against plain-Python definitions, on generated related rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from perfrules import facts
+from perfrules.facts import _aggregate
+from perfrules.backends.pandas.evaluate import Context
+from perfrules.spec import expr as E
+
+TRUTH = st.sampled_from([True, False, None])
+
+
+def _rows(draw_rows: list[tuple[int, object, object]], order: str) -> tuple[pd.DataFrame, np.ndarray]:
+    pos = np.array([r[0] for r in draw_rows], dtype=np.int64)
+    frame = pd.DataFrame({"flag": pd.array([r[1] for r in draw_rows], dtype="boolean"),
+                          order: pd.Series([r[2] for r in draw_rows], dtype="Int64" if order == "year" else "datetime64[ns]")})
+    return frame, pos
+
+
+def _value(v: object) -> bool | None:
+    return None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else v
+
+
+def expected_streak(rows: list[tuple[int, object, object]], n: int) -> list[float | None]:
+    out: list[float | None] = []
+    for record in range(n):
+        mine = [(i, r) for i, r in enumerate(rows) if r[0] == record]
+        # most recent first, rows without an order last, file order among equals
+        mine.sort(key=lambda ir: (ir[1][2] is None, 0 if ir[1][2] is None else -_key(ir[1][2]), ir[0]))
+        length = 0
+        result: float | None = None
+        for _, (_, flag, _) in mine:
+            if flag is True:
+                length += 1
+                continue
+            result = None if flag is None else float(length)
+            break
+        else:
+            result = float(length)
+        out.append(result)
+    return out
+
+
+def _key(v: object) -> float:
+    return v.toordinal() if isinstance(v, dt.date) else float(v)  # type: ignore[arg-type]
+
+
+def _run(func: str, table: str, frame: pd.DataFrame, pos: np.ndarray, n: int, value: E.Node | None = None) -> list:
+    agg = E.Aggregate(func, table, value=value, where=E.Ref("column", "flag") if func == "streak" else None)
+    ctx = Context(frame, {}, dt.date(2022, 11, 15))
+    out = _aggregate(agg, ctx, pos, n, pd.RangeIndex(n))
+    return [None if v is pd.NA else float(v) for v in out.astype(object)]
+
+
+ROW_YEARS = st.lists(st.tuples(st.integers(0, 3), TRUTH, st.sampled_from([None, 2019, 2020, 2021, 2022])), max_size=25)
+ROW_DATES = st.lists(st.tuples(st.integers(0, 3), TRUTH,
+                               st.sampled_from([None, dt.date(2022, 1, 1), dt.date(2022, 3, 1), dt.date(2021, 12, 1), dt.date(1969, 12, 1)])),
+                     max_size=25)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ROW_YEARS)
+def test_streak_by_year_matches_its_definition(rows):
+    frame, pos = _rows(rows, "year")
+    assert _run("streak", "evaluations", frame, pos, 4) == expected_streak(rows, 4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ROW_DATES)
+def test_streak_by_date_matches_its_definition(rows):
+    rows = [(p, f, None if d is None else pd.Timestamp(d)) for p, f, d in rows]
+    frame, pos = _rows(rows, "month")
+    assert _run("streak", "monitoring", frame, pos, 4) == expected_streak(
+        [(p, f, None if d is None else d.date()) for p, f, d in rows], 4)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), TRUTH), max_size=25))
+def test_streak_without_an_order_column_counts_back_from_the_last_row(rows):
+    frame = pd.DataFrame({"flag": pd.array([f for _, f in rows], dtype="boolean")})
+    pos = np.array([p for p, _ in rows], dtype=np.int64)
+    # indicators have no order column: the file's last row is the most recent
+    expected = expected_streak([(p, f, i) for i, (p, f) in enumerate(rows)], 4)
+    assert _run("streak", "indicators", frame, pos, 4) == expected
+
+
+@pytest.mark.parametrize("grid_cells", [50_000_000, 0], ids=["grid", "hashed pairs"])
+@settings(max_examples=200, deadline=None)
+@given(rows=ROW_DATES)
+def test_count_distinct_counts_each_present_value_once_per_record(grid_cells, rows):
+    frame, pos = _rows([(p, f, None if d is None else pd.Timestamp(d)) for p, f, d in rows], "month")
+    default, facts.GRID_CELLS = facts.GRID_CELLS, grid_cells
+    try:
+        got = _run("count_distinct", "monitoring", frame, pos, 4, value=E.Ref("column", "month"))
+    finally:
+        facts.GRID_CELLS = default
+    assert got == [float(len({d for p, _, d in rows if p == r and d is not None})) for r in range(4)]
