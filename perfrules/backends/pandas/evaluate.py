@@ -244,16 +244,22 @@ def _days_between(ctx: Context, a: Any, b: Any) -> Any:
 
 
 def _year(ctx: Context, d: Any) -> Any:
-    return _date_part(_broadcast(d, ctx.frame.index), "year")
+    return _date_part(ctx, d, "year")
 
 
 def _month(ctx: Context, d: Any) -> Any:
-    return _date_part(_broadcast(d, ctx.frame.index), "month")
+    return _date_part(ctx, d, "month")
 
 
-def _date_part(dates: pd.Series, part: str) -> pd.Series:
+def _date_part(ctx: Context, dates: Any, part: str) -> Any:
+    if not isinstance(dates, pd.Series):  # one date (as_of, a literal): its part, not a column of it
+        return pd.NA if pd.isna(dates) else float(getattr(pd.Timestamp(dates), part))
     # per distinct date: monitoring rows repeat a dozen months over hundreds of thousands of rows
-    codes, uniq = pd.factorize(dates, use_na_sentinel=True)
+    # (year() and month() of one column share its factorization; the Series is kept so its id stays its own)
+    key = ("distinct dates", id(dates))
+    if key not in ctx.cache:
+        ctx.cache[key] = (dates, *pd.factorize(dates, use_na_sentinel=True))
+    _, codes, uniq = ctx.cache[key]
     per_date = np.append(getattr(pd.DatetimeIndex(uniq), part).to_numpy(dtype=float), np.nan)
     values = per_date[np.where(codes < 0, len(uniq), codes)]
     return pd.Series(pd.arrays.FloatingArray(np.nan_to_num(values), np.isnan(values)), index=dates.index)
