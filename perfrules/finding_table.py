@@ -97,7 +97,7 @@ class TableValues:
             texts, done = self._texts.setdefault(key, (np.empty(len(values) + 1, dtype=object),
                                                        np.zeros(len(values) + 1, dtype=bool)))
         codes = np.where(codes < 0, len(values), codes)  # missing takes the text appended after the values
-        todo = np.unique(codes)
+        todo = pd.unique(codes)
         for i in todo[~done[todo]]:
             texts[i] = fn(values[i] if i < len(values) else None)
             done[i] = True
