@@ -134,6 +134,25 @@ def test_parquet_columns_no_rule_reads_are_kept_as_read(tmp_path):
     assert isinstance(p["备注"].dtype, pd.CategoricalDtype) and p["备注"].tolist()[:2] == ["甲", "甲"]
 
 
+def test_parquet_file_of_several_row_groups(tmp_path):
+    """Row groups each carry their own dictionary: values, unreadable cells and row numbers come out as one table."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    folder = tmp_path / "export"
+    folder.mkdir()
+    grades = ["优", "良", "差", "无此等级", None, "良", "中"]
+    pq.write_table(pa.table({"project_id": [f"A-{i}" for i in range(7)], "fiscal_year": [2022] * 7,
+                             "prior_grade": grades, "budget_type": ["一般公共预算", "政府性基金预算"] * 3 + ["-"]}),
+                   folder / "projects.parquet", row_group_size=2)
+    assert pq.ParquetFile(folder / "projects.parquet").num_row_groups == 4
+    ds = load_export(folder)
+    p = ds.frame("projects")
+    assert p["project_id"].tolist() == [f"A-{i}" for i in range(7)]
+    assert p["budget_type"].tolist()[:6] == ["一般公共预算", "政府性基金预算"] * 3 and pd.isna(p["budget_type"].iloc[6])
+    assert [(i.row, i.column, i.value) for i in ds.issues] == [("4", "prior_grade", "无此等级")]
+    assert p["prior_grade"].tolist()[:3] == ["优", "良", "差"] and p["prior_grade"].tolist()[5:] == ["良", "中"]
+
+
 def test_same_project_same_findings_in_both_shapes(compiled, tmp_path):
     """A project written as an export row and as a submission gives the same findings."""
     folder = tmp_path / "export"

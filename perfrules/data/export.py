@@ -141,7 +141,10 @@ def _read_parquet(path: Path, table: Table) -> pd.DataFrame:
     schema = pq.read_schema(path)
     repetitive = [f.name for f in schema if (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
                   and resolve_header(table, f.name)[0] not in MOSTLY_DISTINCT]
-    data = pq.read_table(path, read_dictionary=repetitive).unify_dictionaries().combine_chunks()
+    with pq.ParquetFile(path, read_dictionary=repetitive) as file:  # (read_table's dataset layer costs more than the read)
+        data = file.read()
+    if any(column.num_chunks > 1 for column in data.columns):  # one array per column, one dictionary per text column
+        data = data.unify_dictionaries().combine_chunks()
     # Dictionary and list columns stay in Arrow (no pandas categorical or NumPy array per cell to build):
     # the parser reads each distinct value once.
     return data.to_pandas(types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_list(t) or pa.types.is_dictionary(t) else None)
