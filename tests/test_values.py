@@ -256,6 +256,41 @@ def test_text_dtypes_agree(dtype: object) -> None:
         assert got.bad.tolist() == ref.bad.tolist()
 
 
+# Typed Parquet columns, as the export loader reads them: kept in Arrow (every column an ArrowDtype).
+PARQUET_COLUMNS = {
+    "int64": pa.array([2022, None, 0, -7, 2**60], pa.int64()),
+    "int32": pa.array([1, None, 3, 2022, 12], pa.int32()),
+    "double": pa.array([1.5, None, float("nan"), float("inf"), 1234.0], pa.float64()),
+    "float32": pa.array([0.5, None, 2.0, -1.0, 3.25], pa.float32()),
+    "bool": pa.array([True, None, False, True, False], pa.bool_()),
+    "timestamp": pa.array([dt.datetime(2022, 10, 15, 8), None, dt.datetime(2022, 10, 15, 8), dt.datetime(1969, 12, 31),
+                           dt.datetime(2022, 2, 28)], pa.timestamp("ns")),
+    "timestamp with zone": pa.array([dt.datetime(2022, 10, 15, 8), None, dt.datetime(2022, 1, 1), dt.datetime(2022, 1, 1),
+                                     dt.datetime(2023, 6, 30)], pa.timestamp("us", tz="Asia/Shanghai")),
+    "date32": pa.array([dt.date(2022, 10, 31), None, dt.date(2022, 1, 1), dt.date(2022, 1, 1), dt.date(1999, 12, 31)],
+                       pa.date32()),
+    "string": pa.array([" 12 ", None, "是", "2022-10-31", "ＮＵＬＬ"], pa.string()),
+    "large_string": pa.array(["50万", "-", "优秀", "a、b", None], pa.large_string()),
+    "list": pa.array([["a", " b"], None, [], ["-"], ["a", " b"]], pa.list_(pa.string())),
+}
+
+
+@pytest.mark.parametrize("kind", VALUE_KINDS)
+def test_parquet_columns_parse_as_pandas_converted_ones(kind: str, tmp_path) -> None:
+    # The export loader keeps Parquet columns in Arrow; each parses as pandas' own conversion of it does.
+    import pyarrow.parquet as pq
+    from perfrules.data.export import _read_parquet
+    from perfrules.data.fields import TABLES
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table(PARQUET_COLUMNS), path)
+    kept, converted = _read_parquet(path, TABLES["projects"]), pq.read_table(path).to_pandas()
+    for name in PARQUET_COLUMNS:
+        got = parse_column(kept[name], kind, unit_multiplier=10)
+        want = parse_column(converted[name], kind, unit_multiplier=10)
+        pd.testing.assert_series_equal(got.values, want.values, obj=name)
+        assert got.bad.tolist() == want.bad.tolist(), name
+
+
 @pytest.mark.parametrize("kind", VALUE_KINDS)
 def test_column_agrees_with_scalar(kind: str) -> None:
     raw = ["12", "1,234.56", "-7", "２０２２年１０月３１日", "2022-10-31", "2022-02-30", "2022-10", 44865, 3.0, 2.5,

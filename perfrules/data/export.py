@@ -145,9 +145,10 @@ def _read_parquet(path: Path, table: Table) -> pd.DataFrame:
         data = file.read()
     if any(column.num_chunks > 1 for column in data.columns):  # one array per column, one dictionary per text column
         data = data.unify_dictionaries().combine_chunks()
-    # Dictionary and list columns stay in Arrow (no pandas categorical or NumPy array per cell to build):
-    # the parser reads each distinct value once.
-    return data.to_pandas(types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_list(t) or pa.types.is_dictionary(t) else None)
+    # Columns stay in Arrow (no pandas array or Python object per cell to build): the parser reads dictionary
+    # and list columns once per distinct value, and the rest with Arrow and NumPy kernels. Dates and times
+    # become pandas datetimes (time zones and Parquet date columns are handled there).
+    return data.to_pandas(types_mapper=lambda t: None if pa.types.is_temporal(t) else pd.ArrowDtype(t))
 
 
 def _read_csv(path: Path, notes: list[InputNote]) -> tuple[pd.DataFrame, pd.Series]:
