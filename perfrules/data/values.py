@@ -265,6 +265,8 @@ def distinct_cells(cells: Any) -> tuple[np.ndarray, list[Any]]:
     cells that cannot be hashed even so (dicts) each get a code of their own."""
     try:
         codes, uniques = pd.factorize(cells, use_na_sentinel=True)
+        if isinstance(uniques, pd.Index):  # (a Series' distinct values come as an Index)
+            uniques = uniques.array
         if isinstance(uniques, (pd.arrays.FloatingArray, pd.arrays.IntegerArray, pd.arrays.BooleanArray)):
             uniques = uniques.to_numpy()  # the same NumPy scalars as iterating the masked array, without its per-item cost
         return np.asarray(codes), list(uniques)
