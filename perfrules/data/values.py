@@ -375,12 +375,12 @@ def _typed(raw: pd.Series, kind: str, mult: float) -> tuple[np.ndarray, np.ndarr
     """Dtype-level paths for columns that are already typed; None when not applicable."""
     dt = raw.dtype
     if is_bool_dtype(dt) and kind not in ("string", "list"):
-        f = raw.to_numpy(np.float64, na_value=np.nan)
+        f = _floats(raw)
         if kind == "bool":
             return f, np.zeros(len(f), dtype=bool)
         return _empty(kind, len(f))[0], ~np.isnan(f)  # a yes/no cell is not a number, date or grade
     if is_numeric_dtype(dt) and (kind in _NUMERIC or kind == "string" and is_float_dtype(dt)):
-        return _numbers(raw.to_numpy(np.float64, na_value=np.nan), kind, mult)
+        return _numbers(_floats(raw), kind, mult)
     if is_datetime64_any_dtype(dt) and kind in ("date", "month"):
         d = np.asarray((raw.dt.tz_localize(None) if getattr(dt, "tz", None) else raw).to_numpy())
         codes, days = pd.factorize(d)  # exports repeat a few dates (months, checkpoints) across many rows
@@ -389,6 +389,14 @@ def _typed(raw: pd.Series, kind: str, mult: float) -> tuple[np.ndarray, np.ndarr
     if kind == "list" and isinstance(dt, pd.ArrowDtype) and pa.types.is_list(dt.pyarrow_dtype):
         return _arrow_lists(one_array(raw.array))
     return None
+
+
+def _floats(raw: pd.Series) -> np.ndarray:
+    """A numeric or yes/no column as floats, NaN where missing (an Arrow column converted by Arrow: pandas goes
+    through Python objects for Arrow booleans)."""
+    if isinstance(raw.dtype, pd.ArrowDtype):
+        return one_array(raw.array).cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+    return raw.to_numpy(np.float64, na_value=np.nan)
 
 
 _ITEM_SEP = "\x1f"
