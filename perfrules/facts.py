@@ -145,7 +145,7 @@ def _aggregate(agg: E.Aggregate, ctx: Context, pos: np.ndarray, n: int, index: p
             values, na = n_true > 0, (n_true == 0) & has_unknown
         else:
             values, na = n_false == 0, (n_false == 0) & has_unknown
-        return pd.Series(pd.arrays.BooleanArray(values & ~na, na), index=index)
+        return pd.Series(pd.arrays.BooleanArray(values & ~na, na), index=index, copy=False)
     if func == "streak":
         return _streak(agg, rows, pos, true, unknown, n, index)
     value = evaluate(agg.value, ctx) if agg.value is not None else None

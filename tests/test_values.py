@@ -275,6 +275,21 @@ PARQUET_COLUMNS = {
 }
 
 
+@pytest.mark.parametrize("column", [
+    pd.Series([2022, 0, -7, 12]), pd.Series([2022, None, -7, 12], dtype="Int64"), pd.Series([1, None, 3, 4], dtype="Int32"),
+    pd.Series(pd.arrays.ArrowExtensionArray(pa.array([2022, None, -7, 12], pa.int32()))),
+    pd.Series([True, False, True, True]), pd.Series([True, None, False, True], dtype="boolean"),
+    pd.Series(pd.arrays.ArrowExtensionArray(pa.array([True, None, False, True]))),
+], ids=["int64", "Int64", "Int32", "arrow int32", "bool", "boolean", "arrow bool"])
+@pytest.mark.parametrize("kind", ["integer", "bool", "number", "string"])
+def test_typed_integer_and_bool_columns_parse_as_their_values(column: pd.Series, kind: str) -> None:
+    # the same values as Python objects take the general path, cell by cell
+    objects = pd.Series([None if v is pd.NA else v.item() if hasattr(v, "item") else v for v in column.tolist()], dtype=object)
+    got, want = parse_column(column, kind), parse_column(objects, kind)
+    pd.testing.assert_series_equal(got.values, want.values)
+    assert got.bad.tolist() == want.bad.tolist()
+
+
 @pytest.mark.parametrize("kind", VALUE_KINDS)
 def test_parquet_columns_parse_as_pandas_converted_ones(kind: str, tmp_path) -> None:
     # The export loader keeps Parquet columns in Arrow; each parses as pandas' own conversion of it does.

@@ -124,7 +124,7 @@ def typed_frame(table: Table, raw: pd.DataFrame, units: dict[str, float], source
     for extra in raw.columns:
         if extra not in out and not str(extra).startswith("_"):
             out[str(extra)] = _as_read(raw[extra])
-    out[SOURCE] = pd.Series(pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [source]), index=index)
+    out[SOURCE] = pd.Series(pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [source]), index=index, copy=False)
     out[ROW] = row_labels
     return pd.DataFrame(out, index=index, copy=False)  # the columns are new: copying them costs ~1 ms per column per 100k rows
 
@@ -191,7 +191,7 @@ def fill_prior_from_evaluations(ds: Dataset) -> None:
         # in Arrow: a pandas setitem on a million-row text column costs seconds
         current = pa.array(target, from_pandas=True)
         filled = pc.coalesce(current, source.cast(current.type))
-        projects[col] = pd.Series(target.dtype.__from_arrow__(filled), index=target.index, name=col)
+        projects[col] = pd.Series(target.dtype.__from_arrow__(filled), index=target.index, name=col, copy=False)
         absent.discard(col)
 
 

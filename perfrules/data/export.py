@@ -128,7 +128,7 @@ def read_table(path: Path, table: Table, notes: list[InputNote]) -> tuple[pd.Dat
 
 def row_numbers(first: int, n: int) -> pd.Series:
     """Row numbers ``first`` … ``first + n - 1`` of a file (kept as integers; shown only where a finding points)."""
-    return pd.Series(np.arange(first, first + n, dtype=np.int64))
+    return pd.Series(np.arange(first, first + n, dtype=np.int64), copy=False)
 
 
 # Columns whose values are mostly distinct: dictionary-encoding them costs more than it saves.

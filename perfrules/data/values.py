@@ -371,6 +371,32 @@ def clean_text(a: pa.Array) -> pa.Array:
     return pc.if_else(pa.array(blank), pa.scalar(None, pa.large_string()), trimmed)
 
 
+_EXACT = {"integer": (lambda t: pa.types.is_signed_integer(t) or pa.types.is_unsigned_integer(t) and t.bit_width < 64,
+                      pa.int64(), pd.arrays.IntegerArray),
+          "bool": (pa.types.is_boolean, pa.bool_(), pd.arrays.BooleanArray)}
+
+
+def _exact(raw: pd.Series, kind: str) -> pd.api.extensions.ExtensionArray | None:
+    """An integer or yes/no column read as that kind (as typed Parquet and pandas columns are): every value is
+    readable and kept as it is; None for any other column."""
+    if kind not in _EXACT:
+        return None
+    fits, arrow_type, array_type = _EXACT[kind]
+    if isinstance(raw.dtype, pd.ArrowDtype):
+        arrow = raw.dtype.pyarrow_dtype
+    elif isinstance(raw.dtype, (pd.Int64Dtype, pd.Int32Dtype, pd.Int16Dtype, pd.Int8Dtype, pd.BooleanDtype)) \
+            or isinstance(raw.dtype, np.dtype) and raw.dtype.kind in "ib":
+        arrow = pa.from_numpy_dtype(raw.dtype.numpy_dtype if hasattr(raw.dtype, "numpy_dtype") else raw.dtype)
+    else:
+        return None
+    if not fits(arrow):
+        return None
+    values = one_array(raw.array).cast(arrow_type)
+    missing = np.asarray(values.is_null(), dtype=bool)
+    data = values.fill_null(False if kind == "bool" else 0).to_numpy(zero_copy_only=False)
+    return array_type(np.array(data, dtype=bool if kind == "bool" else np.int64), missing)
+
+
 def _typed(raw: pd.Series, kind: str, mult: float) -> tuple[np.ndarray, np.ndarray] | None:
     """Dtype-level paths for columns that are already typed; None when not applicable."""
     dt = raw.dtype
@@ -426,8 +452,8 @@ def _finish(raw: pd.Series, vals: np.ndarray, bad: np.ndarray, kind: str) -> Par
         arr = pd.array(vals, dtype=pd.StringDtype("pyarrow"))
     else:
         arr = vals
-    return ParsedColumn(pd.Series(arr, index=raw.index, name=raw.name),
-                        pd.Series(np.asarray(bad, dtype=bool), index=raw.index, name=raw.name))
+    return ParsedColumn(pd.Series(arr, index=raw.index, name=raw.name, copy=False),
+                        pd.Series(np.asarray(bad, dtype=bool), index=raw.index, name=raw.name, copy=False))
 
 
 def parse_column(raw: pd.Series, kind: str, *, unit_multiplier: float = 1.0) -> ParsedColumn:
@@ -446,6 +472,10 @@ def parse_column(raw: pd.Series, kind: str, *, unit_multiplier: float = 1.0) -> 
         return _categorical(raw, kind, unit_multiplier)
     if isinstance(raw.dtype, pd.ArrowDtype) and pa.types.is_dictionary(raw.dtype.pyarrow_dtype):
         return _dictionary(raw, kind, unit_multiplier)
+    exact = _exact(raw, kind)
+    if exact is not None:
+        return ParsedColumn(pd.Series(exact, index=raw.index, name=raw.name, copy=False),
+                            pd.Series(np.zeros(len(raw), dtype=bool), index=raw.index, name=raw.name, copy=False))
     typed = _typed(raw, kind, unit_multiplier)
     if typed is not None:
         return _finish(raw, *typed, kind)
@@ -455,8 +485,9 @@ def parse_column(raw: pd.Series, kind: str, *, unit_multiplier: float = 1.0) -> 
             or dt == object and infer_dtype(raw, skipna=True) in ("string", "empty")):
         a = one_array(raw)
         if kind == "string":  # stays in Arrow: no Python object per cell
-            text = pd.Series(pd.arrays.ArrowStringArray(clean_text(a).cast(pa.large_string())), index=raw.index, name=raw.name)
-            return ParsedColumn(text, pd.Series(np.zeros(len(raw), dtype=bool), index=raw.index, name=raw.name))
+            text = pd.Series(pd.arrays.ArrowStringArray(clean_text(a).cast(pa.large_string())), index=raw.index, name=raw.name,
+                             copy=False)
+            return ParsedColumn(text, pd.Series(np.zeros(len(raw), dtype=bool), index=raw.index, name=raw.name, copy=False))
         return _finish(raw, *_strings(a.cast(pa.large_string()), kind, unit_multiplier), kind)
     x = raw.to_numpy(dtype=object)
     if infer_dtype(x, skipna=True) in ("integer", "floating", "mixed-integer-float"):
@@ -499,4 +530,5 @@ def _decoded(raw: pd.Series, categories: pd.Series, codes: np.ndarray, kind: str
         blank = parse_column(pd.Series([None], dtype=object), kind).values
         values = pd.concat([parsed.values, blank], ignore_index=True).take(np.where(missing, len(array), codes)).array
     bad = np.append(parsed.bad.to_numpy(), False)[np.where(missing, len(array), codes)]
-    return ParsedColumn(pd.Series(values, index=raw.index, name=raw.name), pd.Series(bad, index=raw.index, name=raw.name))
+    return ParsedColumn(pd.Series(values, index=raw.index, name=raw.name, copy=False),
+                        pd.Series(bad, index=raw.index, name=raw.name, copy=False))

@@ -167,7 +167,7 @@ def _if_else(node: E.IfElse, ctx: Context) -> Any:
         c = pa.array(cond, from_pandas=True)
         out = pc.if_else(pc.fill_null(c, False), _arrow_text(then), _arrow_text(other))
         out = pc.if_else(pc.is_null(c), pa.scalar(None, pa.large_string()), out)
-        return pd.Series(pd.arrays.ArrowStringArray(out.cast(pa.large_string())), index=index)
+        return pd.Series(pd.arrays.ArrowStringArray(out.cast(pa.large_string())), index=index, copy=False)
     then, other = _broadcast(then, index), _broadcast(other, index)
     if then.dtype != other.dtype and not (_is_numeric(then) and _is_numeric(other)):
         then, other = then.astype(object), other.astype(object)
@@ -235,7 +235,7 @@ def _dates(years: pd.Series, month: int, day: int) -> pd.Series:
     codes, uniq = pd.factorize(years.astype("Float64").to_numpy(dtype=float, na_value=np.nan), use_na_sentinel=True)
     base = (np.asarray(uniq, dtype=float).astype(int) - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (month - 1)
     per_year = np.append((base.astype("datetime64[D]") + (day - 1)).astype("datetime64[ns]"), np.datetime64("NaT", "ns"))
-    return pd.Series(per_year[codes], index=years.index)
+    return pd.Series(per_year[codes], index=years.index, copy=False)
 
 
 def _days_between(ctx: Context, a: Any, b: Any) -> Any:
@@ -262,7 +262,7 @@ def _date_part(ctx: Context, dates: Any, part: str) -> Any:
     _, codes, uniq = ctx.cache[key]
     per_date = np.append(getattr(pd.DatetimeIndex(uniq), part).to_numpy(dtype=float), np.nan)
     values = per_date[np.where(codes < 0, len(uniq), codes)]
-    return pd.Series(pd.arrays.FloatingArray(np.nan_to_num(values), np.isnan(values)), index=dates.index)
+    return pd.Series(pd.arrays.FloatingArray(np.nan_to_num(values), np.isnan(values)), index=dates.index, copy=False)
 
 
 def _months_elapsed(ctx: Context) -> pd.Series:
@@ -297,7 +297,7 @@ def _lookup(ctx: Context, x: Any, mapping: dict[str, str]) -> Any:
     codes, uniques = pd.factorize(s, use_na_sentinel=True)  # map each distinct value once
     mapped = pa.array([mapping.get(v, v) for v in uniques] + [None], pa.large_string())
     taken = mapped.take(pa.array(np.where(codes < 0, len(uniques), codes)))
-    return pd.Series(pd.arrays.ArrowStringArray(taken), index=s.index)
+    return pd.Series(pd.arrays.ArrowStringArray(taken), index=s.index, copy=False)
 
 
 def _missing_items(ctx: Context, required: Any, have: Any) -> pd.Series:
@@ -340,7 +340,7 @@ def _values_np(raw: Any, n: int) -> np.ndarray:
 
 def _bool_array(values: np.ndarray, na: np.ndarray, index: pd.Index) -> pd.Series:
     values = np.where(na, False, values)
-    return pd.Series(pd.arrays.BooleanArray(values.astype(bool), na.astype(bool)), index=index)
+    return pd.Series(pd.arrays.BooleanArray(values.astype(bool), na.astype(bool)), index=index, copy=False)
 
 
 def _as_bool_series(value: Any, index: pd.Index) -> pd.Series:
@@ -359,9 +359,9 @@ def _broadcast(value: Any, index: pd.Index) -> pd.Series:
     if isinstance(value, pd.Series):
         return value
     if isinstance(value, pd.Timestamp):
-        return pd.Series(np.full(len(index), value.to_datetime64()), index=index)
+        return pd.Series(np.full(len(index), value.to_datetime64()), index=index, copy=False)
     if isinstance(value, (bool, int, float, np.number)):  # no Python list of millions of items
-        return pd.Series(np.full(len(index), value), index=index)
+        return pd.Series(np.full(len(index), value), index=index, copy=False)
     return pd.Series([value] * len(index), index=index, dtype=object if value is pd.NA else None)
 
 
