@@ -52,56 +52,62 @@ def _is_text(series: pd.Series) -> bool:
 class TableValues:
     """A record table's column values as message text (``format_value``) and JSON text (``json_value``).
 
-    Each distinct value of a column is formatted once per run, however many rules show it; text columns
-    stay in Arrow. Rules render on several threads, so each column is encoded under its own lock.
+    Each distinct value of a column is formatted once per run, however many rules show it (values that
+    cannot be hashed, such as lists, once per rule); text columns stay in Arrow. Rules render on several
+    threads: the per-column caches are filled under a lock.
     """
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self.frame = frame
-        self._encoded: dict[str, tuple[pa.Array | None, np.ndarray, list[Any]]] = {}
-        self._texts: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
-        self._locks: dict[str, threading.Lock] = {}
+        self._columns: dict[str, tuple[pa.Array | None, Any]] = {}
+        self._texts: dict[tuple[str, str], dict[Any, str]] = {}
         self._lock = threading.Lock()
 
     def rows(self, positions: np.ndarray, names: Any) -> "Rows":
         """The rows at ``positions``, showing the columns among ``names``."""
         return Rows(self, positions, [n for n in names if n in self.frame.columns])
 
-    def _column(self, name: str) -> tuple[pa.Array | None, np.ndarray, list[Any]]:
+    def _column(self, name: str) -> tuple[pa.Array | None, Any]:
+        """A text column as one Arrow array, or another column's values."""
         with self._lock:
-            lock = self._locks.setdefault(name, threading.Lock())
-        with lock:
-            if name not in self._encoded:
+            if name not in self._columns:
                 series = self.frame[name]
-                if _is_text(series):
-                    self._encoded[name] = (one_array(series.astype("string")).cast(_STR), np.empty(0), [])
-                else:
-                    self._encoded[name] = (None, *distinct_cells(series))
-            return self._encoded[name]
+                self._columns[name] = ((one_array(series.astype("string")).cast(_STR), None) if _is_text(series)
+                                       else (None, series.array))
+            return self._columns[name]
 
     def formatted(self, name: str, positions: np.ndarray, lang: str) -> pa.Array:
-        text, codes, values = self._column(name)
+        text, values = self._column(name)
         if text is not None:
             return pc.fill_null(text.take(positions), pa.scalar(format_value(name, None, lang), _STR))
-        return self._per_code((name, lang), codes[positions], values, lambda v: format_value(name, v, lang))
+        return self._per_value((name, lang), values.take(positions), lambda v: format_value(name, v, lang))
 
     def json(self, name: str, positions: np.ndarray) -> pa.Array:
-        text, codes, values = self._column(name)
+        text, values = self._column(name)
         if text is not None:
             return json_strings(text.take(positions))
-        return self._per_code((name, "json"), codes[positions], values,
-                              lambda v: json.dumps(json_value(v), ensure_ascii=False))
+        return self._per_value((name, "json"), values.take(positions),
+                               lambda v: json.dumps(json_value(v), ensure_ascii=False))
 
-    def _per_code(self, key: tuple[str, str], codes: np.ndarray, values: list[Any], fn: Callable[[Any], str]) -> pa.Array:
+    def _per_value(self, key: tuple[str, str], cells: Any, fn: Callable[[Any], str]) -> pa.Array:
+        """``fn`` of each distinct cell, through the column's cache of texts by value (only the rows shown are
+        factorized: a whole column per run cost more than the rows any rule shows)."""
+        codes, values = distinct_cells(cells)
         with self._lock:
-            texts, done = self._texts.setdefault(key, (np.empty(len(values) + 1, dtype=object),
-                                                       np.zeros(len(values) + 1, dtype=bool)))
-        codes = np.where(codes < 0, len(values), codes)  # missing takes the text appended after the values
-        todo = pd.unique(codes)
-        for i in todo[~done[todo]]:
-            texts[i] = fn(values[i] if i < len(values) else None)
-            done[i] = True
-        return pa.array(texts[codes], _STR)
+            cache = self._texts.setdefault(key, {})
+            texts = np.empty(len(values) + 1, dtype=object)
+            for i, value in enumerate([*values, _MISSING]):
+                try:
+                    text = cache.get(value)
+                    if text is None:
+                        text = cache[value] = fn(None if value is _MISSING else value)
+                except TypeError:  # unhashable (a list, a dict): formatted here
+                    text = fn(value)
+                texts[i] = text
+        return pa.array(texts[np.where(codes < 0, len(values), codes)], _STR)  # missing takes the text after the values
+
+
+_MISSING = object()  # the cache key of a missing value
 
 
 class Rows:

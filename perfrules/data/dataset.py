@@ -230,7 +230,7 @@ def assemble(frames: dict[str, list[pd.DataFrame]], **kwargs: object) -> Dataset
 
 def duplicate_records_note(projects: pd.DataFrame, shown: int = 10) -> InputNote | None:
     """A note naming projects that appear more than once in a fiscal year (their related rows go to the first)."""
-    if projects.empty:
+    if projects.empty or unique_keys(projects["project_id"]) is not None:  # (one hash of the ids, not of id and year)
         return None
     dup = projects.duplicated(["project_id", "fiscal_year"], keep=False).to_numpy()
     if not dup.any():
