@@ -31,7 +31,7 @@ from perfrules.api import check_datasets  # noqa: E402
 from perfrules.data import load_inputs  # noqa: E402
 from perfrules.engine import check_all  # noqa: E402
 from perfrules.data.dataset import ROW, SOURCE  # noqa: E402
-from perfrules.backends.pandas.evaluate import Context, evaluate_bool  # noqa: E402
+from perfrules.backends.pandas.evaluate import Context, evaluate_truth  # noqa: E402
 from perfrules.facts import build_facts  # noqa: E402
 from perfrules.records import record_values, submission_records  # noqa: E402
 from perfrules.screening import _fact  # noqa: E402
@@ -134,7 +134,7 @@ def main() -> None:
     t = time.perf_counter()
     facts = build_facts(ds, compiled, AS_OF)
     ctx = Context(facts.frames["projects"], compiled.params, AS_OF)
-    decided = [evaluate_bool(cr.condition, ctx) for cr in compiled.rules if cr.rule.table == "projects"]
+    decided = [evaluate_truth(cr.condition, ctx) for cr in compiled.rules if cr.rule.table == "projects"]
     pandas_eval = len(batch) / (time.perf_counter() - t)
     print(f"evaluation only (facts + decisions of {len(decided)} project rules): durable {durable_eval:,.0f} records/s; "
           f"pandas {pandas_eval:,.0f} records/s; ratio {pandas_eval / durable_eval:.0f}× "

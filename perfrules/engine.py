@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .backends.pandas.evaluate import Context, evaluate, evaluate_bool
+from .backends.pandas.evaluate import Context, evaluate, evaluate_truth
 from .data.dataset import PARALLEL_ROWS, ROW, SOURCE, Dataset, InputNote, ValueIssue
 from .facts import FactFrames, build_facts
 from . import finding_table
@@ -187,12 +187,14 @@ def decide(cr: CompiledRule, facts: FactFrames, compiled: CompiledPack, as_of: d
     """Evaluate one rule's condition (and escalation) as masks over its record table."""
     frame = facts.frames[cr.rule.table]
     ctx = (contexts or {}).get(cr.rule.table) or Context(frame, compiled.params, as_of)
-    outcome = evaluate_bool(cr.condition, ctx) if len(frame) else pd.Series([], dtype="boolean")
-    fired = outcome.fillna(False).to_numpy(dtype=bool)
-    unknown = outcome.isna().to_numpy()
+    if len(frame):
+        outcome = evaluate_truth(cr.condition, ctx)
+        fired, unknown = outcome.true, outcome.unknown
+    else:
+        fired, unknown = np.zeros(0, bool), np.zeros(0, bool)
     severity = np.full(int(fired.sum()), cr.rule.severity, dtype=object)
     if cr.escalate is not None and fired.any():
-        up = evaluate_bool(cr.escalate, ctx).fillna(False).to_numpy(dtype=bool)
+        up = evaluate_truth(cr.escalate, ctx).true
         severity[up[fired]] = cr.rule.escalate_severity
     return Decision(fired, unknown, severity)
 
@@ -373,10 +375,10 @@ def blame(node: E.Node, ctx: Context) -> dict[str, np.ndarray]:
     """
     if isinstance(node, (E.BoolOp, E.Not)):
         items = node.items if isinstance(node, E.BoolOp) else (node.item,)
-        result = evaluate_bool(node, ctx).isna().to_numpy()
+        result = evaluate_truth(node, ctx).unknown
         out: dict[str, np.ndarray] = {}
         for item in items:
-            item_unknown = evaluate_bool(item, ctx).isna().to_numpy() & result
+            item_unknown = evaluate_truth(item, ctx).unknown & result
             if item_unknown.any():
                 for name, mask in blame(item, ctx).items():
                     out[name] = out.get(name, np.zeros(len(result), bool)) | (mask & item_unknown)

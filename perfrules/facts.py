@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .backends.pandas.evaluate import Context, evaluate, evaluate_bool
+from .backends.pandas.evaluate import Context, evaluate, evaluate_truth
 from .data.dataset import Dataset
 from .data.keys import joined, key_text, positions, same_year, unique_keys, years
 from .spec import expr as E
@@ -126,9 +126,8 @@ def _aggregate(agg: E.Aggregate, ctx: Context, pos: np.ndarray, n: int, index: p
     """One aggregate over a related table's rows (``ctx.frame``), each of which belongs to the record at ``pos``."""
     rows = ctx.frame
     if agg.where is not None:
-        cond = evaluate_bool(agg.where, ctx)
-        true = cond.fillna(False).to_numpy(dtype=bool)
-        unknown = cond.isna().to_numpy()
+        cond = evaluate_truth(agg.where, ctx)
+        true, unknown = cond.true, cond.unknown
     else:
         true = np.ones(len(rows), bool)
         unknown = np.zeros(len(rows), bool)

@@ -1,8 +1,9 @@
 """Evaluate a scalar expression tree over a pandas DataFrame, one vector operation per node.
 
 Values are pandas Series aligned with the frame (or plain scalars, broadcast by pandas). Missing
-values are NA/NaT. Every boolean result is a nullable ``boolean`` Series, so ``and``/``or``/``not``
-follow three-valued (Kleene) logic: unknown and false is false, unknown or true is true.
+values are NA/NaT. A condition's value is a ``Truth``: NumPy masks of the rows where it is true and
+where it is unknown, so ``and``/``or``/``not`` follow three-valued (Kleene) logic (unknown and false
+is false, unknown or true is true); where a value is handed out it is a nullable ``boolean`` Series.
 """
 
 from __future__ import annotations
@@ -36,15 +37,35 @@ class Context:
         return pd.Timestamp(self.as_of)
 
 
+@dataclass(frozen=True)
+class Truth:
+    """A condition on every row: where it is true, and where it is unknown (never both)."""
+
+    true: np.ndarray
+    unknown: np.ndarray
+
+    @property
+    def false(self) -> np.ndarray:
+        return ~self.true & ~self.unknown
+
+    def series(self, index: pd.Index) -> pd.Series:
+        return pd.Series(pd.arrays.BooleanArray(self.true, self.unknown), index=index, copy=False)
+
+
 def evaluate(node: E.Node, ctx: Context) -> Any:
     """The value of ``node`` on every row of ``ctx.frame`` (a Series, or a scalar when constant)."""
-    method = _DISPATCH[type(node)]
-    return method(node, ctx)
+    value = _DISPATCH[type(node)](node, ctx)
+    return value.series(ctx.frame.index) if isinstance(value, Truth) else value
+
+
+def evaluate_truth(node: E.Node, ctx: Context) -> Truth:
+    """A condition's value on every row, as masks (a boolean Series is built only where one is handed out)."""
+    return _as_truth(_DISPATCH[type(node)](node, ctx), len(ctx.frame))
 
 
 def evaluate_bool(node: E.Node, ctx: Context) -> pd.Series:
     """A condition's value as a nullable boolean Series over the whole frame."""
-    return _as_bool_series(evaluate(node, ctx), ctx.frame.index)
+    return evaluate_truth(node, ctx).series(ctx.frame.index)
 
 
 def _literal(node: E.Literal, ctx: Context) -> Any:
@@ -73,24 +94,24 @@ def _param(node: E.Param, ctx: Context) -> Any:
     return value
 
 
-def _compare(node: E.Compare, ctx: Context) -> pd.Series:
+def _compare(node: E.Compare, ctx: Context) -> Truth:
     left, right = evaluate(node.left, ctx), evaluate(node.right, ctx)
     index = ctx.frame.index
     if node.op in ("in", "not in"):
         result = _membership(left, right, index)
-        return ~result if node.op == "not in" else result
+        return Truth(result.false, result.unknown) if node.op == "not in" else result
     na = _isna(left, index) | _isna(right, index)
     if _all_na(na):
-        return _bool_array(np.zeros(len(index), bool), na, index)
+        return _truth_of(np.zeros(len(index), bool), na)
     if isinstance(left, pd.Series) and isinstance(right, pd.Series) and left.dtype != right.dtype \
             and not (_is_numeric(left) and _is_numeric(right)):
         left, right = left.astype(object), right.astype(object)
     with np.errstate(invalid="ignore"):
         raw = _CMP[node.op](left, right)
-    return _bool_array(_values_np(raw, len(index)), na, index)
+    return _truth_of(_values_np(raw, len(index)), na)
 
 
-def _membership(left: Any, right: Any, index: pd.Index) -> pd.Series:
+def _membership(left: Any, right: Any, index: pd.Index) -> Truth:
     if isinstance(right, list):
         choices = [v for v in right if v is not pd.NA]
         if isinstance(left, pd.Series):
@@ -99,41 +120,35 @@ def _membership(left: Any, right: Any, index: pd.Index) -> pd.Series:
                 hit = np.asarray(hit, dtype=bool)
             else:
                 hit = left.isin(choices).to_numpy(dtype=bool, na_value=False)
-            return _bool_array(hit, _isna(left, index), index)
+            return _truth_of(hit, _isna(left, index))
         if left is pd.NA:
-            return _bool_array(np.zeros(len(index), bool), np.ones(len(index), bool), index)
-        return _bool_array(np.full(len(index), left in choices), np.zeros(len(index), bool), index)
+            return _truth_of(np.zeros(len(index), bool), np.ones(len(index), bool))
+        return _truth_of(np.full(len(index), left in choices), np.zeros(len(index), bool))
     # ``x in list_field``: a list per row.
     items = right if isinstance(right, pd.Series) else pd.Series([right] * len(index), index=index)
     lefts = left if isinstance(left, pd.Series) else pd.Series([left] * len(index), index=index, dtype=object)
     na = items.isna().to_numpy() | _isna(lefts, index)
     hit = np.fromiter((isinstance(xs, (list, tuple)) and v in xs for v, xs in zip(lefts.tolist(), items.tolist())),
                       bool, len(index))
-    return _bool_array(hit, na & ~hit, index)
+    return _truth_of(hit, na & ~hit)
 
 
-def _boolop(node: E.BoolOp, ctx: Context) -> pd.Series:
-    # Kleene logic on NumPy truth and missing masks (pandas' own ``&``/``|`` cost several times more per node).
-    true, na = _truth(evaluate_bool(node.items[0], ctx))
+def _boolop(node: E.BoolOp, ctx: Context) -> Truth:
+    result = evaluate_truth(node.items[0], ctx)
     for item in node.items[1:]:
-        other_true, other_na = _truth(evaluate_bool(item, ctx))
+        other = evaluate_truth(item, ctx)
         if node.op == "and":  # false if either is false; else unknown if either is unknown
-            false = ~true & ~na | ~other_true & ~other_na
-            na, true = ~false & (na | other_na), true & other_true
+            false = result.false | other.false
+            result = Truth(result.true & other.true, ~false & (result.unknown | other.unknown))
         else:  # true if either is true; else unknown if either is unknown
-            true = true | other_true
-            na = ~true & (na | other_na)
-    return _bool_array(true, na, ctx.frame.index)
+            true = result.true | other.true
+            result = Truth(true, ~true & (result.unknown | other.unknown))
+    return result
 
 
-def _not(node: E.Not, ctx: Context) -> pd.Series:
-    true, na = _truth(evaluate_bool(node.item, ctx))
-    return _bool_array(~true & ~na, na, ctx.frame.index)
-
-
-def _truth(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """A boolean Series as (known true, unknown) masks."""
-    return s.to_numpy(dtype=bool, na_value=False), np.asarray(s.array.isna(), dtype=bool)
+def _not(node: E.Not, ctx: Context) -> Truth:
+    result = evaluate_truth(node.item, ctx)
+    return Truth(result.false, result.unknown)
 
 
 def _arith(node: E.Arith, ctx: Context) -> Any:
@@ -152,27 +167,26 @@ def _arith(node: E.Arith, ctx: Context) -> Any:
     return left / right
 
 
-def _is_missing(node: E.IsMissing, ctx: Context) -> pd.Series:
+def _is_missing(node: E.IsMissing, ctx: Context) -> Truth:
     value = evaluate(node.item, ctx)
     na = _isna(value, ctx.frame.index)
     hit = ~na if node.negate else na
-    return _bool_array(hit, np.zeros(len(hit), bool), ctx.frame.index)
+    return Truth(hit, np.zeros(len(hit), bool))
 
 
 def _if_else(node: E.IfElse, ctx: Context) -> Any:
-    cond = evaluate_bool(node.cond, ctx)
+    cond = evaluate_truth(node.cond, ctx)
     index = ctx.frame.index
     then, other = evaluate(node.then, ctx), evaluate(node.other, ctx)
     if _is_text(then) and _is_text(other):  # text choices (grade ladders) stay in Arrow
-        c = pa.array(cond, from_pandas=True)
-        out = pc.if_else(pc.fill_null(c, False), _arrow_text(then), _arrow_text(other))
-        out = pc.if_else(pc.is_null(c), pa.scalar(None, pa.large_string()), out)
+        out = pc.if_else(pa.array(cond.true), _arrow_text(then), _arrow_text(other))
+        out = pc.if_else(pa.array(cond.unknown), pa.scalar(None, pa.large_string()), out)
         return pd.Series(pd.arrays.ArrowStringArray(out.cast(pa.large_string())), index=index, copy=False)
     then, other = _broadcast(then, index), _broadcast(other, index)
     if then.dtype != other.dtype and not (_is_numeric(then) and _is_numeric(other)):
         then, other = then.astype(object), other.astype(object)
-    out = then.where(cond.fillna(False).to_numpy(dtype=bool), other)
-    return out.mask(cond.isna().to_numpy())
+    out = then.where(cond.true, other)
+    return out.mask(cond.unknown)
 
 
 def _call(node: E.Call, ctx: Context) -> Any:
@@ -338,21 +352,19 @@ def _values_np(raw: Any, n: int) -> np.ndarray:
     return np.full(n, bool(raw))
 
 
-def _bool_array(values: np.ndarray, na: np.ndarray, index: pd.Index) -> pd.Series:
-    values = np.where(na, False, values)
-    return pd.Series(pd.arrays.BooleanArray(values.astype(bool), na.astype(bool)), index=index, copy=False)
+def _truth_of(values: np.ndarray, na: np.ndarray) -> Truth:
+    na = np.asarray(na, dtype=bool)
+    return Truth(np.asarray(values, dtype=bool) & ~na, na)
 
 
-def _as_bool_series(value: Any, index: pd.Index) -> pd.Series:
+def _as_truth(value: Any, n: int) -> Truth:
+    if isinstance(value, Truth):
+        return value
     if isinstance(value, pd.Series):
-        if value.dtype == "boolean":
-            return value
-        na = value.isna().to_numpy()
-        return _bool_array(value.to_numpy(dtype=bool, na_value=False), na, index)
-    n = len(index)
+        return _truth_of(value.to_numpy(dtype=bool, na_value=False), np.asarray(value.isna(), dtype=bool))
     if value is pd.NA or value is None:
-        return _bool_array(np.zeros(n, bool), np.ones(n, bool), index)
-    return _bool_array(np.full(n, bool(value)), np.zeros(n, bool), index)
+        return Truth(np.zeros(n, bool), np.ones(n, bool))
+    return Truth(np.full(n, bool(value)), np.zeros(n, bool))
 
 
 def _broadcast(value: Any, index: pd.Index) -> pd.Series:
