@@ -9,6 +9,7 @@ paths give the same text. ``Finding`` objects are made from the table only when 
 
 from __future__ import annotations
 
+import decimal
 import json
 import re
 import threading
@@ -98,9 +99,10 @@ class TableValues:
             texts = np.empty(len(values) + 1, dtype=object)
             for i, value in enumerate([*values, _MISSING]):
                 try:
-                    text = cache.get(value)
+                    key = _cache_key(value)
+                    text = cache.get(key)
                     if text is None:
-                        text = cache[value] = fn(None if value is _MISSING else value)
+                        text = cache[key] = fn(None if value is _MISSING else value)
                 except TypeError:  # unhashable (a list, a dict): formatted here
                     text = fn(value)
                 texts[i] = text
@@ -108,6 +110,13 @@ class TableValues:
 
 
 _MISSING = object()  # the cache key of a missing value
+
+
+def _cache_key(value: Any) -> Any:
+    """A value as a key that equal values of other forms do not share (True and 1, 0.0 and -0.0 print differently)."""
+    if isinstance(value, (float, decimal.Decimal)):
+        return type(value), repr(value)
+    return type(value), value
 
 
 class Rows:

@@ -66,3 +66,17 @@ def test_chunked_text_and_unhashable_cells_render_row_for_row() -> None:
     assert got == [render("项目 {project_name}", {"project_name": v}, "zh") for v in ["乙", "甲", None]]
     assert values.json("x", np.arange(3)).to_pylist() == ["null", '{"k": 1}', '{"k": 2}']
     assert values.json("x", np.array([2, 1])).to_pylist() == ['{"k": 2}', '{"k": 1}']
+
+
+def test_equal_values_of_other_forms_keep_their_own_text_whichever_rule_shows_them_first() -> None:
+    # TableValues caches a column's texts by value: -0.0 and 0.0, or True and 1, must not share one
+    import numpy as np
+    from perfrules.finding_table import TableValues
+    frame = pd.DataFrame({"amount": pd.Series([-0.0, 0.0, 2.5], dtype="Float64"),
+                          "mixed": pd.Series([1, True, None], dtype=object)})
+    for first, second in ([0], [1]), ([1], [0]):
+        shown = TableValues(frame)
+        for rows in (first, second):
+            at = np.array(rows)
+            assert shown.formatted("amount", at, "zh").to_pylist() == [format_value("amount", frame["amount"][rows[0]], "zh")]
+            assert shown.json("mixed", at).to_pylist() == [json.dumps(json_value(frame["mixed"][rows[0]]), ensure_ascii=False)]
