@@ -103,3 +103,14 @@ def test_count_distinct_counts_each_present_value_once_per_record(grid_cells, ro
     finally:
         facts.GRID_CELLS = default
     assert got == [float(len({d for p, _, d in rows if p == r and d is not None})) for r in range(4)]
+
+
+def test_year_and_month_of_one_date_are_a_number_column() -> None:
+    # year(as_of) keeps the type a date column's year has, whatever uses it (a derived fact, if/else, coalesce)
+    from perfrules.backends.pandas.evaluate import evaluate
+    frame = pd.DataFrame({"month": pd.Series(pd.to_datetime(["2022-03-01", None]))})
+    ctx = Context(frame, {}, dt.date(2022, 11, 15))
+    year = evaluate(E.Call("year", (E.Ref("builtin", "as_of"),)), ctx)
+    assert str(year.dtype) == "Float64" and year.tolist() == [2022.0, 2022.0]
+    column = evaluate(E.Call("month", (E.Ref("column", "month"),)), ctx)
+    assert str(column.dtype) == "Float64" and column.tolist()[0] == 3.0 and column.isna().tolist() == [False, True]

@@ -265,15 +265,22 @@ def _month(ctx: Context, d: Any) -> Any:
     return _date_part(ctx, d, "month")
 
 
-def _date_part(ctx: Context, dates: Any, part: str) -> Any:
-    if not isinstance(dates, pd.Series):  # one date (as_of, a literal): its part, not a column of it
-        return pd.NA if pd.isna(dates) else float(getattr(pd.Timestamp(dates), part))
-    # per distinct date: monitoring rows repeat a dozen months over hundreds of thousands of rows
-    # (year() and month() of one column share its factorization; the Series is kept so its id stays its own)
-    key = ("distinct dates", id(dates))
-    if key not in ctx.cache:
-        ctx.cache[key] = (dates, *pd.factorize(dates, use_na_sentinel=True))
-    _, codes, uniq = ctx.cache[key]
+def _date_part(ctx: Context, dates: Any, part: str) -> pd.Series:
+    n = len(ctx.frame)
+    if not isinstance(dates, pd.Series):  # one date (as_of, a literal): its part on every row, without a column of dates
+        missing = pd.isna(dates)
+        value = np.nan if missing else float(getattr(pd.Timestamp(dates), part))
+        return pd.Series(pd.arrays.FloatingArray(np.full(n, 0.0 if missing else value), np.full(n, missing)),
+                         index=ctx.frame.index, copy=False)
+    # Per distinct date: monitoring rows repeat a dozen months over hundreds of thousands of rows. year() and
+    # month() of a frame column share its factorization.
+    key = ("distinct dates", dates.name)
+    if ctx.cache.get(("column", dates.name)) is dates and key in ctx.cache:
+        codes, uniq = ctx.cache[key]
+    else:
+        codes, uniq = pd.factorize(dates, use_na_sentinel=True)
+        if ctx.cache.get(("column", dates.name)) is dates:
+            ctx.cache[key] = codes, uniq
     per_date = np.append(getattr(pd.DatetimeIndex(uniq), part).to_numpy(dtype=float), np.nan)
     values = per_date[np.where(codes < 0, len(uniq), codes)]
     return pd.Series(pd.arrays.FloatingArray(np.nan_to_num(values), np.isnan(values)), index=dates.index, copy=False)
