@@ -290,6 +290,14 @@ def test_typed_integer_and_bool_columns_parse_as_their_values(column: pd.Series,
     assert got.bad.tolist() == want.bad.tolist()
 
 
+def test_integers_beyond_float_precision_read_as_in_any_other_column() -> None:
+    big = [2**53 + 1, None, -2**63]
+    for column in (pd.Series(big, dtype="Int64"), pd.Series(pd.arrays.ArrowExtensionArray(pa.array(big, pa.int64())))):
+        got, want = parse_column(column, "integer"), parse_column(pd.Series(big, dtype=object), "integer")
+        pd.testing.assert_series_equal(got.values, want.values)
+        assert got.bad.tolist() == want.bad.tolist() == [False, False, True]
+
+
 @pytest.mark.parametrize("kind", VALUE_KINDS)
 def test_parquet_columns_parse_as_pandas_converted_ones(kind: str, tmp_path) -> None:
     # The export loader keeps Parquet columns in Arrow; each parses as pandas' own conversion of it does.

@@ -392,6 +392,10 @@ def _exact(raw: pd.Series, kind: str) -> pd.api.extensions.ExtensionArray | None
     if not fits(arrow):
         return None
     values = one_array(raw.array).cast(arrow_type)
+    if kind == "integer" and len(values) - values.null_count:
+        low, high = pc.min_max(values).values()
+        if abs(low.as_py()) > 2**53 or abs(high.as_py()) > 2**53:  # read as other integers are, through floats
+            return None
     missing = np.asarray(values.is_null(), dtype=bool)
     data = values.fill_null(False if kind == "bool" else 0).to_numpy(zero_copy_only=False)
     return array_type(np.array(data, dtype=bool if kind == "bool" else np.int64), missing)
