@@ -160,16 +160,16 @@ PRIOR_FROM_EVALUATION = ("year", "grade", "score", "self_evaluated", "evaluator"
                          "rectification", "published")
 
 
-def fill_prior_from_evaluations(ds: Dataset) -> None:
+def fill_prior_from_evaluations(ds: Dataset, ids: pa.Array | None) -> None:
     """Fill a project's missing ``prior_*`` values from its evaluation row of the year before its fiscal year.
 
     Exports often carry the prior-year evaluation only in the evaluations table; a value the projects
-    table does give always wins.
+    table does give always wins. ``ids`` are the projects' ids when each is unique (``unique_keys``), else None.
     """
     if "evaluations" not in ds.present or ds.frame("projects").empty:
         return
     projects, ev = ds.frame("projects"), ds.frame("evaluations")
-    pos = prior_evaluations(projects, ev)
+    pos = prior_evaluations(projects, ev, ids)
     matched = pos >= 0
     take = pa.array(np.maximum(pos, 0))
     absent = ds.absent_columns.get("projects", set())
@@ -195,9 +195,8 @@ def fill_prior_from_evaluations(ds: Dataset) -> None:
         absent.discard(col)
 
 
-def prior_evaluations(projects: pd.DataFrame, ev: pd.DataFrame) -> np.ndarray:
+def prior_evaluations(projects: pd.DataFrame, ev: pd.DataFrame, ids: pa.Array | None) -> np.ndarray:
     """For each project, the position of its evaluation of the year before its fiscal year (the last such row), or -1."""
-    ids = unique_keys(projects["project_id"])
     if ids is None:  # a project with two records: match on id and year together
         return positions(joined(projects["project_id"], projects["fiscal_year"]),
                          joined(ev["project_id"], ev["year"].astype("Int64") + 1), last=True)
@@ -221,8 +220,9 @@ def assemble(frames: dict[str, list[pd.DataFrame]], **kwargs: object) -> Dataset
         else:
             tables[name] = empty_frame(table)
     ds = Dataset(tables, present, **kwargs)  # type: ignore[arg-type]
-    fill_prior_from_evaluations(ds)
-    duplicates = duplicate_records_note(tables["projects"])
+    ids = unique_keys(tables["projects"]["project_id"]) if len(tables["projects"]) else None
+    fill_prior_from_evaluations(ds, ids)
+    duplicates = duplicate_records_note(tables["projects"]) if ids is None else None  # unique ids: no project twice
     if duplicates is not None:
         ds.notes.append(duplicates)
     return ds
@@ -230,7 +230,7 @@ def assemble(frames: dict[str, list[pd.DataFrame]], **kwargs: object) -> Dataset
 
 def duplicate_records_note(projects: pd.DataFrame, shown: int = 10) -> InputNote | None:
     """A note naming projects that appear more than once in a fiscal year (their related rows go to the first)."""
-    if projects.empty or unique_keys(projects["project_id"]) is not None:  # (one hash of the ids, not of id and year)
+    if projects.empty:
         return None
     dup = projects.duplicated(["project_id", "fiscal_year"], keep=False).to_numpy()
     if not dup.any():
