@@ -99,10 +99,10 @@ class TableValues:
             texts = np.empty(len(values) + 1, dtype=object)
             for i, value in enumerate([*values, _MISSING]):
                 try:
-                    key = _cache_key(value)
-                    text = cache.get(key)
+                    value_key = _cache_key(value)
+                    text = cache.get(value_key)
                     if text is None:
-                        text = cache[key] = fn(None if value is _MISSING else value)
+                        text = cache[value_key] = fn(None if value is _MISSING else value)
                 except TypeError:  # unhashable (a list, a dict): formatted here
                     text = fn(value)
                 texts[i] = text
