@@ -168,9 +168,7 @@ def _aggregate(agg: E.Aggregate, ctx: Context, pos: np.ndarray, n: int, index: p
             counts = seen.sum(axis=1)
         else:  # each distinct (record, value) pair once, then counted per record
             counts = np.bincount(pd.unique(record * len(distinct) + code) // len(distinct), minlength=n)
-        out = pd.Series(counts.astype(float), dtype="Float64")
-        out.index = index
-        return out.mask(has_unknown)
+        return pd.Series(counts.astype(float), index=index, dtype="Float64").mask(has_unknown)
     grouped = frame.dropna(subset=["v"]).groupby("pos")["v"]
     if func in ("min", "max"):
         out = getattr(grouped, func)().reindex(range(n))

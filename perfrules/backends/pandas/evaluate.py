@@ -275,12 +275,10 @@ def _date_part(ctx: Context, dates: Any, part: str) -> pd.Series:
     # Per distinct date: monitoring rows repeat a dozen months over hundreds of thousands of rows. year() and
     # month() of a frame column share its factorization.
     key = ("distinct dates", dates.name)
-    if ctx.cache.get(("column", dates.name)) is dates and key in ctx.cache:
-        codes, uniq = ctx.cache[key]
-    else:
-        codes, uniq = pd.factorize(dates, use_na_sentinel=True)
-        if ctx.cache.get(("column", dates.name)) is dates:
-            ctx.cache[key] = codes, uniq
+    own_column = ctx.cache.get(("column", dates.name)) is dates
+    codes, uniq = ctx.cache[key] if own_column and key in ctx.cache else pd.factorize(dates, use_na_sentinel=True)
+    if own_column:
+        ctx.cache[key] = codes, uniq
     per_date = np.append(getattr(pd.DatetimeIndex(uniq), part).to_numpy(dtype=float), np.nan)
     values = per_date[np.where(codes < 0, len(uniq), codes)]
     return pd.Series(pd.arrays.FloatingArray(np.nan_to_num(values), np.isnan(values)), index=dates.index, copy=False)
