@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .data.values import distinct_cells, one_array
-from .findings import Finding, format_value, json_value
+from .findings import Finding, format_value, json_number, json_value, number_text
 from .spec.model import SEVERITIES, Text
 
 TEXT_COLUMNS = ("rule_id", "title", "requirement", "severity", "stage", "kind", "project_id", "project_name",
@@ -81,12 +81,16 @@ class TableValues:
         text, values = self._column(name)
         if text is not None:
             return pc.fill_null(text.take(positions), pa.scalar(format_value(name, None, lang), _STR))
+        if _is_number(values):
+            return _number_texts(values.take(positions), number_text(name, lang), format_value(name, None, lang))
         return self._per_value((name, lang), values.take(positions), lambda v: format_value(name, v, lang))
 
     def json(self, name: str, positions: np.ndarray) -> pa.Array:
         text, values = self._column(name)
         if text is not None:
             return json_strings(text.take(positions))
+        if _is_number(values):
+            return _number_texts(values.take(positions), json_number, "null")
         return self._per_value((name, "json"), values.take(positions),
                                lambda v: json.dumps(json_value(v), ensure_ascii=False))
 
@@ -117,6 +121,29 @@ def _cache_key(value: Any) -> Any:
     if isinstance(value, (float, decimal.Decimal)):
         return type(value), repr(value)
     return type(value), value
+
+
+def _is_number(values: Any) -> bool:
+    return pd.api.types.is_float_dtype(values.dtype) or pd.api.types.is_integer_dtype(values.dtype)
+
+
+def _number_texts(cells: Any, text: Callable[[Any], str], missing: str) -> pa.Array:
+    """The texts of numeric cells, ``text`` once per distinct number (taken as a Python number, as
+    ``format_value`` and ``json_value`` take a NumPy one). A number's text depends on its value alone, so
+    no cache is kept: rates are mostly distinct, and looking each up cost more than formatting it."""
+    is_float = pd.api.types.is_float_dtype(cells.dtype)
+    if is_float:
+        floats = np.asarray(cells.to_numpy(dtype=np.float64, na_value=np.nan))
+        present = ~np.isnan(floats)
+        keys = floats.view(np.int64)  # told apart by bits: -0.0 and 0.0 are equal but print apart
+    else:
+        keys = np.asarray(cells.to_numpy(dtype=np.int64, na_value=0))
+        present = ~np.asarray(cells.isna(), dtype=bool)
+    codes = np.full(len(keys), -1, dtype=np.intp)
+    codes[present], distinct = pd.factorize(keys[present])
+    numbers = (distinct.view(np.float64) if is_float else distinct).tolist()
+    texts = np.array([text(v) for v in numbers] + [missing], dtype=object)
+    return pa.array(texts[codes], _STR)  # a missing cell (code -1) takes the last text
 
 
 class Rows:

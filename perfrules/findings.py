@@ -7,10 +7,11 @@ condition needed that the record lacks, a table or column the input does not hav
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -102,16 +103,21 @@ def format_value(name: str, value: Any, lang: str) -> str:
     if isinstance(value, dict):
         return ("，" if lang != "en" else ", ").join(f"{k}→{v}" for k, v in value.items())
     if isinstance(value, (int, float)):
-        base = name.split(".")[-1]
-        if base == "year" or base.endswith("_year"):
-            return str(int(value)) if float(value).is_integer() else str(value)
-        if base in _MONEY or base.endswith(("amount", "threshold")):
-            shown = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
-            return shown + ("元" if lang != "en" else " yuan")
-        if base.endswith("_rate"):
-            return f"{value:.1%}"
-        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+        return number_text(name, lang)(value)
     return str(value)
+
+
+def number_text(name: str, lang: str) -> Callable[[int | float], str]:
+    """How ``format_value`` shows a number of field ``name`` (a year, an amount in 元, a rate, a count)."""
+    base = name.split(".")[-1]
+    if base == "year" or base.endswith("_year"):
+        return lambda v: str(int(v)) if float(v).is_integer() else str(v)
+    if base in _MONEY or base.endswith(("amount", "threshold")):
+        unit = "元" if lang != "en" else " yuan"
+        return lambda v: (f"{v:,.0f}" if float(v).is_integer() else f"{v:,.2f}") + unit
+    if base.endswith("_rate"):
+        return lambda v: f"{v:.1%}"
+    return lambda v: f"{v:,.0f}" if float(v).is_integer() else f"{v:,.2f}"
 
 
 def is_missing(value: Any) -> bool:
@@ -138,3 +144,12 @@ def json_value(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+def json_number(value: int | float) -> str:
+    """``json.dumps(json_value(value))`` of a Python number, without the cost of a ``json.dumps`` call."""
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        return repr(value) if math.isfinite(value) else json.dumps(value)  # (json writes floats by repr)
+    return str(value)

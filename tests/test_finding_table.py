@@ -80,3 +80,29 @@ def test_equal_values_of_other_forms_keep_their_own_text_whichever_rule_shows_th
             at = np.array(rows)
             assert shown.formatted("amount", at, "zh").to_pylist() == [format_value("amount", frame["amount"][rows[0]], "zh")]
             assert shown.json("mixed", at).to_pylist() == [json.dumps(json_value(frame["mixed"][rows[0]]), ensure_ascii=False)]
+    both = TableValues(frame).formatted("amount", np.array([0, 1, 0]), "zh").to_pylist()  # and shown together
+    assert both == [format_value("amount", v, "zh") for v in (-0.0, 0.0, -0.0)] == ["-0元", "0元", "-0元"]
+
+
+_NUMBERS = st.one_of(st.none(), st.floats(allow_nan=False), st.integers(-10**6, 10**6).map(float),
+                     st.sampled_from([0.0, -0.0, 0.5, 0.125, 1e-7, 1e16, 123456.789]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_NUMBERS, min_size=1, max_size=25), st.sampled_from(["amount", "execution_rate", "fiscal_year", "score"]),
+       st.sampled_from(["Float64", "float64", "double[pyarrow]", "Int64"]), st.sampled_from(["zh", "en"]), st.data())
+def test_numbers_render_as_format_value_and_json_value_render_each(values: list[float | None], name: str, dtype: str,
+                                                                   lang: str, data: st.DataObject) -> None:
+    # Numeric columns are formatted once per distinct number without the per-value cache: the text of
+    # each shown row must still be what the per-record path gives that row's value.
+    import numpy as np
+    from perfrules.finding_table import TableValues
+    if dtype == "Int64":
+        values = [None if v is None or not (v.is_integer() and abs(v) < 2**53) else v for v in values]
+    series = pd.Series(values, dtype=dtype)
+    positions = np.array(data.draw(st.lists(st.integers(0, len(values) - 1), min_size=1, max_size=30)))
+    shown = TableValues(pd.DataFrame({name: series}))
+    cells = [series.array[int(i)] for i in positions]
+    cells = [None if pd.isna(v) else v for v in cells]
+    assert shown.formatted(name, positions, lang).to_pylist() == [format_value(name, v, lang) for v in cells]
+    assert shown.json(name, positions).to_pylist() == [json.dumps(json_value(v), ensure_ascii=False) for v in cells]
