@@ -73,7 +73,9 @@ class TableValues:
         with self._lock:
             if name not in self._columns:
                 series = self.frame[name]
-                self._columns[name] = ((one_array(series.astype("string")).cast(_STR), None) if _is_text(series)
+                if isinstance(series.dtype, pd.CategoricalDtype):
+                    series = series.astype("string")
+                self._columns[name] = ((one_array(series.array).cast(_STR), None) if _is_text(series)
                                        else (None, series.array))
             return self._columns[name]
 

@@ -244,7 +244,7 @@ def test_result_shape_index_and_dtypes() -> None:
 @pytest.mark.parametrize("dtype", [None, object, "string", pd.StringDtype("python"), pd.StringDtype("pyarrow"),
                                    pd.ArrowDtype(pa.string()), "category", "arrow dictionary"])
 def test_text_dtypes_agree(dtype: object) -> None:
-    raw = ["1,234.5", " 12 ", "abc", None, "50万", "2022-10-31", "44865", "是", "优秀", " 较差 ", "abc"]
+    raw = ["1,234.5", " 12 ", "abc", None, "50万", "2022-10-31", "44865", "是", "优秀", " 较差 ", "abc", "-", " ＮＵＬＬ ", "  "]
     for kind in ("number", "money", "date", "bool", "string", "grade", "list"):
         if dtype == "arrow dictionary":  # repetitive text as read from Parquet
             series = pd.Series(pd.arrays.ArrowExtensionArray(pa.array(raw, pa.string()).dictionary_encode()))

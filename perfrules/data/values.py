@@ -515,7 +515,12 @@ def _dictionary(raw: pd.Series, kind: str, mult: float) -> ParsedColumn:
     """An Arrow dictionary column (repetitive text read from Parquet): each distinct value is parsed once."""
     arr = one_array(raw.array)
     dictionary = arr.dictionary
-    if pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type):
+    is_text = pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)
+    if is_text and kind == "string":  # text is read as it is, trimmed and with placeholders as blanks: all in Arrow
+        text = pd.arrays.ArrowStringArray(clean_text(dictionary).take(arr.indices))
+        return ParsedColumn(pd.Series(text, index=raw.index, name=raw.name, copy=False),
+                            pd.Series(np.zeros(len(raw), dtype=bool), index=raw.index, name=raw.name, copy=False))
+    if is_text:
         categories = pd.Series(pd.arrays.ArrowStringArray(dictionary.cast(pa.large_string())))
     else:
         categories = pd.Series(dictionary.to_pandas())
