@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .data.values import distinct_cells, one_array
+from .data.values import distinct_cells, one_array, true_mask
 from .findings import Finding, format_value, json_number, json_value, number_text
 from .spec.model import SEVERITIES, Text
 
@@ -186,8 +186,8 @@ _JSON_ESCAPES = (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\
 def json_strings(texts: pa.Array) -> pa.Array:
     """Text values as JSON strings, exactly as ``json.dumps(value, ensure_ascii=False)`` writes them; null is ``null``."""
     quoted = pc.binary_join_element_wise(pa.scalar('"', _STR), texts, pa.scalar('"', _STR), pa.scalar("", _STR))
-    special = pc.fill_null(pc.match_substring_regex(texts, '[\\\\"\\x00-\\x1f]'), False)
-    if pc.any(special).as_py():  # only the cells holding a quote, a backslash or a control character are escaped
+    special = true_mask(pc.match_substring_regex(texts, '[\\\\"\\x00-\\x1f]'))
+    if special.any():  # only the cells holding a quote, a backslash or a control character are escaped
         rows = texts.filter(special)
         escaped = rows
         for plain, escape in _JSON_ESCAPES:

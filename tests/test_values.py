@@ -375,3 +375,11 @@ def test_unknown_kind() -> None:
         parse_column(col(["1"]), "float")
     with pytest.raises(ValueError):
         parse_value("1", "float")
+
+
+def test_true_mask_reads_null_as_false_in_plain_and_chunked_arrays() -> None:
+    from perfrules.data.values import true_mask
+    plain = pa.array([True, None, False, True])
+    assert true_mask(plain).tolist() == [True, False, False, True]
+    assert true_mask(pa.chunked_array([[None, True], [False]])).tolist() == [False, True, False]
+    assert true_mask(plain.slice(1, 3)).tolist() == [False, False, True]

@@ -327,13 +327,13 @@ def _strings(a: pa.Array | np.ndarray, kind: str, mult: float) -> tuple[np.ndarr
     if kind == "string":
         return np.array(clean_text(a).to_numpy(zero_copy_only=False), dtype=object), bad
     if kind in _NUMERIC:
-        ok = np.asarray(pc.fill_null(pc.match_substring_regex(t, _FAST_NUM), False))
+        ok = true_mask(pc.match_substring_regex(t, _FAST_NUM))
         if ok.any():
             f = np.full(len(a), np.nan)
             f[ok] = pc.cast(pc.replace_substring(t.filter(pa.array(ok)), ",", ""), pa.float64()).to_numpy()
             (vals, bad), done = _numbers(f, kind, mult), np.isfinite(f)
     elif kind in ("date", "month"):
-        ok = np.asarray(pc.fill_null(pc.match_substring_regex(t, _FAST_DATE), False))
+        ok = true_mask(pc.match_substring_regex(t, _FAST_DATE))
         if ok.any():
             s = t.filter(pa.array(ok))
             y, m, d = (pc.cast(pc.utf8_slice_codeunits(s, i, i + w), pa.int64()).to_numpy()
@@ -358,16 +358,22 @@ def one_array(values: Any) -> pa.Array:
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
+def true_mask(booleans: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Arrow booleans as a NumPy mask, null as False (as ``fill_null(False)`` gives, which is several times
+    slower on booleans: Kleene ``and`` with the validity instead)."""
+    return np.asarray(pc.and_kleene(booleans, pc.is_valid(booleans)), dtype=bool)
+
+
 def clean_text(a: pa.Array) -> pa.Array:
     """Text cells trimmed, with blanks and placeholders ("-", "N/A", "ＮＵＬＬ") as nulls."""
     trimmed = pc.utf8_trim_whitespace(a.cast(pa.large_string()))
-    short = pc.fill_null(pc.less_equal(pc.utf8_length(trimmed), _LONGEST_BLANK), False)
-    if not pc.any(short).as_py():
+    short = true_mask(pc.less_equal(pc.utf8_length(trimmed), _LONGEST_BLANK))
+    if not short.any():
         return trimmed
     # Only short cells can be placeholders; NFKC (full-width forms) is applied to those alone.
     candidates = pc.utf8_trim_whitespace(pc.utf8_normalize(trimmed.filter(short), "NFKC"))
     blank = np.zeros(len(a), dtype=bool)
-    blank[np.flatnonzero(np.asarray(short))] = np.asarray(pc.is_in(candidates, value_set=_BLANK_SET))
+    blank[np.flatnonzero(short)] = np.asarray(pc.is_in(candidates, value_set=_BLANK_SET))
     return pc.if_else(pa.array(blank), pa.scalar(None, pa.large_string()), trimmed)
 
 
