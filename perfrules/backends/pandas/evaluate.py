@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ...data.values import true_mask
 from ...spec import expr as E
 
 _CMP = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -103,6 +104,10 @@ def _compare(node: E.Compare, ctx: Context) -> Truth:
     na = _isna(left, index) | _isna(right, index)
     if _all_na(na):
         return _truth_of(np.zeros(len(index), bool), na)
+    plain = _plain_values(left), _plain_values(right)
+    if plain[0] is not None and plain[1] is not None and (plain[0].dtype.kind == "M") == (plain[1].dtype.kind == "M"):
+        with np.errstate(invalid="ignore"):  # numbers or dates: compared in NumPy, where pandas would compare them too
+            return _truth_of(_CMP[node.op](*plain), na)
     if isinstance(left, pd.Series) and isinstance(right, pd.Series) and left.dtype != right.dtype \
             and not (_is_numeric(left) and _is_numeric(right)):
         left, right = left.astype(object), right.astype(object)
@@ -116,8 +121,7 @@ def _membership(left: Any, right: Any, index: pd.Index) -> Truth:
         choices = [v for v in right if v is not pd.NA]
         if isinstance(left, pd.Series):
             if _is_text(left) and all(isinstance(c, str) for c in choices):  # text in Arrow
-                hit = pc.fill_null(pc.is_in(_arrow_text(left), value_set=pa.array(choices, pa.large_string())), False)
-                hit = np.asarray(hit, dtype=bool)
+                hit = true_mask(pc.is_in(_arrow_text(left), value_set=pa.array(choices, pa.large_string())))
             else:
                 hit = left.isin(choices).to_numpy(dtype=bool, na_value=False)
             return _truth_of(hit, _isna(left, index))
@@ -279,9 +283,10 @@ def _date_part(ctx: Context, dates: Any, part: str) -> pd.Series:
     codes, uniq = ctx.cache[key] if own_column and key in ctx.cache else pd.factorize(dates, use_na_sentinel=True)
     if own_column:
         ctx.cache[key] = codes, uniq
-    per_date = np.append(getattr(pd.DatetimeIndex(uniq), part).to_numpy(dtype=float), np.nan)
-    values = per_date[np.where(codes < 0, len(uniq), codes)]
-    return pd.Series(pd.arrays.FloatingArray(np.nan_to_num(values), np.isnan(values)), index=dates.index, copy=False)
+    per_date = np.append(getattr(pd.DatetimeIndex(uniq), part).to_numpy(dtype=float), 0.0)  # (uniq holds no NaT)
+    missing = np.asarray(codes < 0)
+    values = per_date[np.where(missing, len(uniq), codes)]
+    return pd.Series(pd.arrays.FloatingArray(values, missing), index=dates.index, copy=False)
 
 
 def _months_elapsed(ctx: Context) -> pd.Series:
@@ -352,9 +357,29 @@ def _all_na(na: np.ndarray) -> bool:
 def _values_np(raw: Any, n: int) -> np.ndarray:
     if isinstance(raw, pd.Series):
         if isinstance(raw.dtype, pd.ArrowDtype):  # comparisons of Arrow text give Arrow booleans
-            return pc.fill_null(pa.array(raw), False).to_numpy(zero_copy_only=False)
+            return true_mask(pa.array(raw))
         return raw.to_numpy(dtype=bool, na_value=False)
     return np.full(n, bool(raw))
+
+
+def _plain_values(value: Any) -> np.ndarray | None:
+    """A number or date column (or one number or date) as the NumPy values a pandas comparison compares
+    (missing cells hold a filler: the caller masks them); None for text, flags, lists and the like."""
+    if isinstance(value, pd.Series):
+        dtype = value.dtype
+        if isinstance(dtype, (pd.Float64Dtype, pd.Float32Dtype)) or isinstance(dtype, np.dtype) and dtype.kind == "f":
+            return value.to_numpy(dtype=np.float64, na_value=np.nan)
+        if isinstance(dtype, (pd.Int64Dtype, pd.Int32Dtype, pd.Int16Dtype, pd.Int8Dtype)) \
+                or isinstance(dtype, np.dtype) and dtype.kind == "i":
+            return value.to_numpy(dtype=np.int64, na_value=0)
+        if isinstance(dtype, np.dtype) and dtype.kind == "M":
+            return value.to_numpy()
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return np.asarray(value)
+    if isinstance(value, pd.Timestamp) and value.tz is None:
+        return np.asarray(value.to_datetime64())
+    return None
 
 
 def _truth_of(values: np.ndarray, na: np.ndarray) -> Truth:
