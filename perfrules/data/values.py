@@ -403,8 +403,9 @@ def _exact(raw: pd.Series, kind: str) -> pd.api.extensions.ExtensionArray | None
         if abs(low.as_py()) > 2**53 or abs(high.as_py()) > 2**53:  # read as other integers are, through floats
             return None
     missing = np.asarray(values.is_null(), dtype=bool)
-    data = values.fill_null(False if kind == "bool" else 0).to_numpy(zero_copy_only=False)
-    return array_type(np.array(data, dtype=bool if kind == "bool" else np.int64), missing)
+    if kind == "bool":
+        return array_type(true_mask(values), missing)
+    return array_type(np.array(values.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64), missing)
 
 
 def _typed(raw: pd.Series, kind: str, mult: float) -> tuple[np.ndarray, np.ndarray] | None:
