@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .backends.pandas.evaluate import Context, evaluate, evaluate_truth
+from .backends.pandas.evaluate import Context, distinct_values, evaluate, evaluate_truth
 from .data.dataset import Dataset
 from .data.keys import joined, key_text, positions, same_year, unique_keys, years
 from .spec import expr as E
@@ -149,6 +149,17 @@ def _aggregate(agg: E.Aggregate, ctx: Context, pos: np.ndarray, n: int, index: p
         return _streak(agg, rows, pos, true, unknown, n, index)
     value = evaluate(agg.value, ctx) if agg.value is not None else None
     value = value if isinstance(value, pd.Series) else pd.Series([value] * len(rows))
+    if func == "count_distinct":
+        codes, distinct = distinct_values(ctx, value)
+        chosen = true & (np.asarray(codes) >= 0)
+        record, code = pos[chosen], np.asarray(codes)[chosen]
+        if n * len(distinct) <= GRID_CELLS:  # few distinct values (months, grades): a record × value grid
+            seen = np.zeros((n, len(distinct)), dtype=bool)
+            seen[record, code] = True
+            counts = np.count_nonzero(seen, axis=1)
+        else:  # each distinct (record, value) pair once, then counted per record
+            counts = np.bincount(pd.unique(record * len(distinct) + code) // len(distinct), minlength=n)
+        return pd.Series(counts.astype(float), index=index, dtype="Float64").mask(has_unknown)
     sel = true
     frame = pd.DataFrame({"pos": pos[sel], "v": value.to_numpy()[sel] if value.dtype == object else value[sel].reset_index(drop=True)})
     if func == "sum":
@@ -158,17 +169,6 @@ def _aggregate(agg: E.Aggregate, ctx: Context, pos: np.ndarray, n: int, index: p
         counted = np.bincount(frame["pos"], minlength=n) > 0
         out = pd.Series(total, index=index, dtype="Float64")
         return out.mask(~counted | value_na | has_unknown)
-    if func == "count_distinct":
-        codes, distinct = pd.factorize(frame["v"], use_na_sentinel=True)
-        present = codes >= 0
-        record, code = frame["pos"].to_numpy(dtype=np.int64)[present], codes[present]
-        if n * len(distinct) <= GRID_CELLS:  # few distinct values (months, grades): a record × value grid
-            seen = np.zeros((n, len(distinct)), dtype=bool)
-            seen[record, code] = True
-            counts = seen.sum(axis=1)
-        else:  # each distinct (record, value) pair once, then counted per record
-            counts = np.bincount(pd.unique(record * len(distinct) + code) // len(distinct), minlength=n)
-        return pd.Series(counts.astype(float), index=index, dtype="Float64").mask(has_unknown)
     grouped = frame.dropna(subset=["v"]).groupby("pos")["v"]
     if func in ("min", "max"):
         out = getattr(grouped, func)().reindex(range(n))

@@ -276,17 +276,23 @@ def _date_part(ctx: Context, dates: Any, part: str) -> pd.Series:
         value = np.nan if missing else float(getattr(pd.Timestamp(dates), part))
         return pd.Series(pd.arrays.FloatingArray(np.full(n, 0.0 if missing else value), np.full(n, missing)),
                          index=ctx.frame.index, copy=False)
-    # Per distinct date: monitoring rows repeat a dozen months over hundreds of thousands of rows. year() and
-    # month() of a frame column share its factorization.
-    key = ("distinct dates", dates.name)
-    own_column = ctx.cache.get(("column", dates.name)) is dates
-    codes, uniq = ctx.cache[key] if own_column and key in ctx.cache else pd.factorize(dates, use_na_sentinel=True)
-    if own_column:
-        ctx.cache[key] = codes, uniq
+    # Per distinct date: monitoring rows repeat a dozen months over hundreds of thousands of rows.
+    codes, uniq = distinct_values(ctx, dates)
     per_date = np.append(getattr(pd.DatetimeIndex(uniq), part).to_numpy(dtype=float), 0.0)  # (uniq holds no NaT)
     missing = np.asarray(codes < 0)
     values = per_date[np.where(missing, len(uniq), codes)]
     return pd.Series(pd.arrays.FloatingArray(values, missing), index=dates.index, copy=False)
+
+
+def distinct_values(ctx: Context, values: pd.Series) -> tuple[np.ndarray, Any]:
+    """Each row's code among the distinct values (-1 where missing) and those values. A column of the frame is
+    factorized once per context: year() and month() of it, and a count of its distinct values, share the codes."""
+    if ctx.cache.get(("column", values.name)) is not values:
+        return pd.factorize(values, use_na_sentinel=True)
+    key = ("distinct", values.name)
+    if key not in ctx.cache:
+        ctx.cache[key] = pd.factorize(values, use_na_sentinel=True)
+    return ctx.cache[key]
 
 
 def _months_elapsed(ctx: Context) -> pd.Series:
