@@ -246,3 +246,40 @@ def test_numbers_and_dates_compare_as_pandas_compares_them():
                     want = np.asarray(want.fillna(False), dtype=bool) & ~unknown
                     assert got.unknown.tolist() == unknown.tolist(), (left, op, right)
                     assert got.true.tolist() == want.tolist(), (left, op, right)
+
+
+def test_arithmetic_on_numbers_is_what_pandas_computes():
+    # + - * / are done in NumPy; each must give what pandas' nullable floats give (missing stays missing,
+    # inf - inf is missing, division by zero is missing, not infinite).
+    import numpy as np
+    import pandas as pd
+    from perfrules.backends.pandas.evaluate import evaluate
+    from perfrules.spec import expr as E
+
+    frame = pd.DataFrame({"a": pd.array([1.5, None, 0.0, -0.0, np.inf, 7.0, 2.0**60], dtype="Float64"),
+                          "b": pd.array([2.0, 3.0, None, 0.0, np.inf, -0.0, 3.0], dtype="Float64"),
+                          "i": pd.array([2, None, 0, 5, 1, 0, 2**53 + 1], dtype="Int64")})
+    ctx = Context(frame, {}, dt.date(2022, 10, 31))
+    operands = [E.Ref(space="column", name=c) for c in frame] + [E.Literal(value=0, type="number"),
+                                                                   E.Literal(value=2.5, type="number")]
+
+    def reference(op, a, b):  # the pandas computation the NumPy one stands in for
+        a = a.astype("Float64") if isinstance(a, pd.Series) else a
+        b = b.astype("Float64") if isinstance(b, pd.Series) else b
+        if op == "/":
+            b = b.mask(b == 0) if isinstance(b, pd.Series) else (pd.NA if b == 0 else b)
+        return {"+": a.__add__, "-": a.__sub__, "*": a.__mul__, "/": a.__truediv__}[op](b) if isinstance(a, pd.Series) \
+            else {"+": b.__radd__, "-": b.__rsub__, "*": b.__rmul__, "/": b.__rtruediv__}[op](a)
+
+    for left in operands:
+        for right in operands:
+            if not isinstance(left, E.Ref) and not isinstance(right, E.Ref):
+                continue
+            for op in "+-*/":
+                got = evaluate(E.Arith(op=op, left=left, right=right), ctx)
+                a = frame[left.name] if isinstance(left, E.Ref) else left.value
+                b = frame[right.name] if isinstance(right, E.Ref) else right.value
+                want = reference(op, a, b)
+                assert str(got.dtype) == "Float64", (left, op, right)
+                assert got.isna().tolist() == want.isna().tolist(), (left, op, right)
+                assert [repr(v) for v in got.dropna()] == [repr(v) for v in want.dropna()], (left, op, right)

@@ -155,8 +155,22 @@ def _not(node: E.Not, ctx: Context) -> Truth:
     return Truth(result.false, result.unknown)
 
 
+_ARITH = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide}
+
+
 def _arith(node: E.Arith, ctx: Context) -> Any:
     left, right = _as_float(evaluate(node.left, ctx)), _as_float(evaluate(node.right, ctx))
+    if isinstance(left, pd.Series) or isinstance(right, pd.Series):
+        parts = _float_parts(left), _float_parts(right)
+        if parts[0] is not None and parts[1] is not None:  # in NumPy, as pandas computes it, without a pandas op
+            (lv, lm), (rv, rm) = parts
+            if node.op == "/":
+                rm = rm | (rv == 0)
+            with np.errstate(all="ignore"):
+                values = _ARITH[node.op](lv, rv)
+            missing = lm | rm | np.isnan(values)  # (pandas reads a NaN result, such as inf - inf, as missing)
+            index = (left if isinstance(left, pd.Series) else right).index
+            return pd.Series(pd.arrays.FloatingArray(np.where(missing, 0.0, values), missing), index=index, copy=False)
     if node.op == "+":
         return left + right
     if node.op == "-":
@@ -385,6 +399,17 @@ def _plain_values(value: Any) -> np.ndarray | None:
         return np.asarray(value)
     if isinstance(value, pd.Timestamp) and value.tz is None:
         return np.asarray(value.to_datetime64())
+    return None
+
+
+def _float_parts(value: Any) -> tuple[Any, Any] | None:
+    """A Float64 column's values and missing mask, or a number and False; None for anything else."""
+    if isinstance(value, pd.Series):
+        if not isinstance(value.dtype, pd.Float64Dtype):
+            return None
+        return value.to_numpy(dtype=np.float64, na_value=0.0), np.asarray(value.isna(), dtype=bool)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return np.float64(value), np.False_
     return None
 
 
