@@ -126,7 +126,8 @@ def _cache_key(value: Any) -> Any:
 
 
 def _is_number(values: Any) -> bool:
-    return pd.api.types.is_float_dtype(values.dtype) or pd.api.types.is_integer_dtype(values.dtype)
+    """Floats and signed integers (unsigned ones beyond int64 go the per-value way)."""
+    return pd.api.types.is_float_dtype(values.dtype) or pd.api.types.is_signed_integer_dtype(values.dtype)
 
 
 def _number_texts(cells: Any, text: Callable[[Any], str], missing: str) -> pa.Array:

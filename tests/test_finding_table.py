@@ -80,6 +80,10 @@ def test_equal_values_of_other_forms_keep_their_own_text_whichever_rule_shows_th
             at = np.array(rows)
             assert shown.formatted("amount", at, "zh").to_pylist() == [format_value("amount", frame["amount"][rows[0]], "zh")]
             assert shown.json("mixed", at).to_pylist() == [json.dumps(json_value(frame["mixed"][rows[0]]), ensure_ascii=False)]
+    big = pd.array([2**64 - 1, None], dtype="UInt64")  # beyond int64: not wrapped around to -1
+    unsigned = TableValues(pd.DataFrame({"amount": big}))
+    assert unsigned.formatted("amount", np.array([0, 1]), "zh").to_pylist() == [format_value("amount", big[0], "zh"), "（空）"]
+    assert unsigned.json("amount", np.array([0])).to_pylist() == ["18446744073709551615"]
     both = TableValues(frame).formatted("amount", np.array([0, 1, 0]), "zh").to_pylist()  # and shown together
     assert both == [format_value("amount", v, "zh") for v in (-0.0, 0.0, -0.0)] == ["-0元", "0元", "-0元"]
 

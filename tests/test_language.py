@@ -209,6 +209,8 @@ def test_d03_blames_only_the_values_that_left_the_outcome_unknown(tmp_path):
 def test_numbers_and_dates_compare_as_pandas_compares_them():
     # Number and date comparisons are done in NumPy; each must say what pandas' own comparison says,
     # for every pairing of nullable, plain and scalar operands, with missing cells unknown.
+    import operator
+
     import numpy as np
     import pandas as pd
     from perfrules.backends.pandas.evaluate import evaluate_truth
@@ -219,14 +221,18 @@ def test_numbers_and_dates_compare_as_pandas_compares_them():
         "i": pd.array([2, 3, None, 0, 2**53 + 1], dtype="Int64"),
         "nf": np.array([1.5, 3.0, np.nan, 0.0, 7.0]),
         "ni": np.array([1, 3, 2, 0, 2**53], dtype=np.int64),  # 2**53 + 1 and 2**53 differ, as integers only
+        "f32": pd.array([0.1, None, 2.0, 16777217.0, 1.5], dtype="Float32"),  # float32: compared in float32
         "d": pd.to_datetime(["2022-10-31", None, "2022-01-01", "2021-12-31", "2022-10-31"]),
         "d2": pd.to_datetime(["2022-11-30", "2022-01-01", None, "2021-12-31", "2022-10-30"]),
     })
     ctx = Context(frame, {}, dt.date(2022, 10, 31))
-    numbers = [E.Ref(space="column", name=c) for c in ("f", "i", "nf", "ni")] + [
-        E.Literal(value=2.0, type="number"), E.Literal(value=3, type="number")]
+    numbers = [E.Ref(space="column", name=c) for c in ("f", "i", "nf", "ni", "f32")] + [
+        E.Literal(value=2.0, type="number"), E.Literal(value=3, type="number"), E.Literal(value=0.1, type="number"),
+        E.Literal(value=16777217, type="number")]
+    # dates beyond the nanosecond range ("no end date") must not wrap around
     dates = [E.Ref(space="column", name="d"), E.Ref(space="column", name="d2"), E.Ref(space="builtin", name="as_of"),
-             E.Literal(value="2022-01-01", type="date")]
+             E.Literal(value="2022-01-01", type="date"), E.Literal(value="9999-12-31", type="date"),
+             E.Literal(value="1600-01-01", type="date")]
 
     def operand(node):
         if isinstance(node, E.Ref):
@@ -236,14 +242,15 @@ def test_numbers_and_dates_compare_as_pandas_compares_them():
     for group in (numbers, dates):
         for left in group:
             for right in group:
-                for op, fn in (("<", "lt"), ("<=", "le"), ("==", "eq"), ("!=", "ne"), (">", "gt"), (">=", "ge")):
+                for op, fn in (("<", operator.lt), ("<=", operator.le), ("==", operator.eq), ("!=", operator.ne),
+                               (">", operator.gt), (">=", operator.ge)):
                     if not isinstance(left, E.Ref) and not isinstance(right, E.Ref):
                         continue
                     got = evaluate_truth(E.Compare(op=op, left=left, right=right), ctx)
                     a, b = operand(left), operand(right)
                     unknown = np.asarray(pd.isna(a) | pd.isna(b)) & np.ones(len(frame), bool)
-                    want = getattr(pd.Series(a, index=frame.index) if not isinstance(a, pd.Series) else a, fn)(b)
-                    want = np.asarray(want.fillna(False), dtype=bool) & ~unknown
+                    want = fn(a, b)  # pandas' own comparison (of two dates, one answer for every row)
+                    want = (want.fillna(False).to_numpy(dtype=bool) if isinstance(want, pd.Series) else want) & ~unknown
                     assert got.unknown.tolist() == unknown.tolist(), (left, op, right)
                     assert got.true.tolist() == want.tolist(), (left, op, right)
 

@@ -387,18 +387,21 @@ def _plain_values(value: Any) -> np.ndarray | None:
     (missing cells hold a filler: the caller masks them); None for text, flags, lists and the like."""
     if isinstance(value, pd.Series):
         dtype = value.dtype
-        if isinstance(dtype, (pd.Float64Dtype, pd.Float32Dtype)) or isinstance(dtype, np.dtype) and dtype.kind == "f":
+        if isinstance(dtype, pd.Float64Dtype) or dtype == np.float64:  # (float32 compares in float32 in pandas)
             return value.to_numpy(dtype=np.float64, na_value=np.nan)
         if isinstance(dtype, (pd.Int64Dtype, pd.Int32Dtype, pd.Int16Dtype, pd.Int8Dtype)) \
                 or isinstance(dtype, np.dtype) and dtype.kind == "i":
             return value.to_numpy(dtype=np.int64, na_value=0)
-        if isinstance(dtype, np.dtype) and dtype.kind == "M":
+        if dtype == np.dtype("datetime64[ns]"):
             return value.to_numpy()
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return np.asarray(value)
     if isinstance(value, pd.Timestamp) and value.tz is None:
-        return np.asarray(value.to_datetime64())
+        try:  # NumPy would wrap a date beyond the nanosecond range (9999-12-31) around: pandas compares those
+            return np.asarray(value.as_unit("ns").to_datetime64())
+        except (OverflowError, pd.errors.OutOfBoundsDatetime):
+            return None
     return None
 
 
