@@ -383,3 +383,6 @@ def test_true_mask_reads_null_as_false_in_plain_and_chunked_arrays() -> None:
     assert true_mask(plain).tolist() == [True, False, False, True]
     assert true_mask(pa.chunked_array([[None, True], [False]])).tolist() == [False, True, False]
     assert true_mask(plain.slice(1, 3)).tolist() == [False, False, True]
+    whole = pa.array([False, True, True, False, True, False, False, False, True, True])  # no nulls: read as they are
+    assert true_mask(whole.slice(3, 7)).tolist() == [False, True, False, False, False, True, True]
+    assert true_mask(pa.chunked_array([whole.slice(8), whole.slice(0, 2)])).tolist() == [True, True, False, True]

@@ -361,6 +361,8 @@ def one_array(values: Any) -> pa.Array:
 def true_mask(booleans: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Arrow booleans as a NumPy mask, null as False (as ``fill_null(False)`` gives, which is several times
     slower on booleans: Kleene ``and`` with the validity instead)."""
+    if not booleans.null_count:
+        return np.asarray(booleans, dtype=bool)
     return np.asarray(pc.and_kleene(booleans, pc.is_valid(booleans)), dtype=bool)
 
 
