@@ -161,14 +161,15 @@ _ARITH = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide}
 def _arith(node: E.Arith, ctx: Context) -> Any:
     left, right = _as_float(evaluate(node.left, ctx)), _as_float(evaluate(node.right, ctx))
     if isinstance(left, pd.Series) or isinstance(right, pd.Series):
-        parts = _float_parts(left), _float_parts(right)
-        if parts[0] is not None and parts[1] is not None:  # in NumPy, as pandas computes it, without a pandas op
-            (lv, lm), (rv, rm) = parts
+        lv, rv = _plain_values(left), _plain_values(right)
+        if lv is not None and rv is not None and lv.dtype.kind in "fi" and rv.dtype.kind in "fi":
+            # In NumPy, as pandas computes it, without a pandas op: a missing value (NaN here) stays missing, and
+            # pandas reads a NaN result (inf - inf) as missing too.
             if node.op == "/":
-                rm = rm | (rv == 0)
+                rv = np.where(rv == 0, np.nan, rv)
             with np.errstate(all="ignore"):
                 values = _ARITH[node.op](lv, rv)
-            missing = lm | rm | np.isnan(values)  # (pandas reads a NaN result, such as inf - inf, as missing)
+            missing = np.isnan(values)
             index = (left if isinstance(left, pd.Series) else right).index
             return pd.Series(pd.arrays.FloatingArray(np.where(missing, 0.0, values), missing), index=index, copy=False)
     if node.op == "+":
@@ -402,17 +403,6 @@ def _plain_values(value: Any) -> np.ndarray | None:
             return np.asarray(value.as_unit("ns").to_datetime64())
         except (OverflowError, pd.errors.OutOfBoundsDatetime):
             return None
-    return None
-
-
-def _float_parts(value: Any) -> tuple[Any, Any] | None:
-    """A Float64 column's values and missing mask, or a number and False; None for anything else."""
-    if isinstance(value, pd.Series):
-        if not isinstance(value.dtype, pd.Float64Dtype):
-            return None
-        return value.to_numpy(dtype=np.float64, na_value=0.0), np.asarray(value.isna(), dtype=bool)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return np.float64(value), np.False_
     return None
 
 
