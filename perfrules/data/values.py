@@ -487,8 +487,7 @@ def parse_column(raw: pd.Series, kind: str, *, unit_multiplier: float = 1.0) -> 
         return _dictionary(raw, kind, unit_multiplier)
     exact = _exact(raw, kind)
     if exact is not None:
-        return ParsedColumn(pd.Series(exact, index=raw.index, name=raw.name, copy=False),
-                            pd.Series(np.zeros(len(raw), dtype=bool), index=raw.index, name=raw.name, copy=False))
+        return _all_readable(raw, exact)
     typed = _typed(raw, kind, unit_multiplier)
     if typed is not None:
         return _finish(raw, *typed, kind)
@@ -498,9 +497,7 @@ def parse_column(raw: pd.Series, kind: str, *, unit_multiplier: float = 1.0) -> 
             or dt == object and infer_dtype(raw, skipna=True) in ("string", "empty")):
         a = one_array(raw)
         if kind == "string":  # stays in Arrow: no Python object per cell
-            text = pd.Series(pd.arrays.ArrowStringArray(clean_text(a).cast(pa.large_string())), index=raw.index, name=raw.name,
-                             copy=False)
-            return ParsedColumn(text, pd.Series(np.zeros(len(raw), dtype=bool), index=raw.index, name=raw.name, copy=False))
+            return _all_readable(raw, pd.arrays.ArrowStringArray(clean_text(a).cast(pa.large_string())))
         return _finish(raw, *_strings(a.cast(pa.large_string()), kind, unit_multiplier), kind)
     x = raw.to_numpy(dtype=object)
     if infer_dtype(x, skipna=True) in ("integer", "floating", "mixed-integer-float"):
@@ -512,6 +509,12 @@ def parse_column(raw: pd.Series, kind: str, *, unit_multiplier: float = 1.0) -> 
         if (mask := group == g).any():
             vals[mask], bad[mask] = parse(x[mask], kind, unit_multiplier)
     return _finish(raw, vals, bad, kind)
+
+
+def _all_readable(raw: pd.Series, values: Any) -> ParsedColumn:
+    """A column whose every cell was read (as text, or as the integers or yes/no values it holds)."""
+    return ParsedColumn(pd.Series(values, index=raw.index, name=raw.name, copy=False),
+                        pd.Series(np.zeros(len(raw), dtype=bool), index=raw.index, name=raw.name, copy=False))
 
 
 def _categorical(raw: pd.Series, kind: str, mult: float) -> ParsedColumn:
@@ -526,9 +529,7 @@ def _dictionary(raw: pd.Series, kind: str, mult: float) -> ParsedColumn:
     dictionary = arr.dictionary
     is_text = pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)
     if is_text and kind == "string":  # text is read as it is, trimmed and with placeholders as blanks: all in Arrow
-        text = pd.arrays.ArrowStringArray(clean_text(dictionary).take(arr.indices))
-        return ParsedColumn(pd.Series(text, index=raw.index, name=raw.name, copy=False),
-                            pd.Series(np.zeros(len(raw), dtype=bool), index=raw.index, name=raw.name, copy=False))
+        return _all_readable(raw, pd.arrays.ArrowStringArray(clean_text(dictionary).take(arr.indices)))
     if is_text:
         categories = pd.Series(pd.arrays.ArrowStringArray(dictionary.cast(pa.large_string())))
     else:
