@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synthetic import EXPORT_AS_OF, export_tables, write_export  # noqa: E402
 
 from perfrules.api import compile_rules  # noqa: E402
-from perfrules.data import load_inputs  # noqa: E402
-from perfrules.engine import decide  # noqa: E402
-from perfrules.facts import build_facts  # noqa: E402
+from perfrules.evaluation.check import decide  # noqa: E402
+from perfrules.evaluation.facts import build_facts  # noqa: E402
+from perfrules.inputs import load_inputs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 THREE_RULES = ("PF-P01-NOGOAL", "PF-P05-EXANTE", "PF-M02-ZEROPAID")
@@ -54,7 +54,7 @@ def ensure_export(data: Path, n: int, fmt: str) -> Path:
 def run_nightly(export: Path, out: Path) -> tuple[dict, float, float]:
     """Run the CLI in its own process; its summary, wall time and peak RSS (GB)."""
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "perfrules.cli", "nightly", str(export), "--out", str(out),
+    proc = subprocess.Popen([sys.executable, "-m", "perfrules.cli.main", "nightly", str(export), "--out", str(out),
                              "--profile", "national", "--quiet", "--fail-on", "never"], cwd=ROOT)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t

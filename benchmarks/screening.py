@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/screening.py [--latency-n 1000] [--batch-n 20000] [--pandas-latency-n 1000]
 
 Prints, with the full catalogue loaded under the national profile:
-- latency per submission (p50, p99, after warm-up) on the durable path (perfrules.screening.Screener:
+- latency per submission (p50, p99, after warm-up) on the durable path (perfrules.evaluation.screening.Screener:
   per-record fact layer + durable-rules matching + findings) and on the pandas path given one
   submission (a one-row frame: load, facts, masks, findings);
 - batch throughput of both on the same records, as records/s and their ratio: the durable path screens
@@ -28,16 +28,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synthetic import projects  # noqa: E402
 
 from perfrules.api import check_datasets  # noqa: E402
-from perfrules.data import load_inputs  # noqa: E402
-from perfrules.engine import check_all  # noqa: E402
-from perfrules.data.dataset import ROW, SOURCE  # noqa: E402
-from perfrules.backends.pandas.evaluate import Context, evaluate_truth  # noqa: E402
-from perfrules.facts import build_facts  # noqa: E402
-from perfrules.records import record_values, submission_records  # noqa: E402
-from perfrules.screening import _fact  # noqa: E402
-from perfrules.data.submission import submission_dataset  # noqa: E402
-from perfrules.screening import Screener  # noqa: E402
-from perfrules.spec.pack import load_pack  # noqa: E402
+from perfrules.evaluation.check import check_all  # noqa: E402
+from perfrules.evaluation.facts import build_facts  # noqa: E402
+from perfrules.evaluation.record_facts import record_values, submission_records  # noqa: E402
+from perfrules.evaluation.screening import (
+    Screener,  # noqa: E402
+    _fact,  # noqa: E402
+)
+from perfrules.evaluation.vectorised import Context, evaluate_truth  # noqa: E402
+from perfrules.inputs import load_inputs  # noqa: E402
+from perfrules.inputs.dataset import ROW, SOURCE  # noqa: E402
+from perfrules.inputs.submission import submission_dataset  # noqa: E402
+from perfrules.rulepack.pack import load_pack  # noqa: E402
 
 AS_OF = dt.date(2022, 11, 15)
 

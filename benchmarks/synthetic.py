@@ -73,7 +73,7 @@ GRADE_SCORE = {"优": 93.0, "良": 85.0, "中": 72.0, "一般": 70.0, "差": 52.
 
 
 def export_tables(n: int, seed: int = 20221115, indicators: int = 5, payments: int = 6,
-                  evaluations: int = 2) -> dict[str, "pd.DataFrame"]:
+                  evaluations: int = 2) -> dict[str, pd.DataFrame]:
     """A budget system's export of ``n`` projects (fiscal year 2022) under catalogue column names.
 
     Per project: ``indicators`` indicator rows, ``payments`` payment rows, one monitoring row and
@@ -155,9 +155,9 @@ def export_tables(n: int, seed: int = 20221115, indicators: int = 5, payments: i
     return {"projects": projects, "indicators": ind, "payments": pay, "monitoring": mon, "evaluations": ev}
 
 
-def write_export(tables: dict[str, "pd.DataFrame"], folder: "Path", fmt: str) -> None:
+def write_export(tables: dict[str, pd.DataFrame], folder: Path, fmt: str) -> None:
     """Write tables as a budget system would: Chinese file names and headers; CSV projects in GBK."""
-    from perfrules.data.fields import TABLES
+    from perfrules.language.fields import TABLES
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "manifest.yaml").write_text(f"as_of: {EXPORT_AS_OF}\n", encoding="utf-8")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .api import check_paths
+from perfrules.api import check_paths
 
 __all__ = ["check_paths", "screen"]
 
@@ -21,5 +21,5 @@ def screen(submission: Any, profile: str | None = None, as_of: Any = None, rules
 
     The engine is built once per process and reused by later calls; durable-rules is imported only here.
     """
-    from .screening import screen as _screen
+    from perfrules.evaluation.screening import screen as _screen
     return _screen(submission, profile=profile, as_of=as_of, rules_dir=rules_dir, lang=lang)

@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
-from .data import Dataset, load_inputs
-from .engine import CheckResult, check_all, merge_results
-from .jurisdiction import split_by_jurisdiction
-from .spec.compile import CompiledPack, compile_pack
-from .spec.model import RulePack
-from .spec.profile import available_profiles, load_profile
-from .spec.pack import load_pack
-
-
-def default_rules_dir() -> Path:
-    """The bundled rules: ``$PERFRULES_RULES``, else ``rules/`` beside the package, else ``./rules``."""
-    env = os.environ.get("PERFRULES_RULES")
-    if env:
-        return Path(env)
-    beside = Path(__file__).resolve().parents[1] / "rules"
-    if not beside.is_dir():
-        return Path("rules")
-    try:
-        return beside.relative_to(Path.cwd())  # shorter paths in messages
-    except ValueError:
-        return beside
+from perfrules.evaluation.check import CheckResult, check_all, merge_results
+from perfrules.inputs import Dataset, load_inputs
+from perfrules.inputs.jurisdiction import split_by_jurisdiction
+from perfrules.rulepack.compile import CompiledPack, compile_pack
+from perfrules.rulepack.model import RulePack
+from perfrules.rulepack.pack import default_rules_dir, load_pack
+from perfrules.rulepack.profile import available_profiles, load_profile
 
 
 def compile_rules(rules_dir: str | Path | None = None, profile: str | None = None) -> CompiledPack:

@@ -8,8 +8,8 @@ the English beside them (``--lang en`` shows English only).
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 
 @dataclass(frozen=True)

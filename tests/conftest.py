@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from perfrules.data.submission import submission_dataset
-from perfrules.engine import CheckResult, check
-from perfrules.spec.compile import CompiledPack, compile_pack
-from perfrules.spec.pack import load_pack
+from perfrules.evaluation.check import CheckResult, check
+from perfrules.inputs.submission import submission_dataset
+from perfrules.rulepack.compile import CompiledPack, compile_pack
+from perfrules.rulepack.pack import load_pack
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules"

@@ -32,18 +32,18 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import jsonschema
 import pytest
 import yaml
 
-from perfrules.ruletests import CaseRunner, RuleCase, load_cases
-from perfrules.spec import expr as E
-from perfrules.spec.compile import CompiledPack, compile_pack
-from perfrules.spec.model import RulePack
-from perfrules.spec.pack import load_pack
+import perfrules.language.expr as E
+from perfrules.authoring.rule_tests import CaseRunner, RuleCase, load_cases
+from perfrules.rulepack.compile import CompiledPack, compile_pack
+from perfrules.rulepack.model import RulePack
+from perfrules.rulepack.pack import load_pack
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs" / "authoring.md"
@@ -331,7 +331,7 @@ class Sandbox:
         return self.compiled[("base", profile)]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _bundled_cases() -> tuple[RuleCase, ...]:
     return tuple(load_cases(ROOT / "rules"))
 
@@ -575,7 +575,7 @@ def test_commands_and_output_blocks_are_paired() -> None:
 def test_lint_does_not_blame_the_parameters_of_a_rule_it_could_not_read(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from perfrules.cli import main
+    from perfrules.cli.main import main
 
     pack = tmp_path / "rules"
     shutil.copytree(ROOT / "rules", pack)

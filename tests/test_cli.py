@@ -15,11 +15,11 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-import perfrules.cli
-import perfrules.output
-from perfrules.cli import main
-from perfrules.spec.model import SEVERITIES
-from perfrules.spec.pack import load_pack
+import perfrules.cli.checking
+import perfrules.outputs.console
+from perfrules.cli.main import main
+from perfrules.rulepack.model import SEVERITIES
+from perfrules.rulepack.pack import load_pack
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules"
@@ -299,7 +299,7 @@ def test_failed_render_leaves_previous_output_untouched(tmp_path: Path, monkeypa
     def boom(*args: object, **kwargs: object) -> str:
         raise RuntimeError("renderer failed")
 
-    monkeypatch.setattr(perfrules.cli, "render_result", boom)
+    monkeypatch.setattr(perfrules.cli.checking, "render_result", boom)
     result = run("check", sample("p01-no-goal.json"), "--format", "json", "--output", out)
     assert result.exit_code != 0
     assert isinstance(result.exception, RuntimeError)
@@ -311,8 +311,8 @@ def test_failed_write_midway_leaves_previous_output_untouched(tmp_path: Path, mo
     """The rendered text cannot be encoded past its first part: the temp file goes, the old file stays."""
     out = tmp_path / "report.json"
     out.write_text("previous report\n", encoding="utf-8")
-    real = perfrules.cli.render_result
-    monkeypatch.setattr(perfrules.cli, "render_result",
+    real = perfrules.cli.checking.render_result
+    monkeypatch.setattr(perfrules.cli.checking, "render_result",
                         lambda result, fmt, lang: real(result, fmt, lang) + "\ud800 unencodable tail")
     result = run("check", sample("p01-no-goal.json"), "--format", "json", "--output", out)
     assert isinstance(result.exception, UnicodeEncodeError)
@@ -327,7 +327,7 @@ def test_failed_rename_leaves_previous_output_untouched(tmp_path: Path, monkeypa
     def no_replace(src: object, dst: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(perfrules.output.os, "replace", no_replace)
+    monkeypatch.setattr(perfrules.outputs.console.os, "replace", no_replace)
     result = run("check", sample("p01-no-goal.json"), "--format", "csv", "--output", out)
     assert isinstance(result.exception, OSError)
     assert out.read_text(encoding="utf-8") == "previous report\n"

@@ -6,9 +6,9 @@ import json
 import shutil
 
 from click.testing import CliRunner
-
 from conftest import RULES, SAMPLES
-from perfrules.cli import main
+
+from perfrules.cli.main import main
 
 COUNTY = SAMPLES / "exports" / "county-2022"
 

@@ -10,15 +10,15 @@ import datetime as dt
 import json
 
 import pytest
+from conftest import RULES, SAMPLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import RULES, SAMPLES
 from perfrules.api import check_datasets
-from perfrules.backends.durable import available
-from perfrules.data.submission import submission_dataset
-from perfrules.ruletests import load_cases
-from perfrules.spec.pack import load_pack
+from perfrules.authoring.rule_tests import load_cases
+from perfrules.evaluation.durable import available
+from perfrules.inputs.submission import submission_dataset
+from perfrules.rulepack.pack import load_pack
 
 pytestmark = pytest.mark.skipif(not available()[0], reason=available()[1])
 
@@ -28,7 +28,7 @@ PROFILES = ["national", "sheyang", "nanchang-gaoxin", "qitai", "tongxin", "yongq
 
 @pytest.fixture(scope="module")
 def screener():
-    from perfrules.screening import Screener
+    from perfrules.evaluation.screening import Screener
     s = Screener(pack=PACK)
     yield s
     s.close()

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import RULES, SAMPLES
-from perfrules.cli import main
+
+from perfrules.cli.main import main
 
 RULE = "PF-P05-EXANTE"
 FROM, TO = "2022-07-01", "2023-01-01"

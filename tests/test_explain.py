@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
-
 from conftest import SAMPLES
-from perfrules.cli import main
+
+from perfrules.cli.main import main
 
 SUB = SAMPLES / "submissions"
 

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perfrules import facts
-from perfrules.facts import _aggregate
-from perfrules.backends.pandas.evaluate import Context
-from perfrules.spec import expr as E
+import perfrules.evaluation.facts as facts
+import perfrules.language.expr as E
+from perfrules.evaluation.facts import _aggregate
+from perfrules.evaluation.vectorised import Context
 
 TRUTH = st.sampled_from([True, False, None])
 
@@ -107,7 +107,7 @@ def test_count_distinct_counts_each_present_value_once_per_record(grid_cells, ro
 
 def test_year_and_month_of_one_date_are_a_number_column() -> None:
     # year(as_of) keeps the type a date column's year has, whatever uses it (a derived fact, if/else, coalesce)
-    from perfrules.backends.pandas.evaluate import evaluate
+    from perfrules.evaluation.vectorised import evaluate
     frame = pd.DataFrame({"month": pd.Series(pd.to_datetime(["2022-03-01", None]))})
     ctx = Context(frame, {}, dt.date(2022, 11, 15))
     year = evaluate(E.Call("year", (E.Ref("builtin", "as_of"),)), ctx)

@@ -6,10 +6,11 @@ import json
 
 import pandas as pd
 import pyarrow as pa
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from perfrules.finding_table import evidence_column, json_strings, json_texts, render_column
-from perfrules.findings import format_value, json_value, render
+from perfrules.findings.model import format_value, json_value, render
+from perfrules.findings.table import evidence_column, json_strings, json_texts, render_column
 
 
 @settings(max_examples=300, deadline=None)
@@ -56,7 +57,8 @@ def test_list_cells_and_repeated_values_render_as_for_one_record() -> None:
 def test_chunked_text_and_unhashable_cells_render_row_for_row() -> None:
     import numpy as np
     import pyarrow as pa
-    from perfrules.finding_table import TableValues
+
+    from perfrules.findings.table import TableValues
     # a frame joined from parts holds chunked Arrow text; dict cells cannot be hashed even as tuples
     names = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([["甲", None], ["乙"]], pa.large_string())))
     frame = pd.DataFrame({"project_name": names, "x": pd.Series([None, {"k": 1}, {"k": 2}], dtype=object)})
@@ -71,7 +73,8 @@ def test_chunked_text_and_unhashable_cells_render_row_for_row() -> None:
 def test_equal_values_of_other_forms_keep_their_own_text_whichever_rule_shows_them_first() -> None:
     # TableValues caches a column's texts by value: -0.0 and 0.0, or True and 1, must not share one
     import numpy as np
-    from perfrules.finding_table import TableValues
+
+    from perfrules.findings.table import TableValues
     frame = pd.DataFrame({"amount": pd.Series([-0.0, 0.0, 2.5], dtype="Float64"),
                           "mixed": pd.Series([1, True, None], dtype=object)})
     for first, second in ([0], [1]), ([1], [0]):
@@ -100,7 +103,8 @@ def test_numbers_render_as_format_value_and_json_value_render_each(values: list[
     # Numeric columns are formatted once per distinct number without the per-value cache: the text of
     # each shown row must still be what the per-record path gives that row's value.
     import numpy as np
-    from perfrules.finding_table import TableValues
+
+    from perfrules.findings.table import TableValues
     if dtype == "Int64":
         values = [None if v is None or not (v.is_integer() and abs(v) < 2**53) else v for v in values]
     series = pd.Series(values, dtype=dtype)

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from perfrules.backends.pandas.evaluate import Context, evaluate_bool
-from perfrules.data.submission import submission_dataset
-from perfrules.facts import build_facts
-from perfrules.spec.compile import compile_pack
-from perfrules.spec.pack import load_pack
+from perfrules.evaluation.facts import build_facts
+from perfrules.evaluation.vectorised import Context, evaluate_bool
+from perfrules.inputs.submission import submission_dataset
+from perfrules.rulepack.compile import compile_pack
+from perfrules.rulepack.pack import load_pack
 
 PACK = """
 pack: {name: t, version: "1"}
@@ -172,7 +172,7 @@ def test_evaluations_relate_to_the_fiscal_year_and_earlier(tmp_path):
 
 
 def test_missing_items(tmp_path):
-    from perfrules.data.submission import submission_dataset  # noqa: F401 - departments go through the same loader
+    from perfrules.inputs.submission import submission_dataset  # noqa: F401 - departments go through the same loader
     projects = [{"funding_sources": ["专项资金"]}, {"funding_sources": ["专项资金", "PPP"]}]
     assert outcome(tmp_path, 'len(missing_items(["专项资金", "PPP"], funding_sources)) == 1', projects) == [True, False]
 
@@ -197,7 +197,7 @@ def test_d03_blames_only_the_values_that_left_the_outcome_unknown(tmp_path):
     prior_year_amount is, so only the missing budget leaves the outcome unknown."""
     import datetime as dt
 
-    from perfrules.engine import check
+    from perfrules.evaluation.check import check
     outcome(tmp_path, "(amount > 1 and prior_year_amount > 1) or budget > 1", [{}])  # writes the pack
     compiled = compile_pack(load_pack(tmp_path), "national")
     ds = submission_dataset([{"project_id": "X", "fiscal_year": 2022, "amount": 0, "prior_year_amount": None,
@@ -213,8 +213,9 @@ def test_numbers_and_dates_compare_as_pandas_compares_them():
 
     import numpy as np
     import pandas as pd
-    from perfrules.backends.pandas.evaluate import evaluate_truth
-    from perfrules.spec import expr as E
+
+    import perfrules.language.expr as E
+    from perfrules.evaluation.vectorised import evaluate_truth
 
     frame = pd.DataFrame({
         "f": pd.array([1.5, None, 2.0, -0.0, 2**53 + 1], dtype="Float64"),
@@ -260,8 +261,9 @@ def test_arithmetic_on_numbers_is_what_pandas_computes():
     # inf - inf is missing, division by zero is missing, not infinite).
     import numpy as np
     import pandas as pd
-    from perfrules.backends.pandas.evaluate import evaluate
-    from perfrules.spec import expr as E
+
+    import perfrules.language.expr as E
+    from perfrules.evaluation.vectorised import evaluate
 
     frame = pd.DataFrame({"a": pd.array([1.5, None, 0.0, -0.0, np.inf, 7.0, 2.0**60], dtype="Float64"),
                           "b": pd.array([2.0, 3.0, None, 0.0, np.inf, -0.0, 3.0], dtype="Float64"),

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import RULES
-from perfrules.cli import main
+
+from perfrules.cli.main import main
 
 
 def lint_json(path: Path, *extra: str) -> tuple[int, list[dict]]:

@@ -7,13 +7,13 @@ import json
 
 import pandas as pd
 import pytest
-
 from conftest import SAMPLES, fired
-from perfrules.data import load_input
-from perfrules.data.export import load_export
-from perfrules.data.submission import load_submission
-from perfrules.engine import check
+
 from perfrules.errors import InputError
+from perfrules.evaluation.check import check
+from perfrules.inputs import load_input
+from perfrules.inputs.export import load_export
+from perfrules.inputs.submission import load_submission
 
 COUNTY = SAMPLES / "exports" / "county-2022"
 

@@ -13,14 +13,13 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
-
-from perfrules import nightly
-from perfrules.api import check_paths
-from perfrules.cli import main
-from perfrules.nightly import OUTPUTS, Progress
-from perfrules.state import StateStore
-
 from conftest import SAMPLES
+
+import perfrules.nightly.run as nightly
+from perfrules.api import check_paths
+from perfrules.cli.main import main
+from perfrules.nightly.run import OUTPUTS, Progress
+from perfrules.nightly.state import StateStore
 
 EXPORT = SAMPLES / "exports" / "county-2022"
 
@@ -174,7 +173,7 @@ def test_a_second_run_while_one_holds_the_state_gets_a_clear_message(tmp_path: P
     state = tmp_path / "state"
     state.mkdir()
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from perfrules.state import StateStore\n"
+        [sys.executable, "-c", "import sys, time; from perfrules.nightly.state import StateStore\n"
          "with StateStore(sys.argv[1]).lock():\n    print('locked', flush=True); time.sleep(30)", str(state)],
         stdout=subprocess.PIPE, text=True)
     try:

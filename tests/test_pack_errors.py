@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from perfrules.errors import Problem, RulePackError
-from perfrules.spec.pack import load_pack
-from perfrules.spec.profile import load_profile
+from perfrules.rulepack.pack import load_pack
+from perfrules.rulepack.profile import load_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules"

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import RULES, fired
-from perfrules.data.submission import submission_dataset
-from perfrules.engine import check
-from perfrules.ruletests import deep_merge
-from perfrules.spec.compile import compile_pack
-from perfrules.spec.pack import load_pack
-from perfrules.spec.profile import load_profile
+
+from perfrules.authoring.rule_tests import deep_merge
+from perfrules.evaluation.check import check
+from perfrules.inputs.submission import submission_dataset
+from perfrules.rulepack.compile import compile_pack
+from perfrules.rulepack.pack import load_pack
+from perfrules.rulepack.profile import load_profile
 
 BASES = yaml.safe_load((RULES / "tests" / "bases.yaml").read_text(encoding="utf-8"))["bases"]
 
@@ -134,7 +134,7 @@ def test_tongxin_mid_year_and_recovery_checkpoints_stay_when_the_baseline_moves(
 
 
 def test_every_enabled_rule_is_off_in_national_and_fires_in_a_case_of_its_profile(pack):
-    from perfrules.ruletests import load_cases
+    from perfrules.authoring.rule_tests import load_cases
     cases = load_cases(RULES)
     national = load_profile(pack, "national").enabled
     for name in ("sheyang", "nanchang-gaoxin", "qitai", "tongxin", "yongqiao"):

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from browser import dump_dom, screenshot
 
-from perfrules.reports import write_html, write_xlsx
-from perfrules.reports import xlsx as xlsx_module
-from perfrules.reports.html import render_html
+import perfrules.outputs.workbook as xlsx_module
+from perfrules.outputs.html_page import render_html, write_html
+from perfrules.outputs.workbook import write_xlsx
 
 TEXT = pd.StringDtype("pyarrow")
 STRING_COLUMNS = ("rule_id", "title", "severity", "kind", "stage", "project_id", "project_name", "department",

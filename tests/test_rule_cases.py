@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import RULES
-from perfrules.ruletests import CaseRunner, coverage, load_cases
-from perfrules.spec.pack import load_pack
+
+from perfrules.authoring.rule_tests import CaseRunner, coverage, load_cases
+from perfrules.rulepack.pack import load_pack
 
 PACK = load_pack(RULES)
 CASES = load_cases(RULES)

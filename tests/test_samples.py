@@ -7,8 +7,8 @@ import json
 
 import pytest
 import yaml
-
 from conftest import SAMPLES
+
 from perfrules.api import check_paths
 
 SUBMISSIONS = sorted((SAMPLES / "submissions").glob("*.json"))

@@ -7,9 +7,9 @@ import json
 import jsonschema
 import pytest
 import yaml
-
 from conftest import ROOT, SAMPLES
-from perfrules.data.fields import NESTED_PREFIXES, PROJECTS, TABLES
+
+from perfrules.language.fields import NESTED_PREFIXES, PROJECTS, TABLES
 
 SCHEMAS = ROOT / "schemas"
 RULES_DIR = ROOT / "rules"
@@ -61,7 +61,7 @@ def test_every_bundled_rule_file_names_its_schema_for_editors(path):
     schema = (path.parent / first.split("$schema=", 1)[1].strip()).resolve()
     assert schema.is_file() and schema.parent == SCHEMAS.resolve()
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    from perfrules.spec.yamlsource import load_yaml
+    from perfrules.yaml_source import load_yaml
     jsonschema.validate(load_yaml(path).data, json.loads(schema.read_text(encoding="utf-8")))
     assert doc is not None
 

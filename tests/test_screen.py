@@ -8,10 +8,10 @@ import json
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import RULES, SAMPLES
-from perfrules.backends.durable import available
-from perfrules.cli import main
+
+from perfrules.cli.main import main
+from perfrules.evaluation.durable import available
 
 pytestmark = pytest.mark.skipif(not available()[0], reason=available()[1])
 
@@ -54,7 +54,7 @@ def test_json_shape_matches_check():
 
 def test_library_call_and_engine_built_once(monkeypatch):
     import perfrules
-    from perfrules import screening
+    import perfrules.evaluation.screening as screening
     project = json.loads((SAMPLES / "submissions" / "p05-exante-at-threshold.json").read_text(encoding="utf-8"))["projects"][0]
     built = []
     original = screening.DurableEngine.__init__
@@ -78,7 +78,7 @@ def test_unknown_profile_is_a_usage_error():
 
 
 def test_where_durable_rules_cannot_run_screen_says_why_and_check_still_works(monkeypatch):
-    from perfrules import screening
+    import perfrules.evaluation.screening as screening
     monkeypatch.setattr(screening, "available", lambda: (False, "无法使用 durable-rules：ImportError: test (durable-rules is not available: test.)"))
     path = str(SAMPLES / "submissions" / "clean-project.json")
     result = CliRunner().invoke(main, ["screen", path])
@@ -88,7 +88,8 @@ def test_where_durable_rules_cannot_run_screen_says_why_and_check_still_works(mo
 
 def test_reloading_a_changed_pack_does_not_collide(tmp_path):
     import shutil
-    from perfrules.screening import Screener
+
+    from perfrules.evaluation.screening import Screener
     project = json.loads((SAMPLES / "submissions" / "p05-exante-at-threshold.json").read_text(encoding="utf-8"))["projects"][0]
     first = Screener(RULES)
     changed = tmp_path / "rules"
@@ -109,8 +110,8 @@ def test_engine_reports_every_rule_that_matches_and_forgets_each_fact():
     # Actions are read straight from durable-rules' C calls: an "or" whose two branches hold fires
     # twice (reported once), two rules of one ruleset both fire, a ruleset where nothing holds is
     # skipped, and each fact is retracted so that the same id can be matched again.
-    from perfrules.backends.durable.program import Program
-    from perfrules.backends.durable.runtime import DurableEngine
+    from perfrules.evaluation.durable.program import Program
+    from perfrules.evaluation.durable.runtime import DurableEngine
     program = Program({"A|T": {"$or": [{"k0": 1}, {"k1": 1}]}, "A|E": {"$gt": {"k1": 0}}, "B|T": {"k0": 2}})
     engine = DurableEngine(program, "test_runtime")
     try:
@@ -126,8 +127,8 @@ def test_an_error_while_reading_actions_does_not_hold_the_engine():
     # A started action leases the ruleset's state; if anything fails while the actions are read, the
     # rest are completed before the fact is retracted, so the next submission is matched normally
     # (a leased state hands out no actions for about a minute).
-    from perfrules.backends.durable import runtime
-    from perfrules.backends.durable.program import Program
+    import perfrules.evaluation.durable.runtime as runtime
+    from perfrules.evaluation.durable.program import Program
     engine = runtime.DurableEngine(Program({"R|T": {"$gt": {"k0": 1}}, "R|F": {"$gt": {"k0": 2}}}), "test_interrupted")
     real = engine._engine_module
 

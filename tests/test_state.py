@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from perfrules.state import Comparison, StateError, StateLocked, StateStore
+from perfrules.nightly.state import Comparison, StateError, StateLocked, StateStore
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -191,7 +191,7 @@ def test_interrupted_commit_keeps_previous_state(tmp_path: Path, monkeypatch: py
 CRASHING_COMMIT = """
 import os, sys
 import pandas as pd
-from perfrules.state import StateStore
+from perfrules.nightly.state import StateStore
 store = StateStore(sys.argv[1])
 findings = pd.DataFrame({"key": ["b", "c"], "rule_id": "R001", "title": "t", "severity": "警告",
                          "project_id": ["P-b", "P-c"], "fiscal_year": [2022, 2022], "department": "县水利局"})
@@ -237,7 +237,7 @@ def test_old_generations_are_removed_keeping_one_before(tmp_path: Path) -> None:
 HOLD_LOCK = """
 import sys, time
 from pathlib import Path
-from perfrules.state import StateStore
+from perfrules.nightly.state import StateStore
 directory, ready, release = sys.argv[1:4]
 with StateStore(directory).lock():
     Path(ready).write_text("held")

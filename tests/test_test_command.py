@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 
 from click.testing import CliRunner
-
 from conftest import RULES
-from perfrules.cli import main
+
+from perfrules.cli.main import main
 
 
 def test_bundled_cases_pass():

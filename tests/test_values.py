@@ -1,4 +1,4 @@
-"""Tests for perfrules.data.values: typed parsing of messy export values."""
+"""Tests for perfrules.inputs.values: typed parsing of messy export values."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perfrules.data.values import (VALUE_KINDS, ParsedColumn, ValueUnreadable, parse_column,
-                                   parse_value)
+from perfrules.inputs.values import VALUE_KINDS, ParsedColumn, ValueUnreadable, parse_column, parse_value
 
 TS = pd.Timestamp
 BLANKS = [None, np.nan, pd.NA, pd.NaT, "", "   ", "\u3000", "-", "—", "－", "--", "N/A", "n/a", "NA",
@@ -302,8 +301,9 @@ def test_integers_beyond_float_precision_read_as_in_any_other_column() -> None:
 def test_parquet_columns_parse_as_pandas_converted_ones(kind: str, tmp_path) -> None:
     # The export loader keeps Parquet columns in Arrow; each parses as pandas' own conversion of it does.
     import pyarrow.parquet as pq
-    from perfrules.data.export import _read_parquet
-    from perfrules.data.fields import TABLES
+
+    from perfrules.inputs.export import _read_parquet
+    from perfrules.language.fields import TABLES
     path = tmp_path / "t.parquet"
     pq.write_table(pa.table(PARQUET_COLUMNS), path)
     kept, converted = _read_parquet(path, TABLES["projects"]), pq.read_table(path).to_pandas()
@@ -378,7 +378,7 @@ def test_unknown_kind() -> None:
 
 
 def test_true_mask_reads_null_as_false_in_plain_and_chunked_arrays() -> None:
-    from perfrules.data.values import true_mask
+    from perfrules.inputs.values import true_mask
     plain = pa.array([True, None, False, True])
     assert true_mask(plain).tolist() == [True, False, False, True]
     assert true_mask(pa.chunked_array([[None, True], [False]])).tolist() == [False, True, False]

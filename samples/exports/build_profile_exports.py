@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from perfrules.data.fields import TABLES
+from perfrules.language.fields import TABLES
 
 HERE = Path(__file__).resolve().parent
 AS_OF = "2022-10-15"

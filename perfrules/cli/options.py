@@ -1,0 +1,40 @@
+"""Options and conventions shared by the commands: --rules/--profile/--as-of/--lang, --fail-on, the language of errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+FAIL_ON = {"阻断": "阻断", "警告": "警告", "提示": "提示", "block": "阻断", "warn": "警告", "info": "提示", "never": "never"}
+
+
+def _as_of(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"须为 YYYY-MM-DD 日期，实际为 {value!r}。(must be a YYYY-MM-DD date, got {value!r}.)") from None
+
+
+def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--rules, --profile, --as-of and --lang, shared by the commands that evaluate rules."""
+    fn = click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+                      help="输出语言 (output language).")(fn)
+    fn = click.option("--as-of", "as_of", callback=_as_of, metavar="YYYY-MM-DD",
+                      help="数据所述日期；默认取导出清单中的 as_of，否则为今天。(as-of date; default: the export manifest's, else today.)")(fn)
+    fn = click.option("--profile", metavar="NAME", help="地区配置，默认 national。(jurisdiction profile; default national.)")(fn)
+    fn = click.option("--rules", "rules_dir", type=click.Path(), metavar="DIR",
+                      help="规则目录，默认为自带的 rules/。(rules directory; default: the bundled rules/.)")(fn)
+    return fn
+
+
+LANG_KEY = "perfrules.lang"
+
+
+def remember_lang(lang: str) -> None:
+    """Record the command's --lang where the group's error handler finds it (ctx.meta is shared)."""
+    click.get_current_context().meta[LANG_KEY] = lang

@@ -1,0 +1,136 @@
+"""The per-record fact layer: one submission's records, typed, with their derived facts and aggregates.
+
+It reads a submission exactly as ``perfrules.inputs.submission`` does (the same flattening, labels,
+value parsing and presence of tables) but keeps each record as a dict instead of a DataFrame, and
+computes the compiled pack's aggregates and derived facts with ``perfrules.evaluation.reference``. The durable
+backend hands these values to the engine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from perfrules.evaluation.reference import Record, aggregate, evaluate
+from perfrules.inputs.dataset import PRIOR_FROM_EVALUATION, ROW, SOURCE, ValueIssue
+from perfrules.inputs.submission import flatten_submission
+from perfrules.inputs.values import ValueUnreadable, parse_value
+from perfrules.language.fields import TABLES
+from perfrules.rulepack.compile import CompiledPack
+
+RELATED = ("indicators", "payments", "monitoring")
+
+
+@dataclass
+class SubmissionRecords:
+    """A submission's project and department records, the cells that could not be read, and its tables."""
+
+    projects: list[Record]
+    departments: list[Record]
+    issues: list[ValueIssue]
+    present: set[str]
+
+
+def submission_records(projects: list[Any], departments: list[Any], name: str, prefix: str | None = "projects") -> SubmissionRecords:
+    """Typed records of a submission (raises InputError for a structural problem, like the loader)."""
+    flat = flatten_submission(projects, departments, name, prefix)
+    issues: list[ValueIssue] = []
+    typed = {t: [_typed_row(t, raw, name, label, issues) for raw, label in zip(flat.rows[t], flat.labels[t])] for t in TABLES}
+    if typed["evaluations"]:
+        _fill_prior(typed["projects"], typed["evaluations"])
+    present = flat.present
+    related: dict[str, dict[tuple[Any, Any], list[dict[str, Any]]]] = {t: {} for t in RELATED}
+    for t in RELATED:
+        for row in typed[t]:
+            related[t].setdefault((row.get("project_id"), _num(row.get("fiscal_year"))), []).append(row)
+    by_id: dict[Any, list[dict[str, Any]]] = {}
+    for row in typed["evaluations"]:
+        by_id.setdefault(row.get("project_id"), []).append(row)
+    records, owners = [], set()
+    for values in typed["projects"]:
+        key = (values.get("project_id"), _num(values.get("fiscal_year")))
+        first = key not in owners  # duplicates are reported by the loader; the first one owns the rows
+        owners.add(key)
+        rel: dict[str, list[dict[str, Any]] | None] = {}
+        for t in RELATED:
+            rel[t] = (related[t].get(key, []) if first else []) if t in present else None
+        fy = _num(values.get("fiscal_year"))
+        rel["evaluations"] = ([{**r, "fiscal_year": fy} for r in by_id.get(values.get("project_id"), [])
+                               if fy is not None and _num(r.get("year")) is not None and _num(r.get("year")) <= fy]
+                              if "evaluations" in present else None)
+        records.append(Record(values, rel))
+    departments_out = [Record(values, {}) for values in typed["departments"]]
+    return SubmissionRecords(records, departments_out, issues, present)
+
+
+def record_values(record: Record, compiled: CompiledPack, table: str, as_of: dt.date) -> dict[str, Any]:
+    """The record's fields plus every fact and derived value of ``compiled`` for its table."""
+    values = dict(record.values)
+    for key, agg in compiled.facts.items():
+        if compiled.fact_tables[key] == table:
+            values[key] = aggregate(agg, record, compiled.params, as_of)
+    for d in compiled.derived:
+        if d.fact.table == table:
+            values[d.fact.name] = evaluate(d.expr, values, compiled.params, as_of)
+    return values
+
+
+def _typed_row(table: str, raw: dict[str, Any], source: str, label: str, issues: list[ValueIssue]) -> dict[str, Any]:
+    spec = TABLES[table]
+    out: dict[str, Any] = {}
+    bad: list[tuple[str, Any]] = []
+    for col in spec.columns:
+        if col.name not in raw:
+            out[col.name] = None
+            continue
+        try:
+            out[col.name] = _plain(parse_value(raw[col.name], col.kind))
+        except ValueUnreadable:
+            out[col.name] = None
+            bad.append((col.name, raw[col.name]))
+    out[SOURCE], out[ROW] = source, label
+    for name, value in bad:
+        issues.append(ValueIssue(table, source, label, name, name, str(value), spec.by_name[name].kind,
+                                 project_id=_str(out.get("project_id")), fiscal_year=_int(out.get("fiscal_year")),
+                                 department=_str(out.get("department"))))
+    return out
+
+
+def _fill_prior(projects: list[dict[str, Any]], evaluations: list[dict[str, Any]]) -> None:
+    """Mirror of perfrules.inputs.dataset.fill_prior_from_evaluations for one submission."""
+    last: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for row in evaluations:
+        year = _num(row.get("year"))
+        last[(row.get("project_id"), None if year is None else year + 1)] = row
+    for p in projects:
+        row = last.get((p.get("project_id"), _num(p.get("fiscal_year"))))
+        if row is None:
+            continue
+        for name in PRIOR_FROM_EVALUATION:
+            col = f"prior_{name}"
+            if p.get(col) is None and row.get(name) is not None:
+                p[col] = int(row[name]) if name == "year" else row[name]
+
+
+def _plain(value: Any) -> Any:
+    """pandas scalars as plain Python (dates as datetime.date)."""
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)

@@ -1,0 +1,156 @@
+"""Findings: what a rule found on a record, with evidence, texts and provenance.
+
+Also the engine's own data findings (requirement D03): a value that could not be read, a value a
+condition needed that the record lacks, a table or column the input does not have.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from perfrules.language.fields import PROJECTS
+from perfrules.rulepack.model import SEVERITIES, Rule, Text
+
+_MONEY = {c.name for c in PROJECTS.columns if c.kind == "money"} | {"paid"}
+_TEMPLATE = re.compile(r"\{([^{}]+)\}")
+
+
+@dataclass
+class Finding:
+    """One finding about one record (a project in a fiscal year, or a department)."""
+
+    rule_id: str
+    title: str
+    requirement: list[str]
+    severity: str
+    stage: str
+    project_id: str | None
+    fiscal_year: int | None
+    department: str | None
+    message: str
+    recommendation: str
+    source: list[dict[str, str]]
+    evidence: dict[str, Any] = field(default_factory=dict)
+    location: dict[str, str] = field(default_factory=dict)
+    kind: str = "rule"  # rule | data
+
+    def key(self) -> tuple[str, str, int | None, str]:
+        """A stable identity: rule, project (or department), fiscal year."""
+        return (self.rule_id, self.project_id or "", self.fiscal_year, self.department or "")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form of the finding."""
+        return {
+            "rule_id": self.rule_id, "title": self.title, "requirement": self.requirement,
+            "severity": self.severity, "stage": self.stage, "project_id": self.project_id,
+            "fiscal_year": self.fiscal_year, "department": self.department, "message": self.message,
+            "recommendation": self.recommendation, "source": self.source,
+            "evidence": {k: json_value(v) for k, v in self.evidence.items()},
+            "location": self.location, "kind": self.kind,
+        }
+
+
+def severity_rank(severity: str) -> int:
+    """0 for 阻断 (most severe) … 2 for 提示."""
+    return SEVERITIES.index(severity)
+
+
+def exit_code(worst: str | None, fail_on: str) -> int:
+    """1 when the worst finding is at least as severe as ``fail_on`` (or "never"), else 0."""
+    if fail_on == "never" or worst is None:
+        return 0
+    return 1 if severity_rank(worst) <= SEVERITIES.index(fail_on) else 0
+
+
+def sort_findings(findings: list[Finding]) -> list[Finding]:
+    """Most severe first, then by rule, department and project."""
+    return sorted(findings, key=lambda f: (severity_rank(f.severity), f.rule_id, f.department or "",
+                                           f.project_id or "", f.fiscal_year or 0))
+
+
+def source_refs(rule: Rule) -> list[dict[str, str]]:
+    """A rule's sources as document + clause (the quoted text lives in the rule pack)."""
+    return [{"document": s.document, "clause": s.clause} for s in rule.source]
+
+
+def render(template: Text | str, values: dict[str, Any], lang: str) -> str:
+    """Fill ``{name}`` placeholders of a template with formatted evidence values."""
+    text = template.get(lang) if isinstance(template, Text) else template
+    return _TEMPLATE.sub(lambda m: format_value(m.group(1), values.get(m.group(1)), lang), text)
+
+
+def format_value(name: str, value: Any, lang: str) -> str:
+    """A value as a person reads it: 500,000元, 2022-10-31, 是/否, 优、良."""
+    if is_missing(value):
+        return "（空）" if lang != "en" else "(missing)"
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)):
+        value = bool(value)
+        return ("是" if value else "否") if lang != "en" else ("yes" if value else "no")
+    if isinstance(value, (pd.Timestamp, dt.date)):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, (list, tuple)):
+        return ("、" if lang != "en" else ", ").join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ("，" if lang != "en" else ", ").join(f"{k}→{v}" for k, v in value.items())
+    if isinstance(value, (int, float)):
+        return number_text(name, lang)(value)
+    return str(value)
+
+
+def number_text(name: str, lang: str) -> Callable[[int | float], str]:
+    """How ``format_value`` shows a number of field ``name`` (a year, an amount in 元, a rate, a count)."""
+    base = name.split(".")[-1]
+    if base == "year" or base.endswith("_year"):
+        return lambda v: str(int(v)) if float(v).is_integer() else str(v)
+    if base in _MONEY or base.endswith(("amount", "threshold")):
+        unit = "元" if lang != "en" else " yuan"
+        return lambda v: (f"{v:,.0f}" if float(v).is_integer() else f"{v:,.2f}") + unit
+    if base.endswith("_rate"):
+        return lambda v: f"{v:.1%}"
+    return lambda v: f"{v:,.0f}" if float(v).is_integer() else f"{v:,.2f}"
+
+
+def is_missing(value: Any) -> bool:
+    """Whether a value is absent (None, NA, NaN, NaT)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def json_value(value: Any) -> Any:
+    """A value in plain JSON form (dates as ISO text, missing as null)."""
+    if isinstance(value, (list, tuple)):
+        return [json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: json_value(v) for k, v in value.items()}
+    if is_missing(value):
+        return None
+    if isinstance(value, (pd.Timestamp, dt.datetime)):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def json_number(value: int | float) -> str:
+    """``json.dumps(json_value(value))`` of a Python number, without the cost of a ``json.dumps`` call."""
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        return repr(value) if math.isfinite(value) else json.dumps(value)  # (json writes floats by repr)
+    return str(value)

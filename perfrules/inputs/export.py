@@ -1,0 +1,191 @@
+"""Load a nightly export folder (one file per table: CSV, XLSX or Parquet) into a Dataset.
+
+Headers may be English or Chinese and may carry a unit (``申请金额(万元)``); CSV files may be UTF-8,
+UTF-8 with BOM, or GBK/GB18030. Row numbers in messages are the file's own: the line of a CSV, the
+sheet row of an XLSX (header = row 1), the 1-based row of a Parquet file.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import yaml
+
+from perfrules.errors import InputError, Problem, Where
+from perfrules.inputs.dataset import Dataset, InputNote, ValueIssue, assemble, typed_frame
+from perfrules.language.fields import TABLES, Table, resolve_header, table_for_file_stem
+
+EXTENSIONS = (".csv", ".xlsx", ".parquet")
+MANIFEST_NAMES = ("manifest.yaml", "manifest.yml", "manifest.json", "manifest")
+
+
+def load_export(folder: Path, display: str | None = None) -> Dataset:
+    """Read every table file of an export folder; only ``projects`` is required."""
+    shown = display or str(folder)
+    files: dict[str, Path] = {}
+    notes: list[InputNote] = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() not in EXTENSIONS or path.name.startswith((".", "~$")):
+            continue
+        table = table_for_file_stem(path.stem)
+        if table is None:
+            notes.append(InputNote("input.unknown-file", f"未识别的文件 {path.name}，已忽略。",
+                                   f"unrecognised file {path.name}, ignored.", str(path)))
+            continue
+        if table.name in files:
+            raise InputError([Problem("input.duplicate-table", f"表 {table.name} 有两个文件：{files[table.name].name} 与 {path.name}。",
+                                      f"table {table.name} has two files: {files[table.name].name} and {path.name}.",
+                                      Where(file=str(path)), "只保留一个。", "Keep one of them.")])
+        files[table.name] = path
+    if "projects" not in files:
+        raise InputError([Problem("input.no-projects", f"导出目录 {shown!r} 中没有项目表（projects / 项目 .csv/.xlsx/.parquet）。",
+                                  f"export folder {shown!r} has no projects table (projects / 项目 .csv/.xlsx/.parquet).",
+                                  Where(file=shown))])
+    issues: list[ValueIssue] = []
+    frames: dict[str, list[pd.DataFrame]] = {}
+    absent_columns: dict[str, set[str]] = {}
+    for name, path in files.items():
+        table = TABLES[name]
+        raw, rows, headers, units = read_table(path, table, notes)
+        missing_required = [c for c in table.required if c not in raw.columns]
+        if missing_required:
+            raise InputError([Problem("input.missing-column", f"{path.name} 缺少必需的列 {missing_required}。",
+                                      f"{path.name} lacks required column(s) {missing_required}.", Where(file=str(path), row=1),
+                                      "检查表头。", "Check the header row.")])
+        absent_columns[name] = {c.name for c in table.columns if c.name not in raw.columns}
+        frames[name] = [typed_frame(table, raw, units, path.name, rows, issues, headers)]
+    for table in TABLES:
+        if table not in files and table != "projects":
+            notes.append(InputNote("input.absent-table", f"导出中没有 {table}（{TABLES[table].zh}）表。",
+                                   f"the export has no {table} table.", shown, table))
+    ds = assemble(frames, issues=issues, notes=notes, absent_columns=absent_columns, as_of=read_manifest(folder),
+                  sources=[str(p) for p in files.values()])
+    return ds
+
+
+def read_manifest(folder: Path) -> dt.date | None:
+    """The ``as_of`` date of an export's manifest file, if it has one."""
+    for name in MANIFEST_NAMES:
+        path = folder / name
+        if path.is_file():
+            try:
+                data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+                value = (data or {}).get("as_of") if isinstance(data, dict) else None
+                if value is None:
+                    return None
+                return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+            except (yaml.YAMLError, ValueError) as exc:
+                raise InputError([Problem("input.manifest", f"清单文件中的 as_of 无法识别：{exc}。",
+                                          f"cannot read as_of in the manifest: {exc}.", Where(file=str(path), field="as_of"))]) from exc
+    return None
+
+
+def read_table(path: Path, table: Table, notes: list[InputNote]) -> tuple[pd.DataFrame, list[str] | pd.Series, dict[str, str], dict[str, float]]:
+    """A table file as raw object columns renamed to catalogue names, with row labels and header units."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            raw, rows = _read_csv(path, notes)
+        elif suffix == ".xlsx":
+            raw = pd.read_excel(path, dtype=object, engine="openpyxl")
+            rows = row_numbers(2, len(raw))
+        else:
+            raw = _read_parquet(path, table)
+            rows = row_numbers(1, len(raw))
+    except InputError:
+        raise
+    except Exception as exc:  # any reader failure means the file cannot be read at all
+        raise InputError([Problem("input.unreadable", f"无法读取文件：{type(exc).__name__}: {exc}。",
+                                  f"cannot read file: {type(exc).__name__}: {exc}.", Where(file=str(path)))]) from exc
+    rename: dict[Any, str] = {}
+    headers: dict[str, str] = {}
+    units: dict[str, float] = {}
+    for header in raw.columns:
+        name, unit = resolve_header(table, str(header))
+        if name is None:
+            continue
+        if name in headers:
+            notes.append(InputNote("input.duplicate-column", f"{path.name} 中列 {header!r} 与 {headers[name]!r} 指同一字段 {name}，使用前者。",
+                                   f"in {path.name}, column {header!r} means the same field {name} as {headers[name]!r}; the first is used.",
+                                   str(path), table.name, name))
+            continue
+        rename[header] = name
+        headers[name] = str(header)
+        if unit is not None:
+            units[name] = unit
+    raw = raw.rename(columns=rename)
+    return raw, rows, headers, units
+
+
+def row_numbers(first: int, n: int) -> pd.Series:
+    """Row numbers ``first`` … ``first + n - 1`` of a file (kept as integers; shown only where a finding points)."""
+    return pd.Series(np.arange(first, first + n, dtype=np.int64), copy=False)
+
+
+# Columns whose values are mostly distinct: dictionary-encoding them costs more than it saves.
+MOSTLY_DISTINCT = {"project_id", "project_name", "ex_ante_report_id", "explanation", "note"}
+
+
+def _read_parquet(path: Path, table: Table) -> pd.DataFrame:
+    """A Parquet file whose repetitive text columns (指标名称, 评价等级, …) are read dictionary-encoded,
+    so that each distinct value is parsed once."""
+    schema = pq.read_schema(path)
+    repetitive = [f.name for f in schema if (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+                  and resolve_header(table, f.name)[0] not in MOSTLY_DISTINCT]
+    with pq.ParquetFile(path, read_dictionary=repetitive) as file:  # (read_table's dataset layer costs more than the read)
+        data = file.read()
+    if any(column.num_chunks > 1 for column in data.columns):  # one array per column, one dictionary per text column
+        data = data.unify_dictionaries().combine_chunks()
+    # Columns stay in Arrow (no pandas array or Python object per cell to build): the parser reads dictionary
+    # and list columns once per distinct value, and the rest with Arrow and NumPy kernels. Dates and times
+    # become pandas datetimes (time zones and Parquet date columns are handled there).
+    return data.to_pandas(types_mapper=lambda t: None if pa.types.is_temporal(t) else pd.ArrowDtype(t))
+
+
+def _read_csv(path: Path, notes: list[InputNote]) -> tuple[pd.DataFrame, pd.Series]:
+    """Read a CSV (UTF-8, UTF-8 with BOM, or GBK/GB18030) with Arrow; a malformed line is reported by number and skipped."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+        encoding = "utf8"
+    except UnicodeDecodeError:
+        encoding = "gb18030"  # decodes any byte sequence, and GBK is a subset of it
+    first = data.split(b"\n", 1)[0].decode("utf-8-sig" if encoding == "utf8" else encoding, errors="replace")
+    header = next(csv.reader([first.rstrip("\r")]), [])
+    bad: list[tuple[int | None, str]] = []
+    table = _arrow_csv(data, encoding, header, bad, threads=True)
+    if any(number is None for number, _ in bad):  # line numbers are known only to a single-threaded read
+        bad.clear()
+        table = _arrow_csv(data, encoding, header, bad, threads=False)
+    for number, text in bad:
+        fields = len(next(csv.reader([text]), []))
+        notes.append(InputNote("input.malformed-row", f"{path.name} 第 {number} 行有 {fields} 个字段，应为 {len(header)} 个；该行未检查。",
+                               f"{path.name} line {number} has {fields} fields, expected {len(header)}; that line was not checked.",
+                               str(path)))
+    raw = table.to_pandas()
+    if not bad:
+        return raw, row_numbers(2, len(raw))
+    lines = np.setdiff1d(np.arange(2, len(raw) + len(bad) + 2), np.array([n for n, _ in bad], dtype=np.int64))
+    return raw, pd.Series(lines)
+
+
+def _arrow_csv(data: bytes, encoding: str, header: list[str], bad: list[tuple[int | None, str]], threads: bool) -> pa.Table:
+    def skip(row: pacsv.InvalidRow) -> str:
+        bad.append((row.number, row.text))
+        return "skip"
+
+    return pacsv.read_csv(
+        io.BytesIO(data),
+        read_options=pacsv.ReadOptions(encoding=encoding, use_threads=threads),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=skip, newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header}, strings_can_be_null=False,
+                                             quoted_strings_can_be_null=False))

@@ -1,0 +1,244 @@
+"""The nightly run: check the day's export and leave a run directory people read in the morning.
+
+Stages: take the state lock → load the export → check it (facts, rule masks, findings) → compare
+with the previous run → write every output into a temporary directory beside ``--out`` and rename
+it into place → commit the new state. A run directory therefore appears complete or not at all, and
+the state only moves on once the run's outputs exist; a run that fails anywhere before that (an
+unreadable export, a full disk) leaves the previous state as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import pandas as pd
+
+import perfrules.outputs.csv_jsonl as finding_files
+from perfrules.api import check_datasets, default_rules_dir
+from perfrules.errors import Problem, UsageError, Where
+from perfrules.evaluation.check import CheckResult
+from perfrules.findings.model import exit_code
+from perfrules.inputs import load_inputs
+from perfrules.nightly.state import Comparison, StateStore
+from perfrules.outputs.html_page import write_html
+from perfrules.outputs.workbook import write_xlsx
+from perfrules.rulepack.model import SEVERITIES
+from perfrules.rulepack.pack import load_pack
+from perfrules.rulepack.profile import load_profile
+
+OUTPUTS = ("findings.jsonl", "findings.csv", "report.xlsx", "report.html", "summary.json")
+TABLE_NAMES = ("projects", "indicators", "payments", "monitoring", "evaluations", "departments")
+
+
+class Progress:
+    """Stage-by-stage progress on a terminal: a bar of stages with the current one and its rows."""
+
+    STAGES = ("load", "check", "compare", "write")
+    LABELS = {"load": ("读取导出", "loading export"), "check": ("检查（事实、规则、发现）", "checking (facts, rules, findings)"),
+              "compare": ("对比上次运行", "comparing with last run"), "write": ("写出报告", "writing reports")}
+
+    def __init__(self, stream: TextIO | None, lang: str = "zh") -> None:
+        self.stream, self.lang = stream, lang
+
+    def stage(self, name: str, detail: str = "") -> None:
+        """Show that stage ``name`` has started (``detail``: rows or files)."""
+        if self.stream is None:
+            return
+        done = self.STAGES.index(name)
+        bar = "█" * (done * 4) + "░" * ((len(self.STAGES) - done) * 4)
+        label = self.LABELS[name][0 if self.lang != "en" else 1]
+        self.stream.write(f"\r\x1b[2K{bar} {done + 1}/{len(self.STAGES)} {label} {detail}")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        """Clear the bar's line."""
+        if self.stream is not None:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
+
+
+@dataclass
+class NightlyResult:
+    """What a nightly run produced: where, its summary (as written to summary.json) and its exit code."""
+
+    out: Path
+    summary: dict[str, Any]
+    exit_code: int
+    result: CheckResult
+    comparison: Comparison | None
+
+
+def run_nightly(export: str | Path, out: str | Path, state: str | Path | None = None, rules_dir: str | Path | None = None,
+                profile: str | None = None, as_of: dt.date | None = None, lang: str = "zh", fail_on: str = "阻断",
+                progress: Progress | None = None) -> NightlyResult:
+    """Check ``export`` and write the run directory ``out`` (see the module docstring)."""
+    started = dt.datetime.now().replace(microsecond=0)
+    progress = progress or Progress(None)
+    export, out = Path(export), Path(out)
+    if not export.is_dir():
+        raise UsageError([Problem("nightly.not-export", f"{export} 不是导出目录。", f"{export} is not an export folder.",
+                                  Where(file=str(export)), "nightly 读取一个导出目录（每表一个 CSV/XLSX/Parquet 文件）。",
+                                  "nightly reads one export folder (one CSV/XLSX/Parquet file per table).")])
+    pack = load_pack(rules_dir or default_rules_dir())
+    if profile:
+        load_profile(pack, profile)
+    store = StateStore(state) if state is not None else None
+    with store.lock() if store else contextlib.nullcontext():
+        t0 = time.perf_counter()
+        progress.stage("load", str(export))
+        datasets = load_inputs([export])
+        rows = {t: sum(len(d.frame(t)) for d in datasets) for t in TABLE_NAMES}
+        t1 = time.perf_counter()
+        progress.stage("check", f"{rows['projects']:,} 个项目" if lang != "en" else f"{rows['projects']:,} projects")
+        result = check_datasets(datasets, pack, profile, as_of, lang)
+        del datasets
+        t2 = time.perf_counter()
+        table = result.table
+        comparison = None
+        if store is not None:
+            progress.stage("compare", f"{len(table):,}")
+            comparison = store.compare(table, result.as_of.isoformat())
+            table = comparison.findings
+        else:
+            table = table.assign(status=pd.Series(pd.NA, index=table.index, dtype="string"),
+                                 nights=pd.Series(pd.NA, index=table.index, dtype="Int64"))
+        t3 = time.perf_counter()
+        code = exit_code(result.worst(), fail_on)
+        timings = {"load": t1 - t0, "facts": result.timings.get("facts", 0.0), "evaluate": result.timings.get("evaluate", 0.0),
+                   "findings": result.timings.get("findings", 0.0), "compare": t3 - t2}
+        summary = build_summary(result, table, comparison, rows, export, started, code, timings)
+        history = (store.history() if store else []) + [history_entry(summary)]
+        progress.stage("write", str(out))
+        write_run_dir(out, table, result, summary, comparison, history, lang, t3)
+        if store is not None and comparison is not None:
+            store.commit(comparison, history[-1])
+    progress.finish()
+    return NightlyResult(out, summary, code, result, comparison)
+
+
+def build_summary(result: CheckResult, table: pd.DataFrame, comparison: Comparison | None, rows: dict[str, int],
+                  export: Path, started: dt.datetime, code: int, timings: dict[str, float]) -> dict[str, Any]:
+    """The run's figures, as written to summary.json and shown by the reports."""
+    by_sev = table["severity"].value_counts()
+    per_rule = table[["rule_id", "title", "severity"]].drop_duplicates("rule_id")
+    titles, severities = dict(zip(per_rule["rule_id"], per_rule["title"])), dict(zip(per_rule["rule_id"], per_rule["severity"]))
+    by_rule = table["rule_id"].value_counts()
+    pairs = pd.DataFrame({"department": table["department"].fillna("（无部门）"), "severity": table["severity"]})
+    counts = pairs.value_counts().unstack(fill_value=0) if len(table) else pd.DataFrame()
+    by_department = {
+        str(d): {**{s: int(counts.loc[d].get(s, 0)) for s in SEVERITIES}, "total": int(counts.loc[d].sum())}
+        for d in counts.index}
+    watch = table[table["watchlist"].to_numpy(dtype=bool)]
+    return {
+        "run": {"started": started.isoformat(), "finished": None, "as_of": ", ".join(d.isoformat() for d in result.as_of_dates),
+                "profile": result.profile, "pack_version": result.pack_version, "rules_in_force": len(result.rules_in_force),
+                "export": str(export), "exit_code": code},
+        "inputs": rows,
+        "counts": {"total": len(table), "by_severity": {s: int(by_sev.get(s, 0)) for s in SEVERITIES},
+                   "by_rule": {r: {"title": titles.get(r, r), "severity": str(severities[r]), "count": int(by_rule[r])}
+                               for r in sorted(by_rule.index, key=lambda r: (-int(by_rule[r]), r))},
+                   "by_department": dict(sorted(by_department.items(), key=lambda kv: (-kv[1]["阻断"], -kv[1]["total"], kv[0]))),
+                   "watchlist_projects": int(watch[["project_id", "fiscal_year"]].drop_duplicates().shape[0]),
+                   "data_findings": int((table["kind"] == "data").sum())},
+        "changes": dict(comparison.counts) if comparison is not None else None,
+        "errors": result.errors,
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+    }
+
+
+def history_entry(summary: dict[str, Any]) -> dict[str, Any]:
+    """What the state keeps of a run for the trend chart."""
+    return {"finished": summary["run"]["finished"] or summary["run"]["started"], "as_of": summary["run"]["as_of"],
+            "total": summary["counts"]["total"], "by_severity": summary["counts"]["by_severity"]}
+
+
+def write_run_dir(out: Path, table: pd.DataFrame, result: CheckResult, summary: dict[str, Any],
+                  comparison: Comparison | None, history: list[dict[str, Any]], lang: str, t_start: float) -> None:
+    """Write every output into a temporary directory beside ``out``, then rename it to ``out``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the run directory is for people to read
+        resolved = comparison.resolved if comparison is not None else None
+        summary["run"]["finished"] = dt.datetime.now().replace(microsecond=0).isoformat()  # checking done; writing follows
+        history[-1]["finished"] = summary["run"]["finished"]
+        # The workbook and the JSON lines are the slowest outputs and mostly Arrow and zlib work, which
+        # release the GIL: they are written on other threads while this one writes the rest.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            workbook = pool.submit(write_xlsx, tmp / "report.xlsx", table, summary, resolved, lang)
+            lines = pool.submit(finding_files.write_jsonl, tmp / "findings.jsonl", table, result.sources)
+            finding_files.write_csv(tmp / "findings.csv", table, lang)
+            write_html(tmp / "report.html", table, summary, history, resolved, lang)
+            workbook.result()
+            lines.result()
+        summary["timings"]["write"] = round(time.perf_counter() - t_start, 3)
+        summary["timings"]["total"] = round(sum(v for k, v in summary["timings"].items() if k != "total"), 3)
+        (tmp / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        for name in OUTPUTS:
+            _fsync(tmp / name)
+        _replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Put the finished directory ``new`` at ``target``; an earlier run directory there is replaced."""
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        os.replace(target, old / target.name)
+        os.replace(new, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(new, target)
+    dir_fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def one_line(summary: dict[str, Any], out: Path, lang: str) -> str:
+    """The run in one line, for cron's mail or log."""
+    c, run = summary["counts"], summary["run"]
+    sev = c["by_severity"]
+    ch = summary["changes"]
+    total_s = summary["timings"].get("total", 0.0)
+    if lang != "en":
+        text = (f"perfrules nightly {run['as_of']} {run['profile']}：{summary['inputs']['projects']:,} 个项目，"
+                f"发现 {c['total']:,} 项（阻断 {sev['阻断']:,}，警告 {sev['警告']:,}，提示 {sev['提示']:,}）")
+        if ch:
+            text += f"；新增 {ch['new']:,}，已解决 {ch['resolved']:,}，持续 {ch['persisting']:,}"
+        return text + f"；用时 {total_s:.1f} 秒 → {out}"
+    text = (f"perfrules nightly {run['as_of']} {run['profile']}: {summary['inputs']['projects']:,} projects, "
+            f"{c['total']:,} findings (block {sev['阻断']:,}, warn {sev['警告']:,}, info {sev['提示']:,})")
+    if ch:
+        text += f"; new {ch['new']:,}, resolved {ch['resolved']:,}, persisting {ch['persisting']:,}"
+    return text + f"; {total_s:.1f} s → {out}"
+
+
+def terminal_progress(quiet: bool, lang: str) -> Progress:
+    """A progress bar on stderr when it is a terminal and not ``--quiet``; otherwise none."""
+    stream = sys.stderr if not quiet and sys.stderr.isatty() else None
+    return Progress(stream, lang)

@@ -1,0 +1,96 @@
+"""Render a check result as a table, JSON or CSV, and write files whole or not at all."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from perfrules.evaluation.check import CheckResult
+from perfrules.findings.model import format_value
+from perfrules.rulepack.model import SEVERITY_EN
+
+CSV_COLUMNS = ("severity", "rule_id", "requirement", "project_id", "fiscal_year", "department", "message",
+               "recommendation", "source", "evidence", "file", "row")
+CSV_HEADERS_ZH = ("严重程度", "规则编号", "政策要求", "项目编码", "预算年度", "主管部门", "问题", "处理建议", "依据", "证据", "文件", "行")
+
+
+def to_json(result: CheckResult) -> str:
+    """``{"summary": …, "findings": […], "errors": […]}``."""
+    doc = {"summary": result.summary(), "findings": [f.to_dict() for f in result.findings], "errors": result.errors}
+    return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+
+
+def to_csv(result: CheckResult, lang: str = "zh") -> str:
+    """One row per finding, with a header row in the chosen language."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(CSV_HEADERS_ZH if lang != "en" else CSV_COLUMNS)
+    for f in result.findings:
+        d = f.to_dict()
+        writer.writerow([
+            f.severity if lang != "en" else SEVERITY_EN[f.severity], f.rule_id, "、".join(f.requirement),
+            f.project_id or "", f.fiscal_year or "", f.department or "", f.message, f.recommendation,
+            "；".join(f"{s['document']} {s['clause']}" for s in f.source),
+            json.dumps(d["evidence"], ensure_ascii=False), f.location.get("file", ""), f.location.get("row", ""),
+        ])
+    return buf.getvalue()
+
+
+def to_table(result: CheckResult, lang: str = "zh") -> str:
+    """A report a person reads in a terminal: a summary line, then each finding with its advice and source."""
+    zh = lang != "en"
+    s = result.summary()
+    sev = s["by_severity"]
+    lines = []
+    if zh:
+        lines.append(f"检查日期 {s['as_of']}  配置 {s['profile']}  规则包 {s['pack_version']}  "
+                     f"项目 {s['records']['projects']} 个  部门 {s['records']['departments']} 个  规则 {s['rules_in_force']} 条")
+        lines.append(f"发现 {s['total']} 项：阻断 {sev['阻断']}，警告 {sev['警告']}，提示 {sev['提示']}")
+    else:
+        lines.append(f"as of {s['as_of']}  profile {s['profile']}  pack {s['pack_version']}  "
+                     f"{s['records']['projects']} project(s)  {s['records']['departments']} department(s)  {s['rules_in_force']} rule(s)")
+        lines.append(f"{s['total']} finding(s): block {sev['阻断']}, warn {sev['警告']}, info {sev['提示']}")
+    for f in result.findings:
+        who = f.project_id or f.department or "—"
+        label = f.severity if zh else SEVERITY_EN[f.severity]
+        lines.append("")
+        lines.append(f"[{label}] {f.rule_id} {who} {f.fiscal_year or ''}  {f.title}".rstrip())
+        lines.append(f"    {'问题' if zh else 'finding'}: {f.message}")
+        lines.append(f"    {'建议' if zh else 'action'}: {f.recommendation}")
+        src = "；".join(f"{x['document']} {x['clause']}" for x in f.source)
+        lines.append(f"    {'依据' if zh else 'source'}: {src}")
+        if f.evidence and f.kind == "rule":
+            ev = ", ".join(f"{k}={format_value(k, v, lang)}" for k, v in f.evidence.items())
+            lines.append(f"    {'证据' if zh else 'evidence'}: {ev}")
+    for e in result.errors:
+        lines.append(f"! {e['message']}")
+    return "\n".join(lines) + "\n"
+
+
+def render_result(result: CheckResult, fmt: str, lang: str) -> str:
+    """The result in ``fmt`` (table, json or csv)."""
+    if fmt == "json":
+        return to_json(result)
+    if fmt == "csv":
+        return to_csv(result, lang)
+    return to_table(result, lang)
+
+
+def write_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder, then rename it."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding=encoding, newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

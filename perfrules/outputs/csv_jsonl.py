@@ -1,0 +1,111 @@
+"""Write a findings table as JSON Lines and as CSV, a column at a time (hundreds of thousands of rows).
+
+Each JSON line is exactly ``json.dumps(finding.to_dict())`` of the finding (plus the nightly run's
+``status`` and ``nights``): every value is encoded with ``json.dumps`` once per distinct value and the
+pieces are joined by Arrow, so no Python dict is built per finding. The CSV has the columns of
+``perfrules check --format csv`` and opens in Excel on Chinese Windows (UTF-8 with BOM).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from perfrules.findings.table import json_texts
+from perfrules.outputs.console import CSV_COLUMNS, CSV_HEADERS_ZH
+from perfrules.rulepack.model import SEVERITY_EN
+
+_STR = pa.large_string()
+NIGHTLY_CSV = (("project_name", "项目名称"), ("amount", "申请金额(元)"), ("paid", "已支付(元)"),
+               ("status", "状态"), ("nights", "持续次数"))
+STATUS_ZH = {"new": "新增", "persisting": "持续"}
+
+
+def _lit(text: str) -> pa.Scalar:
+    return pa.scalar(text, _STR)
+
+
+def _per_rule(table: pd.DataFrame, texts: Mapping[str, str], default: str) -> pa.Array:
+    """A per-rule constant (already JSON text) for each row."""
+    codes, uniques = pd.factorize(table["rule_id"].astype(object))
+    values = pa.array([texts.get(u, default) for u in uniques], _STR)
+    return values.take(pa.array(codes))
+
+
+def jsonl_lines(table: pd.DataFrame, sources: Mapping[str, list[dict[str, str]]]) -> pa.Array:
+    """One JSON object text per finding, keys in the order of ``Finding.to_dict``."""
+    if not len(table):
+        return pa.array([], _STR)
+    per_rule = table[["rule_id", "requirement"]].drop_duplicates("rule_id")
+    requirement = {r: json.dumps(v.split("、") if v else [], ensure_ascii=False)
+                   for r, v in zip(per_rule["rule_id"], per_rule["requirement"])}
+    source = {r: json.dumps(v, ensure_ascii=False) for r, v in sources.items()}
+    located = table["file"].notna() | table["row"].notna()
+    location = pc.binary_join_element_wise(
+        _lit('{"file": '), json_texts(table["file"].fillna("")), _lit(', "row": '), json_texts(table["row"].fillna("")),
+        pc.if_else(pa.array(table["column"].notna().to_numpy()),
+                   pc.binary_join_element_wise(_lit(', "column": '), json_texts(table["column"]), _lit("")), _lit("")),
+        _lit("}"), _lit(""))
+    location = pc.if_else(pa.array(located.to_numpy()), location, _lit("{}"))
+    parts: list[Any] = []
+    for i, (name, value) in enumerate((
+            ("rule_id", json_texts(table["rule_id"])), ("title", json_texts(table["title"])),
+            ("requirement", _per_rule(table, requirement, "[]")), ("severity", json_texts(table["severity"])),
+            ("stage", json_texts(table["stage"])), ("project_id", json_texts(table["project_id"])),
+            ("fiscal_year", json_texts(table["fiscal_year"])), ("department", json_texts(table["department"])),
+            ("message", json_texts(table["message"])), ("recommendation", json_texts(table["recommendation"])),
+            ("source", _per_rule(table, source, "[]")), ("evidence", pa.array(table["evidence"], _STR)),
+            ("location", location), ("kind", json_texts(table["kind"])))):
+        parts += [_lit(("{" if i == 0 else ", ") + json.dumps(name) + ": "), value]
+    for name in ("status", "nights"):  # what changed since the last run, when there was one
+        if name in table and table[name].notna().any():
+            parts += [_lit(f', "{name}": '), json_texts(table[name])]
+    parts.append(_lit("}"))
+    return pc.binary_join_element_wise(*parts, _lit(""))
+
+
+def write_jsonl(path: Path, table: pd.DataFrame, sources: Mapping[str, list[dict[str, str]]]) -> None:
+    """``findings.jsonl``: one finding per line, UTF-8."""
+    lines = jsonl_lines(table, sources)
+    with open(path, "wb") as fh:
+        if len(lines):
+            fh.write(text_bytes(pc.binary_join_element_wise(lines, _lit("\n"), _lit(""))))
+
+
+def text_bytes(texts: pa.Array) -> memoryview:
+    """The UTF-8 bytes of all texts of a (non-null) Arrow text array, one after another, without copying."""
+    texts = texts.cast(_STR)
+    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset:texts.offset + len(texts) + 1]
+    return memoryview(texts.buffers()[2])[offsets[0]:offsets[-1]]
+
+
+def write_csv(path: Path, table: pd.DataFrame, lang: str = "zh") -> None:
+    """``findings.csv``: the columns of ``check --format csv`` plus project name, amounts and change status; UTF-8 with BOM."""
+    zh = lang != "en"
+    severity = table["severity"] if zh else table["severity"].map(SEVERITY_EN).astype("string")
+    columns: dict[str, Any] = {
+        "severity": severity, "rule_id": table["rule_id"], "requirement": table["requirement"],
+        "project_id": table["project_id"], "fiscal_year": table["fiscal_year"], "department": table["department"],
+        "message": table["message"], "recommendation": table["recommendation"], "source": table["source"],
+        "evidence": table["evidence"], "file": table["file"], "row": table["row"],
+    }
+    headers = list(CSV_HEADERS_ZH if zh else CSV_COLUMNS)
+    for name, header in NIGHTLY_CSV:
+        if name in table and (name not in ("status", "nights") or table[name].notna().any()):
+            value = table[name]
+            if name == "status" and zh:
+                value = value.map(STATUS_ZH).astype("string")
+            columns[name] = value
+            headers.append(header if zh else name)
+    frame = pa.table({h: pa.array(v, from_pandas=True) for h, v in zip(headers, columns.values())})
+    with open(path, "wb") as fh:
+        fh.write("\ufeff".encode("utf-8"))
+        pacsv.write_csv(frame, fh, write_options=pacsv.WriteOptions(quoting_style="needed"))
