@@ -11,7 +11,8 @@ Prints, with the full catalogue loaded under the national profile:
   records as Parquet tables: load, facts, masks, findings table), five times (the median is taken),
   each run after a fifth of the durable screening, so that both paths meet the machine's slow spells
   alike. Checking them from nested JSON submissions instead is printed beside it.
-Floors: durable p50 ≤ 5 ms, p99 ≤ 20 ms; pandas batch ≥ 100× the durable path's records/s.
+Floors: durable p50 ≤ 5 ms, p99 ≤ 20 ms. The pandas ÷ durable ratios are information (issue 13 retired
+their 100× floor).
 """
 
 from __future__ import annotations
@@ -119,8 +120,7 @@ def main() -> None:
     print(f"batch of {len(batch)}: durable {d_rate:,.0f} records/s ({durable_s:.1f} s, {n_durable} findings); "
           f"pandas from the export {p_rate:,.0f} records/s ({pandas_s:.2f} s, median of 5; {len(result.table)} findings); "
           f"pandas from nested JSON submissions {len(batch) / nested_s:,.0f} records/s ({nested_s:.2f} s, {len(nested.table)} findings)")
-    print(f"end to end (load, facts, decisions, findings) pandas ÷ durable: {p_rate / d_rate:.0f}× "
-          f"(floor ≥ 100×: {'met' if p_rate / d_rate >= 100 else 'NOT MET'})")
+    print(f"end to end (load, facts, decisions, findings) pandas ÷ durable: {p_rate / d_rate:.0f}×")
 
     # Evaluation only, on both: from already-loaded records to each rule's decision (facts + matching),
     # without loading the submissions or rendering findings.
@@ -139,8 +139,7 @@ def main() -> None:
     decided = [evaluate_truth(cr.condition, ctx) for cr in compiled.rules if cr.rule.table == "projects"]
     pandas_eval = len(batch) / (time.perf_counter() - t)
     print(f"evaluation only (facts + decisions of {len(decided)} project rules): durable {durable_eval:,.0f} records/s; "
-          f"pandas {pandas_eval:,.0f} records/s; ratio {pandas_eval / durable_eval:.0f}× "
-          f"(floor ≥ 100×: {'met' if pandas_eval / durable_eval >= 100 else 'NOT MET'})")
+          f"pandas {pandas_eval:,.0f} records/s; ratio {pandas_eval / durable_eval:.0f}×")
     screener.close()
 
 
