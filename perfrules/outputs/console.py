@@ -11,6 +11,7 @@ from pathlib import Path
 
 from perfrules.evaluation.check import CheckResult
 from perfrules.findings.model import format_value
+from perfrules.outputs.cells import safe_text
 from perfrules.rulepack.model import SEVERITY_EN
 
 CSV_COLUMNS = ("severity", "rule_id", "requirement", "project_id", "fiscal_year", "department", "message",
@@ -25,18 +26,19 @@ def to_json(result: CheckResult) -> str:
 
 
 def to_csv(result: CheckResult, lang: str = "zh") -> str:
-    """One row per finding, with a header row in the chosen language."""
+    """One row per finding, with a header row in the chosen language; a cell that could be read as a formula is
+    written as text (``perfrules.outputs.cells``)."""
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(CSV_HEADERS_ZH if lang != "en" else CSV_COLUMNS)
     for f in result.findings:
         d = f.to_dict()
-        writer.writerow([
+        writer.writerow([safe_text(cell) for cell in (
             f.severity if lang != "en" else SEVERITY_EN[f.severity], f.rule_id, "、".join(f.requirement),
             f.project_id or "", f.fiscal_year or "", f.department or "", f.message, f.recommendation,
             "；".join(f"{s['document']} {s['clause']}" for s in f.source),
             json.dumps(d["evidence"], ensure_ascii=False), f.location.get("file", ""), f.location.get("row", ""),
-        ])
+        )])
     return buf.getvalue()
 
 
