@@ -32,12 +32,13 @@ from perfrules.findings.model import evidence_labels, exit_code
 from perfrules.inputs import load_inputs
 from perfrules.nightly.state import Comparison, StateStore
 from perfrules.outputs.html_page import write_html
+from perfrules.outputs.notices import NOTICES, write_nightly_notices
 from perfrules.outputs.workbook import rule_outcomes, write_xlsx
 from perfrules.rulepack.model import SEVERITIES
 from perfrules.rulepack.pack import load_pack
 from perfrules.rulepack.profile import load_profile
 
-OUTPUTS = ("findings.jsonl", "findings.csv", "report.xlsx", "report.html", "summary.json")
+OUTPUTS = ("findings.jsonl", "findings.csv", "report.xlsx", "report.html", "summary.json", "notices")
 TABLE_NAMES = ("projects", "indicators", "payments", "monitoring", "evaluations", "departments")
 
 
@@ -181,13 +182,15 @@ def write_run_dir(out: Path, table: pd.DataFrame, result: CheckResult, summary: 
         history[-1]["finished"] = summary["run"]["finished"]
         # The workbook and the JSON lines are the slowest outputs and mostly Arrow and zlib work, which
         # release the GIL: they are written on other threads while this one writes the rest.
-        with ThreadPoolExecutor(max_workers=2) as pool:
+        with ThreadPoolExecutor(max_workers=3) as pool:
             workbook = pool.submit(write_xlsx, tmp / "report.xlsx", table, summary, resolved, lang, labels=labels)
             lines = pool.submit(finding_files.write_jsonl, tmp / "findings.jsonl", table, result.sources)
+            notices = pool.submit(write_nightly_notices, tmp / NOTICES, table, summary, lang, labels)  # 整改通知 per department
             finding_files.write_csv(tmp / "findings.csv", table, lang)
             write_html(tmp / "report.html", table, summary, history, resolved, lang)
             workbook.result()
             lines.result()
+            notices.result()
         summary["timings"]["write"] = round(time.perf_counter() - t_start, 3)
         summary["timings"]["total"] = round(sum(v for k, v in summary["timings"].items() if k != "total"), 3)
         (tmp / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

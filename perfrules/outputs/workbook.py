@@ -419,13 +419,13 @@ class _Book:
         widths = [c.width or _fitted_width(h, [rec.get(c.name) for rec in rows[:2000]], c.kind) for c, h in zip(columns, headers)]
         for c, width in enumerate(widths):
             ws.set_column(c, c, width)
-        ws.set_row(1, _row_height([(h, w) for h, w in zip(headers, widths)]))
+        ws.set_row(1, row_height([(h, w) for h, w in zip(headers, widths)]))
         for i, header in enumerate(headers):
             self.write_text(ws, 1, i, header, self.formats["header"])
         wrapped = [(c, column.name, widths[c]) for c, column in enumerate(columns) if column.kind == WRAP]
         for r, record in enumerate(rows, 2):
             # Row heights are set here: neither Excel nor Calc grows a row for wrapped text written this way.
-            ws.set_row(r, _row_height([(record.get(name), width) for _, name, width in wrapped]))
+            ws.set_row(r, row_height([(record.get(name), width) for _, name, width in wrapped]))
             for c, column in enumerate(columns):
                 self._cell(ws, r, c, column.kind, record.get(column.name))
         last = max(len(rows) + 1, 2)
@@ -564,7 +564,7 @@ class _Book:
 LINE_HEIGHT = 13.5  # points per line of 10-point text
 
 
-def _row_height(cells: Sequence[tuple[Any, float]]) -> float:
+def row_height(cells: Sequence[tuple[Any, float]]) -> float:
     """The height of a row whose texts wrap in columns of the given widths: the most lines any of them takes."""
     lines = 1
     for value, width in cells:
