@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -19,6 +20,8 @@ from perfrules.authoring.lint import lint
 from perfrules.authoring.rule_tests import CaseRunner, load_cases
 from perfrules.cli.options import _as_of, common_options, remember_lang
 from perfrules.inputs import Dataset, load_input, load_inputs
+from perfrules.outputs.console import write_atomic
+from perfrules.outputs.junit import cases_junit
 from perfrules.rulepack.compile import compile_pack
 from perfrules.rulepack.model import RulePack
 from perfrules.rulepack.pack import load_pack
@@ -162,29 +165,43 @@ def diff_command(data: tuple[str, ...], base_dir: str, head_dir: str, profile: s
 @click.command(name="test")
 @click.argument("rules_dir", required=False, type=click.Path())
 @click.option("--profile", metavar="NAME", help="只运行该配置的用例。(run only the cases of this profile.)")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
-def test_command(rules_dir: str | None, profile: str | None, lang: str) -> None:
+@click.option("--format", "fmt", type=click.Choice(["table", "junit"]), default="table", show_default=True,
+              help="table 逐条列出；junit 为 CI 可读的 JUnit XML（每个用例一个 testcase）。(junit: JUnit XML for CI, a testcase per case.)")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), metavar="FILE",
+              help="写入文件（整体写入或不写）。(write to FILE, whole or not at all.)")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="输出语言 (output language).")
+def test_command(rules_dir: str | None, profile: str | None, fmt: str, output: str | None, lang: str) -> None:
     """运行规则目录 tests/ 中的用例。Run the rule test cases in RULES_DIR/tests.
 
-    每个用例：输入记录 → 期望的发现；失败时显示期望(-)与实际(+)的差异。Exit 1 on any failure.
+    每个用例：输入记录 → 期望的发现；失败时显示期望(-)与实际(+)的差异。退出码：全部通过 0，有失败 1。
+    Each case: records in, expected findings out; a failure shows expected (-) and actual (+). Exit 1 on any failure.
 
     \b
-    示例 Example:
+    示例 Examples:
       perfrules test rules/
+      perfrules test rules/ --profile qitai
+      perfrules test rules/ --format junit -o rule-tests.xml
     """
     remember_lang(lang)
     root = rules_dir or str(default_rules_dir())
     pack = load_pack(root)
     cases = [c for c in load_cases(root) if profile is None or c.profile == profile]
     runner = CaseRunner(pack)
-    failed = 0
+    results, seconds, lines = [], [], []
     for case in cases:
+        started = time.perf_counter()
         result = runner.run(case)
+        seconds.append(time.perf_counter() - started)
+        results.append(result)
         mark = ("通过" if lang != "en" else "PASS") if result.passed else ("失败" if lang != "en" else "FAIL")
-        click.echo(f"{mark}  {Path(case.where.file or '').name}:{case.where.line}  [{case.profile}] {', '.join(case.rules)}  {case.name}")
+        lines.append(f"{mark}  {Path(case.where.file or '').name}:{case.where.line}  [{case.profile}] {', '.join(case.rules)}  {case.name}")
         if not result.passed:
-            failed += 1
-            click.echo(result.diff())
-    passed = len(cases) - failed
-    click.echo(f"{passed} passed, {failed} failed")
+            lines.append(result.diff())
+    failed = sum(not r.passed for r in results)
+    lines.append(f"{len(cases) - failed} passed, {failed} failed")
+    text = cases_junit(results, seconds, lang) if fmt == "junit" else "\n".join(lines) + "\n"
+    if output:
+        write_atomic(output, text)
+    else:
+        click.echo(text, nl=False)
     sys.exit(1 if failed else 0)

@@ -172,10 +172,10 @@ def evidence_labels(pack: RulePack, lang: str = "zh") -> dict[str, str]:
     """
     zh = lang != "en"
     labels: dict[str, str] = {}
-    for table in TABLES.values():
+    for table in TABLES.values():  # the headers of the user's files, in English output too
         for column in table.columns:
-            labels.setdefault(column.name, column.zh if zh else column.name)
-            labels.setdefault(f"{table.name}.{column.name}", f"{table.zh}.{column.zh}" if zh else f"{table.name}.{column.name}")
+            labels.setdefault(column.name, column.zh)
+            labels.setdefault(f"{table.name}.{column.name}", f"{table.zh}.{column.zh}")
     for name, fact in pack.derived.items():
         labels[name] = fact.title if zh or not fact.title_en else fact.title_en
     for name, param in pack.params.items():
