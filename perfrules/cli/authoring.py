@@ -32,9 +32,10 @@ from perfrules.rulepack.profile import DEFAULT_PROFILE, available_profiles, load
 @click.option("--rules", "rules_dir", type=click.Path(), metavar="DIR", help="规则目录 (rules directory).")
 @click.option("--profile", metavar="NAME", help="地区配置，默认 national。(profile; default national.)")
 @click.option("--as-of", "as_of", callback=_as_of, metavar="YYYY-MM-DD", help="按此日期判断规则是否生效，默认今天。(show which rules are in force on this date; default today.)")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="输出格式 (output format).")
 @click.option("--coverage", is_flag=True, help="列出政策目录每项要求及实现它的规则；有要求无规则时退出码 1。(list catalogue coverage; exit 1 on a gap.)")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="输出语言 (output language).")
 def rules_command(rules_dir: str | None, profile: str | None, as_of: dt.date | None, fmt: str, coverage: bool, lang: str) -> None:
     """列出规则及其参数、出处。List the rules in force with resolved parameters and sources.
 
@@ -77,7 +78,8 @@ def rules_command(rules_dir: str | None, profile: str | None, as_of: dt.date | N
 @click.option("--rule", "rule_id", required=True, metavar="RULE_ID", help="要解释的规则编号。(the rule to explain.)")
 @click.option("--record", metavar="ID", help="只解释该项目编码（或部门）。(only this project id or department.)")
 @common_options
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="输出格式 (output format).")
 def explain_command(submission: str, rule_id: str, record: str | None, rules_dir: str | None, profile: str | None,
                     as_of: dt.date | None, lang: str, fmt: str) -> None:
     """解释一条规则在一条记录上为何触发或未触发。Explain why a rule fired, or did not, on a record.
@@ -109,8 +111,9 @@ def _jurisdiction_profile(dataset: Dataset, pack: RulePack) -> str:
 @click.command(name="lint")
 @click.argument("rules_dir", required=False, type=click.Path())
 @click.option("--profile", metavar="NAME", help="只检查该配置（默认检查全部配置）。(check only this profile; default all.)")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="输出格式 (output format).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="输出语言 (output language).")
 def lint_command(rules_dir: str | None, profile: str | None, fmt: str, lang: str) -> None:
     """检查规则目录中的所有问题（一次全部列出）。Report everything wrong with a rules directory at once.
 
@@ -139,9 +142,10 @@ def lint_command(rules_dir: str | None, profile: str | None, fmt: str, lang: str
 @click.option("--base", "base_dir", required=True, type=click.Path(), metavar="OLD_RULES_DIR", help="改动前的规则目录。(rules before the change.)")
 @click.option("--head", "head_dir", required=True, type=click.Path(), metavar="NEW_RULES_DIR", help="改动后的规则目录。(rules after the change.)")
 @click.option("--profile", metavar="NAME", help="地区配置；默认按记录的 jurisdiction。(profile; default: each record's jurisdiction.)")
-@click.option("--as-of", "as_of", callback=_as_of, metavar="YYYY-MM-DD", help="检查日期。(as-of date.)")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--as-of", "as_of", callback=_as_of, metavar="YYYY-MM-DD", help="检查日期；默认取每个输入自己的 as_of，否则为今天。(as-of date; default: each input's own, else today.)")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="输出格式 (output format).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="输出语言 (output language).")
 def diff_command(data: tuple[str, ...], base_dir: str, head_dir: str, profile: str | None, as_of: dt.date | None,
                  fmt: str, lang: str) -> None:
     """比较改动前后两套规则在同一数据上的发现。Compare the findings of two rule packs on the same data.
