@@ -480,11 +480,49 @@ def test_rule_chart_shows_the_top_twenty(tmp_path: Path) -> None:
     assert bars[0]["data-count"] == "25"
 
 
-def test_trend_draws_every_run(page: tuple[Path, dict[str, Any]]) -> None:
+def test_trend_draws_every_run_by_its_as_of_date(page: tuple[Path, dict[str, Any]]) -> None:
     text = page[0].read_text(encoding="utf-8")
     assert text.count("<polyline") == 4  # total and the three severities
-    assert "首次运行" not in text
-    assert "2026-11-19" in text and "2026-11-21" in text
+    assert "首次运行" not in text and "重新检查" not in text
+    assert re.findall(r'data-as-of="([^"]+)"', text) == ["2022-11-13", "2022-11-14", "2022-11-15"]
+
+
+def test_a_run_rechecking_an_earlier_as_of_date_is_noted(tmp_path: Path, findings: pd.DataFrame) -> None:
+    again = {"finished": "2026-11-22T02:00:03", "as_of": "2022-11-14", "total": 6, "by_severity": {"阻断": 1, "警告": 4, "提示": 1}}
+    page = render_html(findings, summary_of(findings, CHANGES), [*HISTORY, again])
+    assert re.findall(r'data-as-of="([^"]+)"', page) == ["2022-11-13", "2022-11-14", "2022-11-15"]
+    assert "注：2026-11-22 02:00（2022-11-14） 重新检查了较早的检查日期；每个检查日期取最近一次运行。" in page
+    totals = re.findall(r'<text class="count" x="[\d.]+" y="[\d.]+" text-anchor="middle">(\d+)</text>', page)
+    assert totals == ["9", "6", "7"]  # the re-run's 6 replaces the earlier 8 of 2022-11-14
+
+
+def test_first_rows_are_in_the_html_without_javascript(page: tuple[Path, dict[str, Any]], findings: pd.DataFrame) -> None:
+    parsed = parse(page[0].read_text(encoding="utf-8"))
+    assert parsed.rendered_rows == {"findings-body": len(findings), "watchlist-body": 3}
+    text = page[0].read_text(encoding="utf-8")
+    assert '<td class="num">500,000.50</td><td class="num">1,234.56</td>' in text
+    assert "需要启用 JavaScript 才能搜索和筛选；下表为前 7 条。" in text
+
+
+def test_internals_are_in_a_folded_appendix_and_the_header_is_for_directors(page: tuple[Path, dict[str, Any]]) -> None:
+    text = page[0].read_text(encoding="utf-8")
+    header = text[text.index("<header>"):text.index("</header>")]
+    assert "退出码" not in header and "用时" not in header and "input." not in header
+    appendix = text[text.index('<section class="appendix"'):]
+    assert appendix.startswith('<section class="appendix" id="appendix"><details><summary>')
+    assert "退出码" in appendix and "<code>input.malformed-row</code>" in appendix and "规则评估" in appendix
+    assert text.index('id="findings"') < text.index('class="appendix"')
+
+
+def test_links_only_to_files_that_exist(tmp_path: Path, findings: pd.DataFrame) -> None:
+    (tmp_path / "findings.csv").write_text("x", encoding="utf-8")
+    (tmp_path / "notices").mkdir()
+    write_html(tmp_path / "report.html", findings, summary_of(findings), HISTORY)
+    text = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert re.findall(r'<a href="([^"]+)"', text) == ["findings.csv", "notices/"]
+    page = render_html(findings, summary_of(findings), HISTORY, files=["report.xlsx", "summary.json"])
+    assert re.findall(r'<a href="([^"]+)"', page) == ["report.xlsx", "summary.json"]
+    assert "findings.xlsx" not in page
 
 
 def test_english_page(tmp_path: Path, findings: pd.DataFrame) -> None:
@@ -523,6 +561,26 @@ def test_rendered_page_in_chromium(tmp_path: Path, findings: pd.DataFrame) -> No
     png = screenshot(path, tmp_path / "report.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert png.stat().st_size > 20_000
+
+
+def test_no_department_filter_in_chromium(tmp_path: Path, findings: pd.DataFrame) -> None:
+    summary = summary_of(findings, CHANGES)
+    findings.loc[5, "department"] = None
+    page = render_html(findings, summary, HISTORY)
+    reader = """<script>
+      var select = document.getElementById("filter-department");
+      document.body.setAttribute("data-options", Array.from(select.options).map(function (o) { return o.text; }).join("|"));
+      select.value = select.options[select.options.length - 1].value; select.dispatchEvent(new Event("change"));
+    </script></body>"""
+    path = tmp_path / "report.html"
+    path.write_text(page.replace("</body>", reader), encoding="utf-8")
+    dom = dump_dom(path)
+    options = re.search(r'data-options="([^"]*)"', dom)
+    assert options is not None and options.group(1).split("|") == ["全部部门", "县卫健委", "县教育局", "县水利局", "（无部门）"]
+    parsed = parse(dom)
+    assert parsed.figures["shown"] == "1" and parsed.rendered_rows["findings-body"] == 1
+    body = dom[dom.index('id="findings-body"'):]
+    assert "PF-X01-DEPT" in body[:body.index("</tbody>")]
 
 
 def test_filters_and_search_in_chromium(tmp_path: Path, findings: pd.DataFrame) -> None:

@@ -33,6 +33,7 @@ from perfrules.inputs import load_inputs
 from perfrules.nightly.state import Comparison, StateStore
 from perfrules.outputs.html_page import write_html
 from perfrules.outputs.notices import NOTICES, write_nightly_notices
+from perfrules.outputs.runs_index import write_index
 from perfrules.outputs.workbook import rule_outcomes, write_xlsx
 from perfrules.rulepack.model import SEVERITIES
 from perfrules.rulepack.pack import load_pack
@@ -187,7 +188,7 @@ def write_run_dir(out: Path, table: pd.DataFrame, result: CheckResult, summary: 
             lines = pool.submit(finding_files.write_jsonl, tmp / "findings.jsonl", table, result.sources)
             notices = pool.submit(write_nightly_notices, tmp / NOTICES, table, summary, lang, labels)  # 整改通知 per department
             finding_files.write_csv(tmp / "findings.csv", table, lang)
-            write_html(tmp / "report.html", table, summary, history, resolved, lang)
+            write_html(tmp / "report.html", table, summary, history, resolved, lang, files=OUTPUTS)
             workbook.result()
             lines.result()
             notices.result()
@@ -200,6 +201,7 @@ def write_run_dir(out: Path, table: pd.DataFrame, result: CheckResult, summary: 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    write_index(out.parent, lang)  # index.html: every run in the runs folder
 
 
 def _fsync(path: Path) -> None:
