@@ -95,7 +95,7 @@ def test_the_xlsx_watch_list_holds_the_zero_payment_project(tmp_path: Path) -> N
     run_cli("nightly", str(EXPORT), "--out", str(tmp_path / "run"), "--quiet")
     book = openpyxl.load_workbook(tmp_path / "run" / "report.xlsx", read_only=True)
     assert {"概览", "阻断", "警告", "提示", "重点关注台账", "部门统计"} <= set(book.sheetnames)
-    watch = list(book["重点关注台账"].iter_rows(values_only=True))
+    watch = list(book["重点关注台账"].iter_rows(values_only=True))[1:]  # below the sheet's title line
     assert len(watch) == 2
     row = dict(zip(watch[0], watch[1]))
     assert row["项目编码"] == "GX-005" and row["主管部门"] == "县水利局" and "PF-M02-ZEROPAID" in row["触发规则"]
@@ -116,7 +116,7 @@ def test_a_second_run_reports_new_resolved_and_persisting(tmp_path: Path) -> Non
     assert found["PF-P08-POORGRADE|GX-004"]["status"] == "persisting" and found["PF-P08-POORGRADE|GX-004"]["nights"] == 2
     assert "PF-P01-NOGOAL|GX-002" not in found and "PF-M02-ZEROPAID|GX-005" not in found
     book = openpyxl.load_workbook(tmp_path / "night2" / "report.xlsx", read_only=True)
-    resolved = list(book["已解决"].iter_rows(values_only=True))
+    resolved = list(book["已解决"].iter_rows(values_only=True))[1:]  # below the sheet's title line
     gone = {(dict(zip(resolved[0], r))["规则编号"], dict(zip(resolved[0], r))["项目编码"]) for r in resolved[1:]}
     assert {("PF-P01-NOGOAL", "GX-002"), ("PF-M02-ZEROPAID", "GX-005"), ("PF-M01-MIDYEAR", "GX-005")} <= gone
     assert second["changes"]["resolved"] == len(gone)

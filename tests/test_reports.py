@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
+import zipfile
 from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
@@ -14,17 +16,17 @@ import pandas as pd
 import pytest
 from browser import dump_dom, screenshot
 
-import perfrules.outputs.workbook as xlsx_module
 from perfrules.outputs.html_page import render_html, write_html
-from perfrules.outputs.workbook import write_xlsx
+from perfrules.outputs.workbook import rule_outcomes, write_xlsx
+from perfrules.rulepack.model import Rule, Text
 
 TEXT = pd.StringDtype("pyarrow")
 STRING_COLUMNS = ("rule_id", "title", "severity", "kind", "stage", "project_id", "project_name", "department",
                   "message", "recommendation", "requirement", "source", "evidence", "file", "row", "status")
 SOURCE = "《同心县预算绩效管理办法》（同心县） 二、(三)"
-SHEETS_ZH = ["概览", "阻断", "警告", "提示", "重点关注台账", "部门统计", "已解决"]
-FINDING_HEADERS_ZH = ["严重程度", "规则编号", "规则", "主管部门", "项目编码", "项目名称", "预算年度", "问题", "处理建议", "依据",
-                      "状态", "持续次数", "文件", "行"]
+SHEETS_ZH = ["概览", "阻断", "警告", "提示", "重点关注台账", "部门统计", "已解决", "规则执行情况", "数据问题"]
+FINDING_HEADERS_ZH = ["规则编号", "规则", "主管部门", "项目编码", "项目名称", "预算年度", "申请金额(元)", "已支付(元)", "问题",
+                      "处理建议", "依据", "证据", "状态", "持续次数", "文件", "行"]
 INJECTION = "</script><b>x"
 
 
@@ -117,83 +119,110 @@ def sheet_rows(ws: Any) -> list[tuple[Any, ...]]:
 
 # The workbook --------------------------------------------------------------------------------------------------
 
+RULES = [{"id": "PF-M01-NOGOAL", "title": "未设定绩效目标", "severity": "阻断", "count": 1, "outcome": "有发现", "note": "", "note_en": ""},
+         {"id": "PF-E04-GOALPUBLISH", "title": "绩效目标未公开", "severity": "提示", "count": 0, "outcome": "未执行",
+          "note": "输入缺少项目.绩效目标是否公开，7 条记录未判定", "note_en": "the input lacks projects.goal_published"},
+         {"id": "PF-P02-X", "title": "其他", "severity": "警告", "count": 0, "outcome": "未触发", "note": "", "note_en": ""}]
+
+
+def summary_with_rules(findings: pd.DataFrame, changes: dict[str, int] | None = None) -> dict[str, Any]:
+    return summary_of(findings, changes) | {"rules": RULES}
+
+
 @pytest.fixture()
 def workbook(tmp_path: Path, findings: pd.DataFrame) -> openpyxl.Workbook:
-    path = tmp_path / "findings.xlsx"
-    write_xlsx(path, findings, summary_of(findings, CHANGES), resolved=resolved_frame())
+    path = tmp_path / "report.xlsx"
+    write_xlsx(path, findings, summary_with_rules(findings, CHANGES), resolved=resolved_frame(),
+               labels={"paid": "已支付金额"})
     return openpyxl.load_workbook(path)
 
 
-def test_workbook_sheets_headers_frozen_and_filtered(workbook: openpyxl.Workbook) -> None:
+def table_of(ws: Any) -> list[dict[str, Any]]:
+    """A table sheet's rows (below its title line and header row) as header → value."""
+    rows = sheet_rows(ws)
+    return [dict(zip(rows[1], r)) for r in rows[2:]]
+
+
+def test_workbook_sheets_headers_frozen_filtered_and_printable(workbook: openpyxl.Workbook) -> None:
     assert workbook.sheetnames == SHEETS_ZH
-    for ws in workbook.worksheets:
-        assert ws.freeze_panes == "A2", ws.title
-        assert all(cell.font.b for cell in ws[1] if cell.value is not None), ws.title
+    for ws in workbook.worksheets[1:]:
+        assert ws.freeze_panes == "A3", ws.title
+        assert all(cell.font.b for cell in ws[2] if cell.value is not None), ws.title
+        assert ws.page_setup.orientation == "landscape" and ws.page_setup.paperSize == 9, ws.title
+        assert (ws.page_setup.fitToWidth or 1, ws.page_setup.fitToHeight) == (1, 0) and ws.sheet_properties.pageSetUpPr.fitToPage
+        assert ws.print_title_rows == "$1:$2", ws.title
+        assert "&P" in ws.oddFooter.right.text
     for name in ("阻断", "警告", "提示"):
-        assert [c.value for c in workbook[name][1]] == FINDING_HEADERS_ZH
-    assert workbook["阻断"].auto_filter.ref == "A1:N3"
-    assert workbook["重点关注台账"].auto_filter.ref == "A1:I4"
+        assert [c.value for c in workbook[name][2]] == FINDING_HEADERS_ZH
+    assert workbook["阻断"].auto_filter.ref == "A2:P4"
+    assert workbook["重点关注台账"].auto_filter.ref == "A2:I5"
     assert workbook["概览"].auto_filter.ref is None
+    assert workbook["警告"]["I3"].alignment.wrap_text  # 问题 wraps
 
 
-def test_column_widths_follow_content(workbook: openpyxl.Workbook) -> None:
-    ws = workbook["警告"]
-    widths = {letter: ws.column_dimensions[letter].width for letter in "ABCDEFGHIJKLMN"}
-    assert all(ws.column_dimensions[letter].customWidth for letter in widths)
-    # 依据 (J) holds the longest text, mostly CJK: counted double, so wider than its character count.
-    assert widths["J"] == max(widths.values())
-    assert widths["J"] > len(SOURCE)
-    assert widths["A"] == 4 * 2 + 2  # the header 严重程度 is wider than the values 警告
-
-
-def test_long_text_widths_are_capped(tmp_path: Path, findings: pd.DataFrame) -> None:
-    findings.loc[0, "message"] = "很长的问题描述" * 50
+def test_rows_are_tall_enough_for_their_wrapped_text(tmp_path: Path, findings: pd.DataFrame) -> None:
+    findings.loc[0, "message"] = "很长的问题描述" * 20  # 140 CJK characters in a column 30 wide: about 10 lines
     write_xlsx(tmp_path / "f.xlsx", findings, summary_of(findings))
-    assert openpyxl.load_workbook(tmp_path / "f.xlsx")["阻断"].column_dimensions["H"].width == 60
+    ws = openpyxl.load_workbook(tmp_path / "f.xlsx")["阻断"]
+    assert ws.row_dimensions[3].height >= 9 * 13.5
+    assert ws.row_dimensions[4].height < ws.row_dimensions[3].height / 2
 
 
-def test_severity_sheets_hold_exactly_their_rows(workbook: openpyxl.Workbook) -> None:
-    block = sheet_rows(workbook["阻断"])[1:]
-    warn = sheet_rows(workbook["警告"])[1:]
-    info = sheet_rows(workbook["提示"])[1:]
-    assert [r[4] for r in block] == ["P001", "P002"]
-    assert [r[4] for r in warn] == ["P001", "P003", "P001", None]
-    assert [r[4] for r in info] == ["P004"]
-    assert {r[0] for r in block} == {"阻断"} and {r[0] for r in warn} == {"警告"}
-    first = dict(zip(FINDING_HEADERS_ZH, block[0]))
-    assert first == {"严重程度": "阻断", "规则编号": "PF-M01-NOGOAL", "规则": "PF-M01-NOGOAL 的标题", "主管部门": "县水利局",
-                     "项目编码": "P001", "项目名称": "P001 项目", "预算年度": 2022, "问题": "P001 触发 PF-M01-NOGOAL",
-                     "处理建议": "补充绩效目标", "依据": SOURCE, "状态": "新增", "持续次数": 1, "文件": "项目.csv", "行": "13"}
-    assert block[1][7] == f"申请金额无法读取 {INJECTION}"
-    assert (block[1][10], block[1][11]) == ("持续", 3)
-    department_level = dict(zip(FINDING_HEADERS_ZH, warn[3]))
-    assert (department_level["主管部门"], department_level["项目名称"], department_level["预算年度"]) == ("县财政局", None, None)
+def test_severity_sheets_hold_their_rows_with_amounts_and_evidence(workbook: openpyxl.Workbook) -> None:
+    block, warn, info = (table_of(workbook[n]) for n in ("阻断", "警告", "提示"))
+    assert [r["项目编码"] for r in block] == ["P001", "P002"]
+    assert [r["项目编码"] for r in warn] == ["P001", "P003", "P001", None]
+    assert [r["项目编码"] for r in info] == ["P004"]
+    assert sheet_rows(workbook["阻断"])[0][0] == "阻断：共 2 条"
+    assert block[0] == {"规则编号": "PF-M01-NOGOAL", "规则": "PF-M01-NOGOAL 的标题", "主管部门": "县水利局", "项目编码": "P001",
+                        "项目名称": "P001 项目", "预算年度": 2022, "申请金额(元)": 1_200_000, "已支付(元)": 0,
+                        "问题": "P001 触发 PF-M01-NOGOAL", "处理建议": "补充绩效目标", "依据": SOURCE,
+                        "证据": "已支付金额：0元", "状态": "新增", "持续次数": 1, "文件": "项目.csv", "行": 13}
+    assert block[1]["问题"] == f"申请金额无法读取 {INJECTION}"
+    assert (block[1]["状态"], block[1]["持续次数"]) == ("持续", 3)
+    assert warn[1]["证据"] == "已支付金额：1,234.56元"
+    assert (warn[3]["主管部门"], warn[3]["项目名称"], warn[3]["预算年度"]) == ("县财政局", None, None)
+    ws = workbook["警告"]
+    assert ws["G4"].number_format == "#,##0.00" and ws["P3"].data_type == "n" and isinstance(ws["P3"].value, int)
+
+
+def test_detail_sheets_stop_at_max_rows_with_a_note_pointing_to_the_csv(tmp_path: Path, findings: pd.DataFrame) -> None:
+    write_xlsx(tmp_path / "f.xlsx", findings, summary_of(findings), max_rows=2)
+    wb = openpyxl.load_workbook(tmp_path / "f.xlsx")
+    assert [r["项目编码"] for r in table_of(wb["警告"])] == ["P001", "P003"]
+    title = sheet_rows(wb["警告"])[0]
+    assert title[0] == "警告：共 4 条"
+    assert title[3] == "本表只列出前 2 条（共 4 条）；全部见同一运行目录中的 findings.csv。"
+    assert wb["警告"]["D1"].font.b and wb["警告"]["D1"].font.color.rgb.endswith("B71C1C")
+    assert sheet_rows(wb["阻断"])[0][3] is None  # two of two: no note
+    with pytest.raises(ValueError):
+        write_xlsx(tmp_path / "g.xlsx", findings, summary_of(findings), max_rows=0)
 
 
 def test_severity_sheet_is_there_when_empty(tmp_path: Path, findings: pd.DataFrame) -> None:
     without_info = findings[findings["severity"] != "提示"].reset_index(drop=True)
     write_xlsx(tmp_path / "f.xlsx", without_info, summary_of(without_info))
     wb = openpyxl.load_workbook(tmp_path / "f.xlsx")
-    assert wb.sheetnames == SHEETS_ZH[:-1]
-    assert sheet_rows(wb["提示"]) == [tuple(FINDING_HEADERS_ZH)]
+    assert wb.sheetnames == ["概览", "阻断", "警告", "提示", "重点关注台账", "部门统计", "数据问题"]
+    assert sheet_rows(wb["提示"]) == [("提示：共 0 条", *[None] * 15), tuple(FINDING_HEADERS_ZH)]
 
 
 def test_watchlist_sheet_has_one_row_per_project(workbook: openpyxl.Workbook) -> None:
     ws = workbook["重点关注台账"]
     rows = sheet_rows(ws)
-    assert rows[0] == ("主管部门", "项目编码", "项目名称", "预算年度", "申请金额(元)", "已支付(元)", "触发规则", "处理建议", "持续次数")
-    assert rows[1:] == [
+    assert rows[1] == ("主管部门", "项目编码", "项目名称", "预算年度", "申请金额(元)", "已支付(元)", "触发规则", "处理建议", "持续次数")
+    assert rows[2:] == [
         ("县卫健委", "P003", "<i>饮水</i> & 巩固", 2022, 500000.5, 1234.56, "PF-M02-ZEROPAID", "督促支付", 1),
         ("县水利局", "P001", "P001 项目", 2022, 1200000, 0, "PF-M01-NOGOAL、PF-M02-ZEROPAID", "补充绩效目标；督促支付", 4),
         ("县水利局", "P001", "P001 项目", 2023, 80000, 100, "PF-M05-LOWRATE", "督促支付", 1),
     ]
-    assert ws["E2"].number_format == "#,##0.00" and ws["F3"].number_format == "#,##0.00"
-    assert isinstance(ws["E2"].value, float)
+    assert ws["E3"].number_format == "#,##0.00" and ws["F4"].number_format == "#,##0.00"
+    assert isinstance(ws["E3"].value, float)
 
 
 def test_department_sheet_counts_and_total(workbook: openpyxl.Workbook) -> None:
     rows = sheet_rows(workbook["部门统计"])
-    assert rows == [
+    assert rows[1:] == [
         ("主管部门", "阻断", "警告", "提示", "合计"),
         ("县水利局", 1, 2, 0, 3),
         ("县教育局", 1, 0, 1, 2),
@@ -201,21 +230,27 @@ def test_department_sheet_counts_and_total(workbook: openpyxl.Workbook) -> None:
         ("县财政局", 0, 1, 0, 1),
         ("合计", 2, 4, 1, 7),
     ]
-    assert workbook["部门统计"].auto_filter.ref == "A1:E5"  # the total row stays out of sorting
-    assert workbook["部门统计"]["E6"].font.b
+    assert workbook["部门统计"].auto_filter.ref == "A2:E6"  # the total row stays out of sorting
+    assert workbook["部门统计"]["E7"].font.b
 
 
-def test_overview_lists_run_facts_and_rule_counts(workbook: openpyxl.Workbook) -> None:
+def test_overview_facts_are_typed_and_charts_are_native(workbook: openpyxl.Workbook, tmp_path: Path) -> None:
     rows = sheet_rows(workbook["概览"])
     facts = {r[0]: r[1] for r in rows if r[0] is not None}
-    assert facts["检查日期"] == "2022-11-15" and facts["配置"] == "national" and facts["规则包版本"] == "2026.11.1"
+    assert facts["检查日期"] == dt.datetime(2022, 11, 15) and workbook["概览"]["B2"].number_format == "yyyy-mm-dd"
+    assert facts["运行开始"] == dt.datetime(2026, 11, 21, 2, 0, 0)
+    assert facts["配置"] == "national" and facts["规则包版本"] == "2026.11.1"
     assert facts["规则数"] == 27 and facts["项目表行数"] == 1000 and facts["支付明细表行数"] == 6000
     assert (facts["发现总数"], facts["阻断"], facts["警告"], facts["提示"]) == (7, 2, 4, 1)
     assert (facts["新增"], facts["已解决"], facts["持续"]) == (4, 1, 3)
-    header_at = rows.index(("规则编号", "规则", "严重程度", "数量"))
-    rules = rows[header_at + 1:]
-    assert rules[0] == ("PF-M02-ZEROPAID", "PF-M02-ZEROPAID 的标题", "警告", 2)
-    assert [r[0] for r in rules[1:]] == ["PF-D03-BADVALUE", "PF-M01-NOGOAL", "PF-M05-LOWRATE", "PF-M09-NOTE", "PF-X01-DEPT"]
+    header_at = rows.index(("规则", "数量", None, None))
+    assert rows[header_at + 1][:2] == ("PF-M02-ZEROPAID PF-M02-ZEROPAID 的标题", 2)
+    with zipfile.ZipFile(tmp_path / "report.xlsx") as z:
+        charts = sorted(n for n in z.namelist() if n.startswith("xl/charts/chart"))
+        xml = [z.read(n).decode() for n in charts]
+    assert len(charts) == 3
+    assert "<c:barChart>" in xml[0] and "$A$" in xml[0]
+    assert "按主管部门（前 10 个）" in "".join(xml)
 
 
 def test_overview_without_state_has_no_changes(tmp_path: Path, findings: pd.DataFrame) -> None:
@@ -224,41 +259,69 @@ def test_overview_without_state_has_no_changes(tmp_path: Path, findings: pd.Data
     write_xlsx(tmp_path / "f.xlsx", findings, summary_of(findings, changes=None))
     wb = openpyxl.load_workbook(tmp_path / "f.xlsx")
     assert "新增" not in [r[0] for r in sheet_rows(wb["概览"])]
-    assert "已解决" not in wb.sheetnames
-    assert {(r[10], r[11]) for r in sheet_rows(wb["警告"])[1:]} == {(None, None)}
+    assert "已解决" not in wb.sheetnames and "规则执行情况" not in wb.sheetnames
+    assert {(r["状态"], r["持续次数"]) for r in table_of(wb["警告"])} == {(None, None)}
 
 
-def test_resolved_sheet(workbook: openpyxl.Workbook) -> None:
-    assert sheet_rows(workbook["已解决"]) == [
+def test_resolved_sheet_has_a_real_date(workbook: openpyxl.Workbook) -> None:
+    assert sheet_rows(workbook["已解决"])[1:] == [
         ("严重程度", "规则编号", "规则", "主管部门", "项目编码", "预算年度", "持续次数", "首次发现"),
-        ("警告", "PF-M03-OLD", "已解决的规则", "县水利局", "P009", 2022, 5, "2026-11-16"),
+        ("警告", "PF-M03-OLD", "已解决的规则", "县水利局", "P009", 2022, 5, dt.datetime(2026, 11, 16)),
+    ]
+    assert workbook["已解决"]["H3"].number_format == "yyyy-mm-dd"
+
+
+def test_rules_sheet_lists_every_rule_in_force_with_its_outcome(workbook: openpyxl.Workbook) -> None:
+    assert table_of(workbook["规则执行情况"]) == [
+        {"规则编号": "PF-M01-NOGOAL", "规则": "未设定绩效目标", "严重程度": "阻断", "发现数": 1, "执行情况": "有发现", "说明": None},
+        {"规则编号": "PF-E04-GOALPUBLISH", "规则": "绩效目标未公开", "严重程度": "提示", "发现数": 0, "执行情况": "未执行",
+         "说明": "输入缺少项目.绩效目标是否公开，7 条记录未判定"},
+        {"规则编号": "PF-P02-X", "规则": "其他", "严重程度": "警告", "发现数": 0, "执行情况": "未触发", "说明": None},
     ]
 
 
+def test_data_problems_sheet_lists_input_notes_and_data_findings(workbook: openpyxl.Workbook) -> None:
+    rows = table_of(workbook["数据问题"])
+    assert [(r["类别"], r["代码"]) for r in rows] == [("输入说明", "input.malformed-row"), ("数据发现", "PF-D03-BADVALUE")]
+    assert rows[1]["项目编码"] == "P002" and rows[1]["来源"] == "项目.csv" and rows[1]["行"] == 15
+
+
+def test_rule_outcomes_from_a_findings_table() -> None:
+    rules = [Rule(i, f"{i} 标题", "", ("M02",), "警告", "project", "执行", None, "", Text("", ""), Text("", ""), ())
+             for i in ("R-FOUND", "R-ABSENT", "R-MISSING", "R-QUIET")]
+    found = frame([finding("R-FOUND", "警告", "P1", "县水利局"), finding("R-FOUND", "警告", "P2", "县水利局"),
+                   finding("PF-D03-ABSENT", "阻断", None, None, kind="data"),
+                   finding("PF-D03-MISSING", "阻断", "P3", "县水利局", kind="data")])
+    found["about"] = pd.array([None, None, "R-ABSENT", "R-MISSING"], dtype=TEXT)
+    found.loc[2, "evidence"] = json.dumps({"rule": "R-ABSENT", "absent": ["projects.goal_published"], "records": 7})
+    outcomes = {r["id"]: r for r in rule_outcomes(rules, found, {"projects.goal_published": "项目.绩效目标是否公开"})}
+    assert [(r["count"], r["outcome"]) for r in outcomes.values()] == [(2, "有发现"), (0, "未执行"), (0, "部分记录未判定"),
+                                                                      (0, "未触发")]
+    assert outcomes["R-ABSENT"]["note"] == "输入缺少项目.绩效目标是否公开，7 条记录未判定"
+    assert outcomes["R-MISSING"]["note"] == "1 条记录缺少所需数据，未判定"
+
+
 def test_english_workbook(tmp_path: Path, findings: pd.DataFrame) -> None:
-    write_xlsx(tmp_path / "f.xlsx", findings, summary_of(findings, CHANGES), resolved=resolved_frame(), lang="en")
+    write_xlsx(tmp_path / "f.xlsx", findings, summary_with_rules(findings, CHANGES), resolved=resolved_frame(), lang="en")
     wb = openpyxl.load_workbook(tmp_path / "f.xlsx")
-    assert wb.sheetnames == ["Overview", "block", "warn", "info", "Watchlist", "Departments", "Resolved"]
-    assert [c.value for c in wb["warn"][1]] == [
-        "Severity", "Rule", "Title", "Department", "Project code", "Project name", "Fiscal year", "Finding",
-        "Recommendation", "Source", "Status", "Nights", "File", "Row"]
-    assert [r[10] for r in sheet_rows(wb["block"])[1:]] == ["new", "persisting"]
+    assert wb.sheetnames == ["Overview", "block", "warn", "info", "Watchlist", "Departments", "Resolved", "Rules run",
+                             "Data problems"]
+    assert [c.value for c in wb["warn"][2]] == [
+        "Rule", "Title", "Department", "Project code", "Project name", "Fiscal year", "Requested (yuan)", "Paid (yuan)",
+        "Finding", "Recommendation", "Source", "Evidence", "Status", "Nights", "File", "Row"]
+    assert [r["Status"] for r in table_of(wb["block"])] == ["new", "persisting"]
     assert sheet_rows(wb["Departments"])[-1] == ("Total", 2, 4, 1, 7)
-    assert sheet_rows(wb["Watchlist"])[0][4:6] == ("Requested (yuan)", "Paid (yuan)")
+    assert [r["Outcome"] for r in table_of(wb["Rules run"])] == ["findings", "not run", "no finding"]
     assert "As of" in [r[0] for r in sheet_rows(wb["Overview"])]
 
 
-def test_a_severity_beyond_one_sheet_continues_on_the_next(tmp_path: Path, findings: pd.DataFrame,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(xlsx_module, "SHEET_ROWS", 3)
-    monkeypatch.setattr(xlsx_module, "CHUNK_ROWS", 2)
+def test_formula_like_text_is_a_text_cell(tmp_path: Path, findings: pd.DataFrame) -> None:
+    findings.loc[0, "project_name"] = '=HYPERLINK("http://example.invalid","点我")'
+    findings.loc[0, "department"] = "@SUM(1)"
     write_xlsx(tmp_path / "f.xlsx", findings, summary_of(findings))
-    wb = openpyxl.load_workbook(tmp_path / "f.xlsx")
-    assert wb.sheetnames == ["概览", "阻断", "警告", "警告 (2)", "提示", "重点关注台账", "部门统计"]
-    assert [r[4] for r in sheet_rows(wb["警告"])[1:]] == ["P001", "P003", "P001"]
-    assert [r[4] for r in sheet_rows(wb["警告 (2)"])[1:]] == [None]
-    assert sheet_rows(wb["警告 (2)"])[0] == tuple(FINDING_HEADERS_ZH)
-    assert wb["警告 (2)"].freeze_panes == "A2"
+    ws = openpyxl.load_workbook(tmp_path / "f.xlsx")["阻断"]
+    assert (ws["E3"].value, ws["E3"].data_type, ws["E3"].quotePrefix) == (findings.loc[0, "project_name"], "s", True)
+    assert (ws["C3"].value, ws["C3"].data_type) == ("@SUM(1)", "s")
 
 
 def test_plain_object_columns_and_awkward_text(tmp_path: Path, findings: pd.DataFrame) -> None:
@@ -266,10 +329,10 @@ def test_plain_object_columns_and_awkward_text(tmp_path: Path, findings: pd.Data
     plain.loc[6, "message"] = "控制字符\x07\x00与 <标签> & \"引号\"  "
     plain.loc[6, "recommendation"] = ""
     write_xlsx(tmp_path / "f.xlsx", plain, summary_of(findings))
-    info = sheet_rows(openpyxl.load_workbook(tmp_path / "f.xlsx")["提示"])[1]
-    assert info[7] == "控制字符\ufffd\ufffd与 <标签> & \"引号\"  "
-    assert info[8] is None
-    assert info[6] == 2022
+    info = table_of(openpyxl.load_workbook(tmp_path / "f.xlsx")["提示"])[0]
+    assert info["问题"] == "控制字符\ufffd\ufffd与 <标签> & \"引号\"  "
+    assert info["处理建议"] is None
+    assert info["预算年度"] == 2022
 
 
 # The HTML page -------------------------------------------------------------------------------------------------
@@ -417,11 +480,49 @@ def test_rule_chart_shows_the_top_twenty(tmp_path: Path) -> None:
     assert bars[0]["data-count"] == "25"
 
 
-def test_trend_draws_every_run(page: tuple[Path, dict[str, Any]]) -> None:
+def test_trend_draws_every_run_by_its_as_of_date(page: tuple[Path, dict[str, Any]]) -> None:
     text = page[0].read_text(encoding="utf-8")
     assert text.count("<polyline") == 4  # total and the three severities
-    assert "首次运行" not in text
-    assert "2026-11-19" in text and "2026-11-21" in text
+    assert "首次运行" not in text and "重新检查" not in text
+    assert re.findall(r'data-as-of="([^"]+)"', text) == ["2022-11-13", "2022-11-14", "2022-11-15"]
+
+
+def test_a_run_rechecking_an_earlier_as_of_date_is_noted(tmp_path: Path, findings: pd.DataFrame) -> None:
+    again = {"finished": "2026-11-22T02:00:03", "as_of": "2022-11-14", "total": 6, "by_severity": {"阻断": 1, "警告": 4, "提示": 1}}
+    page = render_html(findings, summary_of(findings, CHANGES), [*HISTORY, again])
+    assert re.findall(r'data-as-of="([^"]+)"', page) == ["2022-11-13", "2022-11-14", "2022-11-15"]
+    assert "注：2026-11-22 02:00（2022-11-14） 重新检查了较早的检查日期；每个检查日期取最近一次运行。" in page
+    totals = re.findall(r'<text class="count" x="[\d.]+" y="[\d.]+" text-anchor="middle">(\d+)</text>', page)
+    assert totals == ["9", "6", "7"]  # the re-run's 6 replaces the earlier 8 of 2022-11-14
+
+
+def test_first_rows_are_in_the_html_without_javascript(page: tuple[Path, dict[str, Any]], findings: pd.DataFrame) -> None:
+    parsed = parse(page[0].read_text(encoding="utf-8"))
+    assert parsed.rendered_rows == {"findings-body": len(findings), "watchlist-body": 3}
+    text = page[0].read_text(encoding="utf-8")
+    assert '<td class="num">500,000.50</td><td class="num">1,234.56</td>' in text
+    assert "需要启用 JavaScript 才能搜索和筛选；下表为前 7 条。" in text
+
+
+def test_internals_are_in_a_folded_appendix_and_the_header_is_for_directors(page: tuple[Path, dict[str, Any]]) -> None:
+    text = page[0].read_text(encoding="utf-8")
+    header = text[text.index("<header>"):text.index("</header>")]
+    assert "退出码" not in header and "用时" not in header and "input." not in header
+    appendix = text[text.index('<section class="appendix"'):]
+    assert appendix.startswith('<section class="appendix" id="appendix"><details><summary>')
+    assert "退出码" in appendix and "<code>input.malformed-row</code>" in appendix and "规则评估" in appendix
+    assert text.index('id="findings"') < text.index('class="appendix"')
+
+
+def test_links_only_to_files_that_exist(tmp_path: Path, findings: pd.DataFrame) -> None:
+    (tmp_path / "findings.csv").write_text("x", encoding="utf-8")
+    (tmp_path / "notices").mkdir()
+    write_html(tmp_path / "report.html", findings, summary_of(findings), HISTORY)
+    text = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert re.findall(r'<a href="([^"]+)"', text) == ["findings.csv", "notices/"]
+    page = render_html(findings, summary_of(findings), HISTORY, files=["report.xlsx", "summary.json"])
+    assert re.findall(r'<a href="([^"]+)"', page) == ["report.xlsx", "summary.json"]
+    assert "findings.xlsx" not in page
 
 
 def test_english_page(tmp_path: Path, findings: pd.DataFrame) -> None:
@@ -460,6 +561,26 @@ def test_rendered_page_in_chromium(tmp_path: Path, findings: pd.DataFrame) -> No
     png = screenshot(path, tmp_path / "report.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert png.stat().st_size > 20_000
+
+
+def test_no_department_filter_in_chromium(tmp_path: Path, findings: pd.DataFrame) -> None:
+    summary = summary_of(findings, CHANGES)
+    findings.loc[5, "department"] = None
+    page = render_html(findings, summary, HISTORY)
+    reader = """<script>
+      var select = document.getElementById("filter-department");
+      document.body.setAttribute("data-options", Array.from(select.options).map(function (o) { return o.text; }).join("|"));
+      select.value = select.options[select.options.length - 1].value; select.dispatchEvent(new Event("change"));
+    </script></body>"""
+    path = tmp_path / "report.html"
+    path.write_text(page.replace("</body>", reader), encoding="utf-8")
+    dom = dump_dom(path)
+    options = re.search(r'data-options="([^"]*)"', dom)
+    assert options is not None and options.group(1).split("|") == ["全部部门", "县卫健委", "县教育局", "县水利局", "（无部门）"]
+    parsed = parse(dom)
+    assert parsed.figures["shown"] == "1" and parsed.rendered_rows["findings-body"] == 1
+    body = dom[dom.index('id="findings-body"'):]
+    assert "PF-X01-DEPT" in body[:body.index("</tbody>")]
 
 
 def test_filters_and_search_in_chromium(tmp_path: Path, findings: pd.DataFrame) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -19,6 +20,8 @@ from perfrules.authoring.lint import lint
 from perfrules.authoring.rule_tests import CaseRunner, load_cases
 from perfrules.cli.options import _as_of, common_options, remember_lang
 from perfrules.inputs import Dataset, load_input, load_inputs
+from perfrules.outputs.console import write_atomic
+from perfrules.outputs.junit import cases_junit
 from perfrules.rulepack.compile import compile_pack
 from perfrules.rulepack.model import RulePack
 from perfrules.rulepack.pack import load_pack
@@ -29,9 +32,10 @@ from perfrules.rulepack.profile import DEFAULT_PROFILE, available_profiles, load
 @click.option("--rules", "rules_dir", type=click.Path(), metavar="DIR", help="规则目录 (rules directory).")
 @click.option("--profile", metavar="NAME", help="地区配置，默认 national。(profile; default national.)")
 @click.option("--as-of", "as_of", callback=_as_of, metavar="YYYY-MM-DD", help="按此日期判断规则是否生效，默认今天。(show which rules are in force on this date; default today.)")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="输出格式 (output format).")
 @click.option("--coverage", is_flag=True, help="列出政策目录每项要求及实现它的规则；有要求无规则时退出码 1。(list catalogue coverage; exit 1 on a gap.)")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="输出语言 (output language).")
 def rules_command(rules_dir: str | None, profile: str | None, as_of: dt.date | None, fmt: str, coverage: bool, lang: str) -> None:
     """列出规则及其参数、出处。List the rules in force with resolved parameters and sources.
 
@@ -74,7 +78,8 @@ def rules_command(rules_dir: str | None, profile: str | None, as_of: dt.date | N
 @click.option("--rule", "rule_id", required=True, metavar="RULE_ID", help="要解释的规则编号。(the rule to explain.)")
 @click.option("--record", metavar="ID", help="只解释该项目编码（或部门）。(only this project id or department.)")
 @common_options
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="输出格式 (output format).")
 def explain_command(submission: str, rule_id: str, record: str | None, rules_dir: str | None, profile: str | None,
                     as_of: dt.date | None, lang: str, fmt: str) -> None:
     """解释一条规则在一条记录上为何触发或未触发。Explain why a rule fired, or did not, on a record.
@@ -106,8 +111,9 @@ def _jurisdiction_profile(dataset: Dataset, pack: RulePack) -> str:
 @click.command(name="lint")
 @click.argument("rules_dir", required=False, type=click.Path())
 @click.option("--profile", metavar="NAME", help="只检查该配置（默认检查全部配置）。(check only this profile; default all.)")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="输出格式 (output format).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="输出语言 (output language).")
 def lint_command(rules_dir: str | None, profile: str | None, fmt: str, lang: str) -> None:
     """检查规则目录中的所有问题（一次全部列出）。Report everything wrong with a rules directory at once.
 
@@ -136,9 +142,10 @@ def lint_command(rules_dir: str | None, profile: str | None, fmt: str, lang: str
 @click.option("--base", "base_dir", required=True, type=click.Path(), metavar="OLD_RULES_DIR", help="改动前的规则目录。(rules before the change.)")
 @click.option("--head", "head_dir", required=True, type=click.Path(), metavar="NEW_RULES_DIR", help="改动后的规则目录。(rules after the change.)")
 @click.option("--profile", metavar="NAME", help="地区配置；默认按记录的 jurisdiction。(profile; default: each record's jurisdiction.)")
-@click.option("--as-of", "as_of", callback=_as_of, metavar="YYYY-MM-DD", help="检查日期。(as-of date.)")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--as-of", "as_of", callback=_as_of, metavar="YYYY-MM-DD", help="检查日期；默认取每个输入自己的 as_of，否则为今天。(as-of date; default: each input's own, else today.)")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="输出格式 (output format).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="输出语言 (output language).")
 def diff_command(data: tuple[str, ...], base_dir: str, head_dir: str, profile: str | None, as_of: dt.date | None,
                  fmt: str, lang: str) -> None:
     """比较改动前后两套规则在同一数据上的发现。Compare the findings of two rule packs on the same data.
@@ -162,29 +169,43 @@ def diff_command(data: tuple[str, ...], base_dir: str, head_dir: str, profile: s
 @click.command(name="test")
 @click.argument("rules_dir", required=False, type=click.Path())
 @click.option("--profile", metavar="NAME", help="只运行该配置的用例。(run only the cases of this profile.)")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
-def test_command(rules_dir: str | None, profile: str | None, lang: str) -> None:
+@click.option("--format", "fmt", type=click.Choice(["table", "junit"]), default="table", show_default=True,
+              help="table 逐条列出；junit 为 CI 可读的 JUnit XML（每个用例一个 testcase）。(junit: JUnit XML for CI, a testcase per case.)")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), metavar="FILE",
+              help="写入文件（整体写入或不写）。(write to FILE, whole or not at all.)")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="输出语言 (output language).")
+def test_command(rules_dir: str | None, profile: str | None, fmt: str, output: str | None, lang: str) -> None:
     """运行规则目录 tests/ 中的用例。Run the rule test cases in RULES_DIR/tests.
 
-    每个用例：输入记录 → 期望的发现；失败时显示期望(-)与实际(+)的差异。Exit 1 on any failure.
+    每个用例：输入记录 → 期望的发现；失败时显示期望(-)与实际(+)的差异。退出码：全部通过 0，有失败 1。
+    Each case: records in, expected findings out; a failure shows expected (-) and actual (+). Exit 1 on any failure.
 
     \b
-    示例 Example:
+    示例 Examples:
       perfrules test rules/
+      perfrules test rules/ --profile qitai
+      perfrules test rules/ --format junit -o rule-tests.xml
     """
     remember_lang(lang)
     root = rules_dir or str(default_rules_dir())
     pack = load_pack(root)
     cases = [c for c in load_cases(root) if profile is None or c.profile == profile]
     runner = CaseRunner(pack)
-    failed = 0
+    results, seconds, lines = [], [], []
     for case in cases:
+        started = time.perf_counter()
         result = runner.run(case)
+        seconds.append(time.perf_counter() - started)
+        results.append(result)
         mark = ("通过" if lang != "en" else "PASS") if result.passed else ("失败" if lang != "en" else "FAIL")
-        click.echo(f"{mark}  {Path(case.where.file or '').name}:{case.where.line}  [{case.profile}] {', '.join(case.rules)}  {case.name}")
+        lines.append(f"{mark}  {Path(case.where.file or '').name}:{case.where.line}  [{case.profile}] {', '.join(case.rules)}  {case.name}")
         if not result.passed:
-            failed += 1
-            click.echo(result.diff())
-    passed = len(cases) - failed
-    click.echo(f"{passed} passed, {failed} failed")
+            lines.append(result.diff())
+    failed = sum(not r.passed for r in results)
+    lines.append(f"{len(cases) - failed} passed, {failed} failed")
+    text = cases_junit(results, seconds, lang) if fmt == "junit" else "\n".join(lines) + "\n"
+    if output:
+        write_atomic(output, text)
+    else:
+        click.echo(text, nl=False)
     sys.exit(1 if failed else 0)

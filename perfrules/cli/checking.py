@@ -2,37 +2,57 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import sys
+import time
 from pathlib import Path
 
 import click
 
-from perfrules.api import check_paths
+from perfrules.api import check_paths, default_rules_dir
 from perfrules.cli.options import FAIL_ON, common_options, remember_lang
-from perfrules.findings.model import exit_code
-from perfrules.outputs.console import render_result, write_atomic
+from perfrules.evaluation.check import CheckResult, merge_results
+from perfrules.findings.model import evidence_labels, exit_code
+from perfrules.findings.table import with_input
+from perfrules.outputs.console import render_result, to_table, write_atomic
+from perfrules.outputs.junit import check_junit
+from perfrules.rulepack.pack import load_pack
 
 
 @click.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path())
 @common_options
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
-              help="输出格式 (output format).")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="写入文件（整体写入或不写）。(write to a file, whole or not at all.)")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "junit"]), default="table", show_default=True,
+              help="输出格式：table 终端阅读，json，csv（Excel 可直接打开），junit（CI 测试报告，每条规则一个用例）。"
+                   "(output format: table, json, csv, or junit for CI: a testcase per rule.)")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), metavar="FILE",
+              help="写入文件（整体写入或不写）。(write to FILE, whole or not at all.)")
 @click.option("--fail-on", "fail_on", type=click.Choice(list(FAIL_ON)), default="阻断", show_default=True,
               help="达到此严重程度时退出码为 1。(exit 1 when a finding reaches this severity.)")
 def check(inputs: tuple[str, ...], rules_dir: str | None, profile: str | None, as_of: dt.date | None, lang: str,
           fmt: str, output: str | None, fail_on: str) -> None:
-    """检查提交文件或导出目录。Check submissions (JSON/YAML) or export folders (CSV/XLSX/Parquet).
+    """检查申报文件或导出目录。Check submissions (JSON/YAML) or export folders (CSV/XLSX/Parquet).
+
+    INPUTS 可以是文件或目录，可给多个；每项发现和说明都注明来自哪个输入。
+    INPUTS are files or folders, several allowed; each finding and note names its input.
+    退出码 Exit: 0 无发现达到 --fail-on；1 有；2 用法或输入错误。
 
     \b
-    示例 Example:
+    示例 Examples:
       perfrules check samples/submissions/ --format json --fail-on 警告
+      perfrules check samples/exports/county-2022 --format csv -o findings.csv
+      perfrules check samples/exports/county-2022 --format junit -o check.xml --fail-on never
     """
     remember_lang(lang)
-    result = check_paths(list(inputs), rules_dir, profile, as_of, lang)
-    text = render_result(result, fmt, lang)
+    started = time.perf_counter()
+    result = _check(list(inputs), rules_dir, profile, as_of, lang)
+    if fmt == "junit":
+        text = check_junit(result, FAIL_ON[fail_on], lang, time.perf_counter() - started)
+    elif fmt == "table":  # evidence named by the data contract's headers and the pack's titles
+        text = to_table(result, lang, evidence_labels(load_pack(rules_dir or default_rules_dir()), lang))
+    else:
+        text = render_result(result, fmt, lang)
     if output:
         write_atomic(output, text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
     else:
@@ -40,19 +60,35 @@ def check(inputs: tuple[str, ...], rules_dir: str | None, profile: str | None, a
     sys.exit(exit_code(result.worst(), FAIL_ON[fail_on]))
 
 
+def _check(inputs: list[str], rules_dir: str | None, profile: str | None, as_of: dt.date | None, lang: str) -> CheckResult:
+    """One input is checked as it is; several are checked one by one, each finding naming its input."""
+    if len(inputs) == 1:
+        return check_paths(inputs, rules_dir, profile, as_of, lang)
+    results = []
+    for name in inputs:
+        result = check_paths([name], rules_dir, profile, as_of, lang)
+        results.append(dataclasses.replace(result, found=with_input(result.table, name), _table=None, _findings=None))
+    return merge_results(results)
+
+
 @click.command(name="screen")
 @click.argument("submission", type=click.Path())
 @common_options
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="输出格式 (output format).")
 @click.option("--fail-on", "fail_on", type=click.Choice(list(FAIL_ON)), default="阻断", show_default=True,
               help="达到此严重程度时退出码为 1。(exit 1 when a finding reaches this severity.)")
 def screen_command(submission: str, rules_dir: str | None, profile: str | None, as_of: dt.date | None, lang: str,
                    fmt: str, fail_on: str) -> None:
     """审核前筛查一份申报（durable-rules 引擎）：通过 / 需整改 / 不予通过。Screen one submission before approval.
 
+    SUBMISSION 是一个 JSON/YAML 申报文件；检查日期默认取文件中的 as_of，否则为今天。
+    SUBMISSION is one JSON/YAML file; the as-of date defaults to its as_of, else today.
+
     \b
     示例 Example:
       perfrules screen samples/submissions/p05-exante-at-threshold.json
+      perfrules screen samples/submissions/p05-exante-at-threshold.json --format json --lang en
     """
     remember_lang(lang)
     from perfrules.evaluation.screening import VERDICTS, Screener  # durable-rules is imported only when screening

@@ -13,7 +13,8 @@ from perfrules.cli.options import FAIL_ON, common_options, remember_lang
 @click.command(name="nightly")
 @click.argument("export", type=click.Path())
 @click.option("--out", "out", required=True, type=click.Path(), metavar="RUN_DIR",
-              help="运行目录：写出 findings.jsonl/.csv、report.xlsx/.html、summary.json（整体写出或不写）。(run directory, written whole or not at all.)")
+              help="运行目录（整体写出或不写）。(run directory, written whole or not at all:) "
+                   "findings.jsonl findings.csv report.xlsx report.html summary.json notices/")
 @click.option("--state", "state", type=click.Path(), metavar="STATE_DIR",
               help="状态目录：与上次运行对比新增/已解决/持续。(state directory: new/resolved/persisting since the last run.)")
 @common_options

@@ -25,8 +25,10 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
                       help="输出语言 (output language).")(fn)
     fn = click.option("--as-of", "as_of", callback=_as_of, metavar="YYYY-MM-DD",
-                      help="数据所述日期；默认取导出清单中的 as_of，否则为今天。(as-of date; default: the export manifest's, else today.)")(fn)
-    fn = click.option("--profile", metavar="NAME", help="地区配置，默认 national。(jurisdiction profile; default national.)")(fn)
+                      help="检查日期；默认取每个输入自己的 as_of（导出目录的 manifest.yaml 或申报文件中），否则为今天。"
+                           "(as-of date; default: each input's own as_of, from an export's manifest.yaml or the submission, else today.)")(fn)
+    fn = click.option("--profile", metavar="NAME", help="地区配置；默认按每条记录的“地区”(jurisdiction) 选用，未填或未知时为 national。"
+                           "(jurisdiction profile; default: each record's jurisdiction, else national.)")(fn)
     fn = click.option("--rules", "rules_dir", type=click.Path(), metavar="DIR",
                       help="规则目录，默认为自带的 rules/。(rules directory; default: the bundled rules/.)")(fn)
     return fn

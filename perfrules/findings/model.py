@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from perfrules.language.fields import PROJECTS
-from perfrules.rulepack.model import SEVERITIES, Rule, Text
+from perfrules.language.fields import PROJECTS, TABLES
+from perfrules.rulepack.model import SEVERITIES, Rule, RulePack, Text
 
 _MONEY = {c.name for c in PROJECTS.columns if c.kind == "money"} | {"paid"}
 _TEMPLATE = re.compile(r"\{([^{}]+)\}")
@@ -154,3 +154,44 @@ def json_number(value: int | float) -> str:
             return str(int(value))
         return repr(value) if math.isfinite(value) else json.dumps(value)  # (json writes floats by repr)
     return str(value)
+
+
+# Evidence as a person reads it ------------------------------------------------------------------------------
+
+EVIDENCE_EXTRA = {"as_of": ("检查日期", "as of"), "rule": ("规则", "rule"), "absent": ("缺少", "absent"),
+                  "missing": ("缺少数据", "missing"), "records": ("涉及记录数", "records"), "column": ("列", "column"),
+                  "value": ("原值", "value"), "expected": ("应为", "expected")}
+
+
+def evidence_labels(pack: RulePack, lang: str = "zh") -> dict[str, str]:
+    """What each evidence key is called in the data contract's headers and the pack's titles.
+
+    A field is named by its column header in the data contract (``是否设定绩效目标``, ``申请金额``), a derived
+    fact and a parameter by its title in the pack; the keys are the engine's names (``has_goal``,
+    ``params.ex_ante_threshold``).
+    """
+    zh = lang != "en"
+    labels: dict[str, str] = {}
+    for table in TABLES.values():  # the headers of the user's files, in English output too
+        for column in table.columns:
+            labels.setdefault(column.name, column.zh)
+            labels.setdefault(f"{table.name}.{column.name}", f"{table.zh}.{column.zh}")
+    for name, fact in pack.derived.items():
+        labels[name] = fact.title if zh or not fact.title_en else fact.title_en
+    for name, param in pack.params.items():
+        title = param.title if zh or not param.title_en else param.title_en
+        labels[f"params.{name}"] = ("参数：" if zh else "parameter: ") + title
+    labels.update({k: v[0] if zh else v[1] for k, v in EVIDENCE_EXTRA.items()})
+    return labels
+
+
+def evidence_text(evidence: dict[str, Any], labels: dict[str, str], lang: str = "zh") -> str:
+    """``是否设定绩效目标：否；申请金额：500,000元`` from ``{"has_goal": false, "amount": 500000}``."""
+    zh = lang != "en"
+    parts = []
+    for name, value in evidence.items():
+        shown = format_value(name, value, lang)
+        if isinstance(value, list) and name in ("absent", "missing"):
+            shown = ("、" if zh else ", ").join(labels.get(str(v), str(v)) for v in value)
+        parts.append(f"{labels.get(name, name)}{'：' if zh else ': '}{shown}")
+    return ("；" if zh else "; ").join(parts)

@@ -376,3 +376,16 @@ def to_findings(table: pd.DataFrame, sources: Mapping[str, list[dict[str, str]]]
             json.loads(r["evidence"]), location, kind=r["kind"]))
     return out
 
+
+
+def with_input(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The findings of one of several inputs, each naming that input: a file name from inside an export folder
+    becomes ``folder/file`` (two exports both have 项目.csv), and a finding with no file (a rule the input could
+    not run) gets the input's own name."""
+    if not len(table):
+        return table
+    file = table["file"].astype("string")
+    prefix = name.rstrip("/") + "/"
+    inside = file.notna() & ~file.str.startswith(prefix).fillna(False) & (file != name).fillna(False)
+    named = file.mask(inside, prefix + file).fillna(name)
+    return table.assign(file=named.astype(table["file"].dtype))

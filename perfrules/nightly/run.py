@@ -28,16 +28,18 @@ import perfrules.outputs.csv_jsonl as finding_files
 from perfrules.api import check_datasets, default_rules_dir
 from perfrules.errors import Problem, UsageError, Where
 from perfrules.evaluation.check import CheckResult
-from perfrules.findings.model import exit_code
+from perfrules.findings.model import evidence_labels, exit_code
 from perfrules.inputs import load_inputs
 from perfrules.nightly.state import Comparison, StateStore
 from perfrules.outputs.html_page import write_html
-from perfrules.outputs.workbook import write_xlsx
+from perfrules.outputs.notices import NOTICES, write_nightly_notices
+from perfrules.outputs.runs_index import write_index
+from perfrules.outputs.workbook import rule_outcomes, write_xlsx
 from perfrules.rulepack.model import SEVERITIES
 from perfrules.rulepack.pack import load_pack
 from perfrules.rulepack.profile import load_profile
 
-OUTPUTS = ("findings.jsonl", "findings.csv", "report.xlsx", "report.html", "summary.json")
+OUTPUTS = ("findings.jsonl", "findings.csv", "report.xlsx", "report.html", "summary.json", "notices")
 TABLE_NAMES = ("projects", "indicators", "payments", "monitoring", "evaluations", "departments")
 
 
@@ -118,9 +120,12 @@ def run_nightly(export: str | Path, out: str | Path, state: str | Path | None = 
         timings = {"load": t1 - t0, "facts": result.timings.get("facts", 0.0), "evaluate": result.timings.get("evaluate", 0.0),
                    "findings": result.timings.get("findings", 0.0), "compare": t3 - t2}
         summary = build_summary(result, table, comparison, rows, export, started, code, timings)
+        # For the reports (issue 17): what each rule in force did, and the evidence keys' names.
+        labels = evidence_labels(pack, lang)
+        summary["rules"] = rule_outcomes([pack.rules[r] for r in result.rules_in_force if r in pack.rules], table, labels)
         history = (store.history() if store else []) + [history_entry(summary)]
         progress.stage("write", str(out))
-        write_run_dir(out, table, result, summary, comparison, history, lang, t3)
+        write_run_dir(out, table, result, summary, comparison, history, lang, t3, labels)
         if store is not None and comparison is not None:
             store.commit(comparison, history[-1])
     progress.finish()
@@ -164,7 +169,8 @@ def history_entry(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_run_dir(out: Path, table: pd.DataFrame, result: CheckResult, summary: dict[str, Any],
-                  comparison: Comparison | None, history: list[dict[str, Any]], lang: str, t_start: float) -> None:
+                  comparison: Comparison | None, history: list[dict[str, Any]], lang: str, t_start: float,
+                  labels: dict[str, str] | None = None) -> None:
     """Write every output into a temporary directory beside ``out``, then rename it to ``out``."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
@@ -177,13 +183,15 @@ def write_run_dir(out: Path, table: pd.DataFrame, result: CheckResult, summary: 
         history[-1]["finished"] = summary["run"]["finished"]
         # The workbook and the JSON lines are the slowest outputs and mostly Arrow and zlib work, which
         # release the GIL: they are written on other threads while this one writes the rest.
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            workbook = pool.submit(write_xlsx, tmp / "report.xlsx", table, summary, resolved, lang)
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            workbook = pool.submit(write_xlsx, tmp / "report.xlsx", table, summary, resolved, lang, labels=labels)
             lines = pool.submit(finding_files.write_jsonl, tmp / "findings.jsonl", table, result.sources)
+            notices = pool.submit(write_nightly_notices, tmp / NOTICES, table, summary, lang, labels)  # 整改通知 per department
             finding_files.write_csv(tmp / "findings.csv", table, lang)
-            write_html(tmp / "report.html", table, summary, history, resolved, lang)
+            write_html(tmp / "report.html", table, summary, history, resolved, lang, files=OUTPUTS)
             workbook.result()
             lines.result()
+            notices.result()
         summary["timings"]["write"] = round(time.perf_counter() - t_start, 3)
         summary["timings"]["total"] = round(sum(v for k, v in summary["timings"].items() if k != "total"), 3)
         (tmp / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -193,6 +201,7 @@ def write_run_dir(out: Path, table: pd.DataFrame, result: CheckResult, summary: 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    write_index(out.parent, lang)  # index.html: every run in the runs folder
 
 
 def _fsync(path: Path) -> None:

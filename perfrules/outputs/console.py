@@ -10,7 +10,8 @@ import tempfile
 from pathlib import Path
 
 from perfrules.evaluation.check import CheckResult
-from perfrules.findings.model import format_value
+from perfrules.findings.model import evidence_text, format_value
+from perfrules.outputs.cells import safe_text
 from perfrules.rulepack.model import SEVERITY_EN
 
 CSV_COLUMNS = ("severity", "rule_id", "requirement", "project_id", "fiscal_year", "department", "message",
@@ -25,23 +26,27 @@ def to_json(result: CheckResult) -> str:
 
 
 def to_csv(result: CheckResult, lang: str = "zh") -> str:
-    """One row per finding, with a header row in the chosen language."""
+    """One row per finding, with a header row in the chosen language; a cell that could be read as a formula is
+    written as text (``perfrules.outputs.cells``)."""
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(CSV_HEADERS_ZH if lang != "en" else CSV_COLUMNS)
     for f in result.findings:
         d = f.to_dict()
-        writer.writerow([
+        writer.writerow([safe_text(cell) for cell in (
             f.severity if lang != "en" else SEVERITY_EN[f.severity], f.rule_id, "、".join(f.requirement),
             f.project_id or "", f.fiscal_year or "", f.department or "", f.message, f.recommendation,
             "；".join(f"{s['document']} {s['clause']}" for s in f.source),
             json.dumps(d["evidence"], ensure_ascii=False), f.location.get("file", ""), f.location.get("row", ""),
-        ])
+        )])
     return buf.getvalue()
 
 
-def to_table(result: CheckResult, lang: str = "zh") -> str:
-    """A report a person reads in a terminal: a summary line, then each finding with its advice and source."""
+def to_table(result: CheckResult, lang: str = "zh", labels: dict[str, str] | None = None) -> str:
+    """A report a person reads in a terminal: a summary line, then each finding with its advice and source.
+
+    Evidence is named by ``labels`` (``findings.model.evidence_labels``: the data contract's column headers
+    and the pack's titles) when given, else by the engine's field names."""
     zh = lang != "en"
     s = result.summary()
     sev = s["by_severity"]
@@ -64,11 +69,25 @@ def to_table(result: CheckResult, lang: str = "zh") -> str:
         src = "；".join(f"{x['document']} {x['clause']}" for x in f.source)
         lines.append(f"    {'依据' if zh else 'source'}: {src}")
         if f.evidence and f.kind == "rule":
-            ev = ", ".join(f"{k}={format_value(k, v, lang)}" for k, v in f.evidence.items())
+            ev = (evidence_text(f.evidence, labels, lang) if labels else
+                  ", ".join(f"{k}={format_value(k, v, lang)}" for k, v in f.evidence.items()))
             lines.append(f"    {'证据' if zh else 'evidence'}: {ev}")
+        if f.location.get("file"):
+            lines.append(f"    {'位置' if zh else 'where'}: {_place(f.location, zh)}")
     for e in result.errors:
-        lines.append(f"! {e['message']}")
+        source = f"  （{e['source']}）" if zh else f"  ({e['source']})"
+        lines.append(f"! {e['message']}" + (source if e.get("source") else ""))
     return "\n".join(lines) + "\n"
+
+
+def _place(location: dict[str, str], zh: bool) -> str:
+    """项目.csv 第 7 行（申请金额(万元)列） / 项目.csv row 7, column 申请金额(万元)."""
+    text, row, column = location["file"], location.get("row"), location.get("column")
+    if row:
+        text += f" 第 {row} 行" if zh and row.isdigit() else (f" {row}" if zh else f" row {row}")
+    if column:
+        text += f"（{column} 列）" if zh else f", column {column}"
+    return text
 
 
 def render_result(result: CheckResult, fmt: str, lang: str) -> str:

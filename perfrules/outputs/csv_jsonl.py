@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from perfrules.findings.table import json_texts
+from perfrules.outputs.cells import safe_array
 from perfrules.outputs.console import CSV_COLUMNS, CSV_HEADERS_ZH
 from perfrules.rulepack.model import SEVERITY_EN
 
@@ -88,7 +89,9 @@ def text_bytes(texts: pa.Array) -> memoryview:
 
 
 def write_csv(path: Path, table: pd.DataFrame, lang: str = "zh") -> None:
-    """``findings.csv``: the columns of ``check --format csv`` plus project name, amounts and change status; UTF-8 with BOM."""
+    """``findings.csv``: the columns of ``check --format csv`` plus project name, amounts and change status; UTF-8 with BOM.
+
+    Text that a spreadsheet could read as a formula is written as text (``perfrules.outputs.cells``)."""
     zh = lang != "en"
     severity = table["severity"] if zh else table["severity"].map(SEVERITY_EN).astype("string")
     columns: dict[str, Any] = {
@@ -105,7 +108,9 @@ def write_csv(path: Path, table: pd.DataFrame, lang: str = "zh") -> None:
                 value = value.map(STATUS_ZH).astype("string")
             columns[name] = value
             headers.append(header if zh else name)
-    frame = pa.table({h: pa.array(v, from_pandas=True) for h, v in zip(headers, columns.values())})
+    arrays = [pa.array(v, from_pandas=True) for v in columns.values()]
+    arrays = [safe_array(a) if pa.types.is_string(a.type) or pa.types.is_large_string(a.type) else a for a in arrays]
+    frame = pa.table(dict(zip(headers, arrays)))
     with open(path, "wb") as fh:
         fh.write("\ufeff".encode("utf-8"))
         pacsv.write_csv(frame, fh, write_options=pacsv.WriteOptions(quoting_style="needed"))

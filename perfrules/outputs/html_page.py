@@ -1,16 +1,24 @@
 """The nightly report as one self-contained HTML page: figures, charts, the watchlist and a searchable table.
 
+A director reads it top down: the figures, the charts (by severity, the trend by as-of date, by rule and
+by department), the 重点关注台账 and the findings. What only the people running the check need (exit
+code, stage timings, input notes with their codes, row counts) is folded into an appendix at the end.
+
 Nothing is fetched when the page is opened: the CSS, the script and the charts (SVG) are inline and the
 fonts are the reader's own. Every headline figure sits in an element with a ``data-figure`` attribute
 whose text is exactly the number, so tests (and anyone scripting the page) can compare it with
-summary.json. The findings table is drawn by a small script from the rows embedded as JSON, at most
-``max_rows`` of them (most severe first); when there are more, the page says so.
+summary.json. The first ``FIRST_ROWS`` rows of the watchlist and of the findings are in the HTML itself
+(they show without JavaScript and print); a small script then draws the table from the rows embedded as
+JSON, at most ``max_rows`` of them (most severe first), with search and filters; when there are more,
+the page says so. The print stylesheet drops the scroll boxes and the controls and starts each section
+on a new page. The page links the run's other files, those that exist.
 """
 
 from __future__ import annotations
 
 import html
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +38,12 @@ from perfrules.outputs.workbook import (
 from perfrules.rulepack.model import SEVERITIES
 
 TOP_BARS = 20
+FIRST_ROWS = 100  # rows of each table written into the HTML (shown without JavaScript, printed)
+NO_DEPARTMENT = "（无部门）"
+# The run directory's other files, as the page links them (only those that exist are linked).
+RUN_FILES = (("findings.csv", "发现清单 CSV", "findings (CSV)"), ("findings.jsonl", "发现清单 JSON Lines", "findings (JSON Lines)"),
+             ("report.xlsx", "工作簿", "workbook"), ("notices", "整改通知（按部门）", "notices by department"),
+             ("summary.json", "运行摘要 JSON", "run summary (JSON)"))
 MAX_ERRORS = 1000  # data problems listed on the page; summary.json has them all
 SEVERITY_COLORS = dict(zip(SEVERITIES, ("#c62828", "#ef6c00", "#1565c0")))
 TOTAL_COLOR = "#37474f"
@@ -49,8 +63,13 @@ HTML_EN = {
     "发现清单": "Findings", "搜索": "Search", "全部严重程度": "All severities", "全部规则": "All rules",
     "全部部门": "All departments", "显示": "Showing", "条": "", "数据问题": "Data problems", "无": "None",
     "各阶段用时": "Timings", "阶段": "Stage", "表": "Table", "输入": "Inputs", "行数": "Rows", "项目": "Project",
-    "位置": "Location", "没有符合条件的发现。": "No finding matches.", "需要启用 JavaScript 才能显示发现清单。":
-    "The findings table needs JavaScript.",
+    "位置": "Location", "没有符合条件的发现。": "No finding matches.", "需要启用 JavaScript 才能搜索和筛选；下表为前 {n} 条。":
+    "Search and filters need JavaScript; the table below shows the first {n}.", "附录：运行细节": "Appendix: run details",
+    "文件": "Files", "按检查日期的趋势": "Trend by as-of date", "重新检查": "re-checked",
+    "运行于": "run on", "数据来源": "Export", "运行时间": "Run time", "（无部门）": "(no department)",
+    "注：{runs} 重新检查了较早的检查日期；每个检查日期取最近一次运行。":
+    "Note: {runs} re-checked an earlier as-of date; each as-of date shows its latest run.",
+    "打印版列出表中已显示的行；完整清单见 findings.csv。": "The printout lists the rows shown; findings.csv has them all.",
 }
 STAGES_ZH = {"load": "读取数据", "facts": "生成事实", "evaluate": "规则评估", "findings": "生成发现", "compare": "对比上次运行", "write": "写出结果",
              "total": "合计"}
@@ -73,17 +92,22 @@ def _script_json(value: Any) -> str:
 
 
 def write_html(path: str | Path, findings: pd.DataFrame, summary: dict[str, Any], history: list[dict[str, Any]],
-               resolved: pd.DataFrame | None = None, lang: str = "zh", max_rows: int = 20000) -> None:
-    """Write the report page to ``path``."""
-    Path(path).write_text(render_html(findings, summary, history, resolved, lang, max_rows), encoding="utf-8")
+               resolved: pd.DataFrame | None = None, lang: str = "zh", max_rows: int = 20000,
+               files: Sequence[str] | None = None) -> None:
+    """Write the report page to ``path``; ``files``: the run directory's files to link (default: those beside it now)."""
+    path = Path(path)
+    if files is None:
+        files = [name for name, _, _ in RUN_FILES if (path.parent / name).exists()]
+    path.write_text(render_html(findings, summary, history, resolved, lang, max_rows, files), encoding="utf-8")
 
 
 def render_html(findings: pd.DataFrame, summary: dict[str, Any], history: list[dict[str, Any]],
-                resolved: pd.DataFrame | None = None, lang: str = "zh", max_rows: int = 20000) -> str:
-    """The report page as a string."""
+                resolved: pd.DataFrame | None = None, lang: str = "zh", max_rows: int = 20000,
+                files: Sequence[str] = ()) -> str:
+    """The report page as a string, linking ``files`` of the run directory."""
     title = _t("预算绩效规则检查日报", lang)
     sections = [
-        _header(summary, lang), _figures(summary, lang), _charts(summary, history, lang),
+        _header(summary, lang, files), _figures(summary, lang), _charts(summary, history, lang),
         _watchlist_section(watchlist(findings), lang, max_rows), _findings_section(findings, lang, max_rows),
     ]
     if resolved is not None:
@@ -95,14 +119,17 @@ def render_html(findings: pd.DataFrame, summary: dict[str, Any], history: list[d
             f"<script>{_SCRIPT}</script></body></html>\n")
 
 
-def _header(summary: dict[str, Any], lang: str) -> str:
+def _header(summary: dict[str, Any], lang: str, files: Sequence[str] = ()) -> str:
     run = summary["run"]
     facts = [(_t("检查日期", lang), run.get("as_of")), (_t("配置", lang), run.get("profile")),
-             (_t("规则包版本", lang), run.get("pack_version")), (_t("规则数", lang), run.get("rules_in_force")),
-             (_t("运行", lang), _run_time(summary, lang)), (_t("退出码", lang), run.get("exit_code"))]
+             (_t("规则包版本", lang), run.get("pack_version")), (_t("规则数", lang), run.get("rules_in_force"))]
     items = "".join(f"<span><b>{_e(k)}</b> {_e(v)}</span>" for k, v in facts if v is not None)
-    export = f'<p class="export">{_e(run["export"])}</p>' if run.get("export") else ""
-    return f'<header><h1>{_e(_t("预算绩效规则检查日报", lang))}</h1><p class="meta">{items}</p>{export}</header>'
+    links = [(name, zh if lang != "en" else en) for name, zh, en in RUN_FILES if name in files]
+    nav = ""
+    if links:
+        anchors = "".join(f'<a href="{_e(name)}{"/" if "." not in name else ""}">{_e(label)}</a>' for name, label in links)
+        nav = f'<nav class="files"><b>{_e(_t("文件", lang))}</b>{anchors}</nav>'
+    return f'<header><h1>{_e(_t("预算绩效规则检查日报", lang))}</h1><p class="meta">{items}</p>{nav}</header>'
 
 
 def _run_time(summary: dict[str, Any], lang: str) -> str:
@@ -167,7 +194,7 @@ def _charts(summary: dict[str, Any], history: list[dict[str, Any]], lang: str) -
     legend = _legend([(text(s, lang), SEVERITY_COLORS[s], None) for s in SEVERITIES])
     cards = [
         _card(_t("按严重程度", lang), _bar_chart(by_severity, lang)),
-        _card(_t("趋势", lang), _trend_chart(history, lang)),
+        _card(_t("按检查日期的趋势", lang), _trend_chart(history, lang)),
         _card(_t("按规则（前 20 条）", lang), _bar_chart(by_rule, lang) + legend),
         _card(_t("按主管部门（前 20 个）", lang), _bar_chart(by_department, lang) + legend),
     ]
@@ -240,21 +267,37 @@ def _axis_step(largest: int) -> int:
         power *= 10
 
 
+def trend_points(history: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The runs to plot, one per as-of date (its latest run), oldest as-of first; and the runs that re-checked
+    an as-of date no later than one already checked before them."""
+    latest: dict[str, dict[str, Any]] = {}
+    rechecks, seen = [], ""
+    for run in history:
+        as_of = str(run.get("as_of") or run.get("finished") or "")
+        if seen and as_of <= seen:
+            rechecks.append(run)
+        seen = max(seen, as_of)
+        latest[as_of] = run
+    return [latest[k] for k in sorted(latest)], rechecks
+
+
 def _trend_chart(history: list[dict[str, Any]], lang: str) -> str:
-    """Total and per-severity counts of each run, oldest first; one run is one point, marked 首次运行."""
+    """Total and per-severity counts by as-of date (the date the data describe, not the day of the run); a run
+    that re-checked an earlier as-of date is noted. One point is marked 首次运行."""
     if not history:
         return f'<p class="empty">{_e(_t("无", lang))}</p>'
+    points, rechecks = trend_points(history)
     width, height, left, right, top, bottom = CHART_WIDTH, 250, 52, 24, 22, 34
     inset = 36  # keeps the first and last points (and their date labels) off the chart's edges
     plot_width, plot_height = width - left - right - 2 * inset, height - top - bottom
-    series = [(_t("合计", lang), TOTAL_COLOR, [int(h.get("total", 0)) for h in history])]
-    series += [(text(s, lang), SEVERITY_COLORS[s], [int(h.get("by_severity", {}).get(s, 0)) for h in history])
+    series = [(_t("合计", lang), TOTAL_COLOR, [int(h.get("total", 0)) for h in points])]
+    series += [(text(s, lang), SEVERITY_COLORS[s], [int(h.get("by_severity", {}).get(s, 0)) for h in points])
                for s in SEVERITIES]
     largest = max(max(values) for _, _, values in series) or 1
     step = _axis_step(largest)
     ticks = -(-largest // step)
     ceiling = step * ticks
-    runs = len(history)
+    runs = len(points)
 
     def x(i: int) -> float:
         return left + inset + (plot_width * i / (runs - 1) if runs > 1 else plot_width / 2)
@@ -269,27 +312,34 @@ def _trend_chart(history: list[dict[str, Any]], lang: str) -> str:
                      f'<text class="axis" x="{left - 6}" y="{y(value):.1f}" text-anchor="end" dominant-baseline="central">'
                      f'{value:,.0f}</text>')
     label_every = max(1, -(-runs // 6))
-    for i, run in enumerate(history):
+    for i, run in enumerate(points):
         if i % label_every == 0 or i == runs - 1:
-            day = str(run.get("finished") or run.get("as_of") or "")[:10]
-            parts.append(f'<text class="axis" x="{x(i):.1f}" y="{height - 12}" text-anchor="middle">{_e(day)}</text>')
+            day = str(run.get("as_of") or run.get("finished") or "")[:10]
+            parts.append(f'<text class="axis" x="{x(i):.1f}" y="{height - 12}" text-anchor="middle" data-as-of="{_e(day)}">'
+                         f'{_e(day)}</text>')
+    rechecked = {id(r) for r in rechecks}
     for name, color, values in series:
         if runs > 1:
-            points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
-            parts.append(f'<polyline points="{points}" fill="none" stroke="{color}" stroke-width="2"/>')
-        for i, (value, run) in enumerate(zip(values, history)):
-            when = _e(f"{run.get('finished', '')}（{run.get('as_of', '')}）")
-            parts.append(f'<circle cx="{x(i):.1f}" cy="{y(value):.1f}" r="3.5" fill="{color}">'
+            line = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
+            parts.append(f'<polyline points="{line}" fill="none" stroke="{color}" stroke-width="2"/>')
+        for i, (value, run) in enumerate(zip(values, points)):
+            when = _e(f"{_t('检查日期', lang)} {run.get('as_of', '')} · {_t('运行于', lang)} {run.get('finished', '')}")
+            ring = ' stroke="#000" stroke-width="1.5"' if id(run) in rechecked else ""
+            parts.append(f'<circle cx="{x(i):.1f}" cy="{y(value):.1f}" r="3.5" fill="{color}"{ring}>'
                          f"<title>{_e(name)} {value:,} · {when}</title></circle>")
     totals = series[0][2]
-    if runs <= 15:  # label the total at each run; beyond that the numbers would collide
+    if runs <= 15:  # label the total at each point; beyond that the numbers would collide
         parts += [f'<text class="count" x="{x(i):.1f}" y="{y(v) - 9:.1f}" text-anchor="middle">{v:,}</text>'
                   for i, v in enumerate(totals)]
-    if runs == 1:
+    if len(history) == 1:
         parts.append(f'<text class="first-run" x="{left + 8}" y="{top + 4}" dominant-baseline="hanging">'
                      f'{_e(_t("首次运行", lang))}</text>')
     legend = _legend([(name, color, values[-1]) for name, color, values in series])
-    return f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img">{"".join(parts)}</svg>{legend}'
+    note = ""
+    if rechecks:
+        which = "、".join(f"{str(r.get('finished', ''))[:16].replace('T', ' ')}（{r.get('as_of', '')}）" for r in rechecks[-5:])
+        note = f'<p class="note recheck">{_e(_t("注：{runs} 重新检查了较早的检查日期；每个检查日期取最近一次运行。", lang).format(runs=which))}</p>'
+    return f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img">{"".join(parts)}</svg>{legend}{note}'
 
 
 # Tables -------------------------------------------------------------------------------------------------------
@@ -323,7 +373,8 @@ def _watchlist_section(projects: list[WatchedProject], lang: str, max_rows: int)
                                        "触发规则", "处理建议", "持续次数")]
     embedded = [dict(vars(p)) for p in projects[:max_rows]]  # flat fields: no deep copy (asdict) needed
     if embedded:
-        body = (_table(headers, [], {3, 4, 5, 8}, body_id="watchlist-body")
+        first = [_watch_cells(p) for p in embedded[:FIRST_ROWS]]
+        body = (_table(headers, first, {3, 4, 5, 8}, body_id="watchlist-body")
                 + f'<script type="application/json" id="watchlist-data">{_script_json(embedded)}</script>')
     else:
         body = f'<p class="empty">{_e(_t("无", lang))}</p>'
@@ -332,14 +383,41 @@ def _watchlist_section(projects: list[WatchedProject], lang: str, max_rows: int)
             f'<small>{len(projects):,}</small></h2>{note}{body}</section>')
 
 
+def _money(value: Any) -> str:
+    return "" if value is None or value is pd.NA else f"{float(value):,.2f}"
+
+
+def _watch_cells(p: dict[str, Any]) -> list[str]:
+    """A watchlist row's cells as the page script draws them."""
+    return [_e(p["department"]), _e(p["project_id"]), _e(p["project_name"]), _number(p["fiscal_year"]), _money(p["amount"]),
+            _money(p["paid"]), _e("、".join(p["rules"])), _e("；".join(p["recommendations"])), _number(p["nights"])]
+
+
+def _finding_row(r: dict[str, Any], lang: str) -> str:
+    """A findings row as the page script draws it (``render`` in _SCRIPT)."""
+    year = _number(r["fiscal_year"])
+    name = _e(r["project_name"])
+    project = f'<span class="id">{_e(r["project_id"])}</span><br><small>{name}{" · " if name and year else ""}{year}</small>'
+    place = (_e(r["file"]) + (":" + _e(r["row"]) if r["row"] else "")) if r["file"] else ""
+    severity = r["severity"]
+    rank = SEVERITIES.index(severity) if severity in SEVERITIES else -1
+    status = r["status"] if isinstance(r["status"], str) else ""
+    return (f'<tr><td><span class="sev sev-{rank}">{_e(text(severity, lang) if severity else "")}</span></td>'
+            f'<td><span class="id">{_e(r["rule_id"])}</span><br><small>{_e(r["title"])}</small></td>'
+            f'<td>{_e(r["department"])}</td><td>{project}</td><td>{_e(r["message"])}</td><td>{_e(r["recommendation"])}</td>'
+            f'<td><small>{_e(r["source"])}</small></td><td class="status-{_e(status)}">{_e(status_text(status, lang))}</td>'
+            f'<td class="num">{_number(r["nights"])}</td><td class="place"><small>{place}</small></td></tr>')
+
+
 def _findings_section(findings: pd.DataFrame, lang: str, max_rows: int) -> str:
     embedded = pa.Table.from_pandas(findings.head(max_rows).loc[:, list(ROW_FIELDS)], preserve_index=False).to_pylist()
     labels = {"severity": {s: text(s, lang) for s in SEVERITIES},
               "status": {s: status_text(s, lang) for s in ("new", "persisting")},
-              "empty": _t("没有符合条件的发现。", lang)}
+              "empty": _t("没有符合条件的发现。", lang), "noDepartment": _t("（无部门）", lang)}
     headers = [text("严重程度", lang), text("规则", lang), text("主管部门", lang), _t("项目", lang), text("问题", lang),
                text("处理建议", lang), text("依据", lang), text("状态", lang), text("持续次数", lang), _t("位置", lang)]
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    first = min(len(embedded), FIRST_ROWS)
     note = _limit_note(len(embedded), len(findings), "findings.csv / findings.jsonl", lang)
     controls = (f'<div class="controls"><input id="filter-text" type="search" placeholder="{_e(_t("搜索", lang))}" '
                 f'aria-label="{_e(_t("搜索", lang))}">'
@@ -349,9 +427,10 @@ def _findings_section(findings: pd.DataFrame, lang: str, max_rows: int) -> str:
                 f'<span class="shown">{_e(_t("显示", lang))} <b data-figure="shown">{len(embedded)}</b> '
                 f'{_e(_t("条", lang))}</span></div>')
     return (f'<section id="findings"><h2>{_e(_t("发现清单", lang))} <small>{len(findings):,}</small></h2>{note}{controls}'
-            f'<noscript><p class="note">{_e(_t("需要启用 JavaScript 才能显示发现清单。", lang))}</p></noscript>'
+            f'<noscript><p class="note">{_e(_t("需要启用 JavaScript 才能搜索和筛选；下表为前 {n} 条。", lang).format(n=first))}'
+            f'</p></noscript><p class="note print-only">{_e(_t("打印版列出表中已显示的行；完整清单见 findings.csv。", lang))}</p>'
             f'<div class="scroll tall"><table class="findings"><thead><tr>{head}</tr></thead>'
-            f'<tbody id="findings-body"></tbody></table></div>'
+            f'<tbody id="findings-body">{"".join(_finding_row(r, lang) for r in embedded[:FIRST_ROWS])}</tbody></table></div>'
             f'<script type="application/json" id="findings-data">{_script_json(embedded)}</script>'
             f'<script type="application/json" id="report-labels">{_script_json(labels)}</script></section>')
 
@@ -363,12 +442,14 @@ def _resolved_section(resolved: pd.DataFrame, lang: str, max_rows: int) -> str:
     rows = [[_e(text(r["severity"], lang)), _e(r["rule_id"]), _e(r["title"]), _e(r["department"]), _e(r["project_id"]),
              _number(r["fiscal_year"]), _number(r["nights"]), _e(r["first_seen"])] for r in records]
     body = _table(headers, rows, {5, 6}) if rows else f'<p class="empty">{_e(_t("无", lang))}</p>'
-    note = _limit_note(len(rows), len(resolved), "findings.xlsx", lang)
+    note = _limit_note(len(rows), len(resolved), "report.xlsx", lang)
     return (f'<section id="resolved"><details><summary><h2>{_e(text("已解决", lang))} <small>{len(resolved):,}</small>'
             f"</h2></summary>{note}{body}</details></section>")
 
 
 def _run_section(summary: dict[str, Any], lang: str) -> str:
+    """The appendix, folded: how the run went (times, exit code, export), its input notes, stage timings and row counts."""
+    run = summary["run"]
     errors = summary.get("errors") or []
     if errors:
         items = "".join(f"<li><code>{_e(e.get('code'))}</code> {_e(e.get('message'))} <small>{_e(e.get('source'))}</small></li>"
@@ -379,12 +460,16 @@ def _run_section(summary: dict[str, Any], lang: str) -> str:
     timings = [[_e(STAGES_ZH.get(stage, stage) if lang != "en" else stage), f"{float(seconds):.2f}"]
                for stage, seconds in (summary.get("timings") or {}).items()]
     inputs = [[_e(table_name(table, lang)), f"{int(rows):,}"] for table, rows in (summary.get("inputs") or {}).items()]
-    return (f'<section class="run"><div class="card"><h2>{_e(_t("数据问题", lang))} <small>{len(errors):,}</small></h2>'
-            f'{problems}</div>'
+    facts = [(_t("运行时间", lang), _run_time(summary, lang)), (_t("退出码", lang), run.get("exit_code")),
+             (_t("数据来源", lang), run.get("export"))]
+    run_facts = "".join(f"<span><b>{_e(k)}</b> {_e(v)}</span>" for k, v in facts if v is not None)
+    return (f'<section class="appendix" id="appendix"><details><summary><h2>{_e(_t("附录：运行细节", lang))}</h2></summary>'
+            f'<p class="meta">{run_facts}</p><div class="run">'
+            f'<div class="card"><h2>{_e(_t("数据问题", lang))} <small>{len(errors):,}</small></h2>{problems}</div>'
             f'<div class="card"><h2>{_e(_t("各阶段用时", lang))}</h2>'
             f'{_table([_t("阶段", lang), _t("秒", lang)], timings, {1})}</div>'
             f'<div class="card"><h2>{_e(_t("输入", lang))}</h2>{_table([_t("表", lang), _t("行数", lang)], inputs, {1})}</div>'
-            "</section>")
+            "</div></details></section>")
 
 
 _CSS = """
@@ -451,6 +536,32 @@ details summary h2 { display: inline; }
 ul.errors { margin: 0; padding-left: 18px; max-height: 360px; overflow: auto; }
 code { background: #eef1f4; padding: 0 4px; border-radius: 3px; font-size: 12px; }
 @media (max-width: 900px) { .run { grid-template-columns: 1fr; } .charts { grid-template-columns: 1fr; } }
+nav.files { margin: 6px 0 0; display: flex; flex-wrap: wrap; gap: 4px 14px; font-size: 13px; }
+nav.files b { color: var(--muted); font-weight: 600; }
+.appendix > details > summary h2 { color: var(--muted); }
+.appendix .meta { margin: 6px 0 12px; }
+.print-only { display: none; }
+@page { size: A4 landscape; margin: 12mm; }
+@media print {
+  body { background: #fff; font-size: 11px; }
+  main { max-width: none; padding: 0; }
+  .scroll, .scroll.tall, .run .scroll, ul.errors { max-height: none; overflow: visible; border: 0; }
+  th { position: static; }
+  .controls, noscript, nav.files, .appendix { display: none; }
+  .print-only { display: block; }
+  .charts { grid-template-columns: 1fr 1fr; gap: 8px; }
+  .charts .card, .figure, tr { break-inside: avoid; }
+  #watchlist, #findings { break-before: page; }
+  .card { border: 0; padding: 4px; }
+  table.findings { table-layout: fixed; }
+  table.findings td { font-size: 10px; min-width: 0 !important; padding: 4px 6px; }
+  table.findings th:nth-child(1) { width: 6%; } table.findings th:nth-child(2) { width: 13%; }
+  table.findings th:nth-child(3) { width: 8%; } table.findings th:nth-child(4) { width: 10%; }
+  table.findings th:nth-child(5) { width: 21%; } table.findings th:nth-child(6) { width: 18%; }
+  table.findings th:nth-child(7) { width: 12%; } table.findings th:nth-child(8) { width: 4%; }
+  table.findings th:nth-child(9) { width: 3%; } table.findings th:nth-child(10) { width: 5%; }
+  table.findings th { white-space: normal; font-size: 10px; }
+}
 """
 
 _SCRIPT = r"""
@@ -498,6 +609,7 @@ _SCRIPT = r"""
   }
 
   var rows = data("findings-data");
+  var NONE = "__perfrules_no_department__";  // the option for findings without a department
   var shown = document.querySelector('[data-figure="shown"]');
   var search = document.getElementById("filter-text");
   var filters = {severity: document.getElementById("filter-severity"), rule_id: document.getElementById("filter-rule"),
@@ -525,6 +637,7 @@ _SCRIPT = r"""
     .map(function (s) { return [s, labels.severity[s]]; }));
   addOptions(filters.rule_id, distinct("rule_id", function (r) { return r.rule_id + " " + (r.title || ""); }));
   addOptions(filters.department, distinct("department", function (r) { return r.department; }));
+  if (rows.some(function (r) { return r.department == null; })) { addOptions(filters.department, [[NONE, labels.noDepartment]]); }
 
   var showFindings = lister(document.getElementById("findings-body"), 10, function (r) {
     var year = r.fiscal_year != null ? esc(r.fiscal_year) : "";
@@ -541,7 +654,10 @@ _SCRIPT = r"""
   function filterFindings() {
     var terms = search.value.toLowerCase().split(/\s+/).filter(Boolean);
     var matching = rows.filter(function (r, i) {
-      for (var key in filters) { if (filters[key].value && r[key] !== filters[key].value) { return false; } }
+      for (var key in filters) {
+        var wanted = filters[key].value;
+        if (wanted && (wanted === NONE ? r[key] != null : r[key] !== wanted)) { return false; }
+      }
       return terms.every(function (t) { return haystacks[i].indexOf(t) !== -1; });
     });
     showFindings(matching);

@@ -1,0 +1,73 @@
+"""``notices``: the per-department 整改通知 (workbook and PDF) from a nightly run directory."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import click
+
+from perfrules.cli.options import remember_lang
+from perfrules.errors import Problem, UsageError, Where
+
+
+@click.command(name="notices")
+@click.argument("run_dir", type=click.Path())
+@click.option("--out", "out", type=click.Path(file_okay=False), metavar="DIR",
+              help="写到此目录（整体写出或不写），默认 RUN_DIR/notices。(folder to write, whole or not at all; default RUN_DIR/notices.)")
+@click.option("--department", "departments", multiple=True, metavar="NAME",
+              help="只写该主管部门的通知，可重复；无部门的发现为“无部门”。(only this department; repeatable.)")
+@click.option("--max-rows", type=click.IntRange(min=1), default=200, show_default=True,
+              help="每份通知最多列出的发现数，最严重的在前。(most findings listed per notice, most severe first.)")
+@click.option("--no-pdf", "no_pdf", is_flag=True, help="只写工作簿，不写 PDF。(workbooks only, no PDF.)")
+@click.option("--rules", "rules_dir", type=click.Path(), metavar="DIR",
+              help="证据字段名称取自此规则目录，默认为自带的 rules/。(rules directory naming the evidence; default: the bundled rules/.)")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="输出语言 (output language).")
+def notices_command(run_dir: str, out: str | None, departments: tuple[str, ...], max_rows: int, no_pdf: bool,
+                    rules_dir: str | None, lang: str) -> None:
+    """为每个主管部门写出整改通知（工作簿与 PDF）。Write a rectification notice per department (workbook and PDF).
+
+    读取 nightly 运行目录中的 findings.jsonl、findings.csv 与 summary.json；每个部门一个 .xlsx 和一个 .pdf。
+    Reads a nightly run folder; one .xlsx and one .pdf per department.
+
+    \b
+    示例 Examples:
+      perfrules notices /data/runs/2026-11-21
+      perfrules notices /data/runs/2026-11-21 --department 县水利局 --out /tmp/水利局通知
+    """
+    remember_lang(lang)
+    from perfrules.api import default_rules_dir
+    from perfrules.findings.model import evidence_labels
+    from perfrules.outputs.notices import NOTICES, notices_of, read_run_findings, write_notices
+    from perfrules.rulepack.pack import load_pack
+
+    findings, summary = read_run_findings(run_dir)
+    known = {n.department for n in notices_of(findings, 1)}
+    unknown = [d for d in departments if d not in known]
+    if unknown:
+        zh_known, en_known = "、".join(sorted(known)) or "无", ", ".join(sorted(known)) or "none"
+        raise UsageError([Problem("notices.unknown-department", f"本次运行没有主管部门 {'、'.join(unknown)} 的发现。",
+                                  f"the run has no findings of department {', '.join(unknown)}.", Where(file=str(run_dir)),
+                                  f"有发现的部门：{zh_known}", f"departments with findings: {en_known}")])
+    labels = evidence_labels(load_pack(rules_dir or default_rules_dir()), lang)
+    target = Path(out) if out else Path(run_dir) / NOTICES
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        written = write_notices(tmp, findings, summary, lang, labels, max_rows, pdf=not no_pdf,
+                                departments=set(departments) or None)
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            target.replace(old / target.name)
+            tmp.replace(target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.replace(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    count = len({p.stem for p in written})
+    click.echo((f"已写出 {count} 个部门的整改通知 → {target}" if lang != "en" else f"{count} notice(s) written → {target}"), err=True)
+    for path in written:
+        click.echo(str(target / path.name))

@@ -1,0 +1,149 @@
+"""整改通知: nightly and ``perfrules notices`` write one workbook and one PDF per 主管部门, which print and read."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pytest
+from conftest import SAMPLES
+from office import convert
+from pypdf import PdfReader
+
+import perfrules.outputs.notices as notices_module
+from perfrules.nightly.run import run_nightly
+from perfrules.outputs.notices import file_stem, notices_of, read_run_findings, write_notices
+
+EXPORT = SAMPLES / "exports" / "county-2022"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "perfrules.cli.main", *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("night") / "run"
+    done = cli("nightly", str(EXPORT), "--out", str(out), "--quiet", "--fail-on", "never")
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def pdf_text(path: Path) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(path).pages)
+
+
+def notice_rows(path: Path) -> list[dict[str, object]]:
+    ws = openpyxl.load_workbook(path).active
+    rows = list(ws.iter_rows(values_only=True))
+    at = next(i for i, r in enumerate(rows) if r[0] == "序号")
+    return [dict(zip(rows[at], r)) for r in rows[at + 1:] if isinstance(r[0], int)]
+
+
+def test_nightly_writes_a_workbook_and_a_pdf_per_department(run_dir: Path) -> None:
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    departments = {d.replace("（无部门）", "无部门") for d in summary["counts"]["by_department"]}
+    files = sorted(p.name for p in (run_dir / "notices").iterdir())
+    assert files == sorted([f"{d}.pdf" for d in departments] + [f"{d}.xlsx" for d in departments])
+    for department, counts in summary["counts"]["by_department"].items():
+        stem = department.replace("（无部门）", "无部门")
+        rows = notice_rows(run_dir / "notices" / f"{stem}.xlsx")
+        assert len(rows) == counts["total"], department
+        assert [r["序号"] for r in rows] == list(range(1, counts["total"] + 1))
+        severities = [r["严重程度"] for r in rows]
+        assert severities == sorted(severities, key=["阻断", "警告", "提示"].index)  # most severe first
+
+
+def test_the_water_bureau_notice_says_what_to_fix_and_why(run_dir: Path) -> None:
+    findings = [json.loads(line) for line in (run_dir / "findings.jsonl").read_text(encoding="utf-8").splitlines()]
+    mine = [f for f in findings if f["department"] == "县水利局"]
+    assert mine
+    text = pdf_text(run_dir / "notices" / "县水利局.pdf")
+    flat = "".join(text.split())
+    assert "预算绩效管理问题整改通知" in flat and "县水利局：" in flat
+    assert f"共有{len(mine)}项问题" in flat
+    for f in mine:
+        assert f["project_id"] in flat
+        assert "".join(f["recommendation"].split())[:12] in flat
+        assert "".join(f"{f['source'][0]['document']}".split())[:8] in flat
+    fonts = {str(font) for page in PdfReader(run_dir / "notices" / "县水利局.pdf").pages
+             for font in page["/Resources"]["/Font"].values() for font in [font.get_object()["/BaseFont"]]}
+    assert "/STSong-Light" in fonts
+    rows = notice_rows(run_dir / "notices" / "县水利局.xlsx")
+    assert {r["项目"].split()[0] for r in rows} == {f["project_id"] for f in mine}
+    assert any("已支付" in (r["证据"] or "") for r in rows)  # evidence by the data contract's names, not "paid"
+
+
+def test_libreoffice_converts_the_notices_and_they_fit_the_page(run_dir: Path, tmp_path: Path) -> None:
+    pdf = convert(run_dir / "notices" / "县农业农村局.xlsx", "pdf", tmp_path)
+    reader = PdfReader(pdf)
+    assert len(reader.pages) == 1
+    width, height = float(reader.pages[0].mediabox.width), float(reader.pages[0].mediabox.height)
+    assert width > height  # landscape
+    flat = "".join(pdf_text(pdf).split())
+    assert "县农业农村局：" in flat and "GX-004" in flat
+
+
+def test_a_long_notice_stops_at_max_rows_and_points_to_the_csv(run_dir: Path, tmp_path: Path) -> None:
+    findings, summary = read_run_findings(run_dir)
+    written = write_notices(tmp_path, findings, summary, max_rows=2, departments={"县农业农村局"})
+    assert [p.name for p in written] == ["县农业农村局.xlsx", "县农业农村局.pdf"]
+    assert len(notice_rows(tmp_path / "县农业农村局.xlsx")) == 2
+    flat = "".join(pdf_text(tmp_path / "县农业农村局.pdf").split())
+    assert "本通知列出最严重的2项（共5项）" in flat and "findings.csv" in flat
+
+
+def test_a_large_run_leaves_a_note_instead(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(notices_module, "NIGHTLY_FINDINGS", 3)
+    run_nightly(EXPORT, tmp_path / "run", fail_on="never")
+    assert [p.name for p in (tmp_path / "run" / "notices").iterdir()] == ["说明.txt"]
+    assert "perfrules notices" in (tmp_path / "run" / "notices" / "说明.txt").read_text(encoding="utf-8")
+
+
+def test_notices_command_rewrites_them_from_a_run_dir(run_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "water"
+    done = cli("notices", str(run_dir), "--department", "县水利局", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["县水利局.pdf", "县水利局.xlsx"]
+    assert done.stdout.split() == [str(out / "县水利局.xlsx"), str(out / "县水利局.pdf")]
+    done = cli("notices", str(run_dir), "--out", str(tmp_path / "all"), "--no-pdf", "--lang", "en")
+    assert done.returncode == 0 and all(p.suffix == ".xlsx" for p in (tmp_path / "all").iterdir())
+    ws = openpyxl.load_workbook(tmp_path / "all" / "县水利局.xlsx").active
+    assert ws["A1"].value == "Notice of budget performance findings to rectify"
+
+
+def test_notices_command_user_mistakes_exit_2_with_a_message(run_dir: Path, tmp_path: Path) -> None:
+    done = cli("notices", str(run_dir), "--department", "县水", "--out", str(tmp_path / "x"))
+    assert done.returncode == 2 and "县水" in done.stderr and "县水利局" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "x").exists()
+    done = cli("notices", str(tmp_path))
+    assert done.returncode == 2 and "summary.json" in done.stderr and "Traceback" not in done.stderr
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("summary.json", "findings.csv"):
+        (broken / name).write_bytes((run_dir / name).read_bytes())
+    (broken / "findings.jsonl").write_text('{"rule_id": "x"}\nnot json\n', encoding="utf-8")
+    done = cli("notices", str(broken))
+    assert done.returncode == 2 and "findings.jsonl" in done.stderr and "2" in done.stderr
+
+
+def test_department_names_become_safe_distinct_file_names() -> None:
+    taken: set[str] = set()
+    assert file_stem("县水利局", taken) == "县水利局"
+    assert file_stem("a/b:c*?", taken) == "a_b_c__"
+    assert file_stem("..", taken) == "_"
+    assert file_stem("县水利局", taken) == "县水利局_2"
+
+
+def test_formula_like_names_stay_text_in_a_notice(run_dir: Path, tmp_path: Path) -> None:
+    findings, summary = read_run_findings(run_dir)
+    findings.loc[findings["department"] == "县水利局", "project_name"] = '=HYPERLINK("http://example.invalid","点我")'
+    write_notices(tmp_path, findings, summary, departments={"县水利局"}, pdf=False)
+    ws = openpyxl.load_workbook(tmp_path / "县水利局.xlsx").active
+    cells = [c for row in ws.iter_rows() for c in row if c.value is not None]
+    assert not [c for c in cells if c.data_type == "f"]
+    assert any("=HYPERLINK" in str(c.value) for c in cells)
+    assert [n.department for n in notices_of(findings)][-1] == "无部门"
