@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from perfrules.api import check_paths
+from perfrules.cli.maps import map_option
 from perfrules.cli.options import FAIL_ON, common_options, remember_lang
 from perfrules.findings.model import exit_code
 from perfrules.outputs.console import render_result, write_atomic
@@ -17,13 +18,14 @@ from perfrules.outputs.console import render_result, write_atomic
 @click.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path())
 @common_options
+@map_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
               help="输出格式 (output format).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="写入文件（整体写入或不写）。(write to a file, whole or not at all.)")
 @click.option("--fail-on", "fail_on", type=click.Choice(list(FAIL_ON)), default="阻断", show_default=True,
               help="达到此严重程度时退出码为 1。(exit 1 when a finding reaches this severity.)")
 def check(inputs: tuple[str, ...], rules_dir: str | None, profile: str | None, as_of: dt.date | None, lang: str,
-          fmt: str, output: str | None, fail_on: str) -> None:
+          column_map: str | None, fmt: str, output: str | None, fail_on: str) -> None:
     """检查提交文件或导出目录。Check submissions (JSON/YAML) or export folders (CSV/XLSX/Parquet).
 
     \b
@@ -31,7 +33,7 @@ def check(inputs: tuple[str, ...], rules_dir: str | None, profile: str | None, a
       perfrules check samples/submissions/ --format json --fail-on 警告
     """
     remember_lang(lang)
-    result = check_paths(list(inputs), rules_dir, profile, as_of, lang)
+    result = check_paths(list(inputs), rules_dir, profile, as_of, lang, column_map)
     text = render_result(result, fmt, lang)
     if output:
         write_atomic(output, text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
