@@ -208,7 +208,8 @@ def _schema_problems(doc: YamlDocument) -> list[Problem]:
     validator = jsonschema.Draft202012Validator(load_schema(SCHEMA))
     problems = []
     data = doc.data if doc.data is not None else {}
-    for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+    errors = [leaf for err in validator.iter_errors(data) for leaf in _leaf_errors(err)]
+    for err in sorted(errors, key=lambda e: list(map(str, e.absolute_path))):
         path = tuple(err.absolute_path)
         if err.validator == "additionalProperties" and isinstance(err.instance, dict):
             allowed = err.schema.get("properties", {})
@@ -221,6 +222,19 @@ def _schema_problems(doc: YamlDocument) -> list[Problem]:
         problems.append(Problem("map.invalid", f"不符合列映射格式：{err.message}。", f"does not match the column map schema: {err.message}.",
                                 doc.where(path, field=where)))
     return problems
+
+
+def _leaf_errors(err: jsonschema.ValidationError) -> list[jsonschema.ValidationError]:
+    """The errors inside a ``oneOf`` (a column written as a name or as an object) of the branch the value's shape chose."""
+    if err.validator != "oneOf" or not err.context:
+        return [err]
+    branches: dict[Any, list[jsonschema.ValidationError]] = {}
+    for sub in err.context:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    for subs in branches.values():
+        if not any(s.validator in ("type", "oneOf") and not s.relative_path for s in subs):
+            return [leaf for sub in subs for leaf in _leaf_errors(sub)]
+    return [err]
 
 
 def manifest_map(folder: Path, manifest_names: Sequence[str]) -> ColumnMap | None:
