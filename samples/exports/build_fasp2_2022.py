@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import re
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -63,16 +64,19 @@ PROJECTS = [
          amount=450_000, budget=450_000, is_new=False, is_major=False, start="2022-01-01", end="2022-12-31",
          has_goal=True, review="通过", prior_year_amount=450_000, ex_ante=""),
 ]
-INDICATORS = [  # project, level1, level2, name, target, unit
+INDICATORS = [  # project, level1, level2, name, target, unit (指标数值, the number in the target, is added by _number)
     ("FX-001", "产出指标", "数量指标", "巩固提升供水工程", "≥12处", "处"),
     ("FX-001", "效益指标", "社会效益指标", "受益人口", "≥12000人", "人"),
     ("FX-001", "满意度指标", "服务对象满意度指标", "群众满意度", "≥90%", "%"),
     ("FX-003", "产出指标", "数量指标", "新建服务站", "3个", "个"),
     ("FX-004", "产出指标", "数量指标", "培训农户", "≥2000人次", "人次"),
+    ("FX-004", "效益指标", "经济效益指标", "亩均增收", "≥200元", "元"),
     ("FX-005", "产出指标", "数量指标", "清淤河道长度", "≥35公里", "公里"),
+    ("FX-005", "效益指标", "生态效益指标", "河道水质达标率", "≥95%", "%"),
     ("FX-006", "产出指标", "数量指标", "改造灌溉面积", "≥5万亩", "万亩"),
     ("FX-006", "效益指标", "经济效益指标", "年节水量", "≥300万立方米", "万立方米"),
     ("FX-007", "产出指标", "数量指标", "补贴岗位", "60个", "个"),
+    ("FX-007", "效益指标", "社会效益指标", "带动就业困难人员", "≥60人", "人"),
 ]
 PAYMENTS = [  # project, date, amount (元)
     ("FX-001", "2022-03-15", 300_000), ("FX-001", "2022-06-20", 400_000), ("FX-001", "2022-09-28", 300_000),
@@ -92,6 +96,11 @@ EVALUATIONS = [  # project, year evaluated, score, grade
     ("FX-001", 2021, 88, "良"), ("FX-004", 2021, 55, "差"), ("FX-005", 2021, 84, "良"), ("FX-007", 2021, 92, "优"),
 ]
 YES_NO = {True: "是", False: "否"}
+
+
+def _number(target: str) -> str:
+    """The number a target's text states (``≥12000人`` → ``12000``): FASP2 keeps only the text, perfrules reads 指标数值."""
+    return re.search(r"\d+(?:\.\d+)?", target).group(0)  # type: ignore[union-attr]
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
@@ -126,8 +135,9 @@ def write_fasp2(out: Path) -> None:
                 f"{p['amount']:.2f}", f"{p['budget']:.2f}", "1" if p["is_new"] else "2", "1" if p["is_major"] else "2",
                 stamp(p["start"]), stamp(p["end"]), "2", *_extras(p)] for p in PROJECTS])
     write_csv(out / "PM_PERF_INDICATOR.csv",
-              ["mof_div_code", "fiscal_year", "pro_code", "kpi_lv1", "kpi_lv2", "kpi_content", "kpi_val", "meterunit", "kpi_evalstd"],
-              [[code, "2022", pid, l1, l2, name, target, unit, "完成得满分，未完成按比例扣分"] for pid, l1, l2, name, target, unit in INDICATORS])
+              ["mof_div_code", "fiscal_year", "pro_code", "kpi_lv1", "kpi_lv2", "kpi_content", "kpi_val", "meterunit", "kpi_evalstd", "指标数值"],
+              [[code, "2022", pid, l1, l2, name, target, unit, "完成得满分，未完成按比例扣分", _number(target)]
+               for pid, l1, l2, name, target, unit in INDICATORS])
     write_csv(out / "PAY_VOUCHER.csv", ["mof_div_code", "fiscal_year", "pro_code", "vou_date", "pay_app_amt"],
               [[code, "2022", pid, date.replace("-", ""), f"{amount:.2f}"] for pid, date, amount in PAYMENTS])
     write_csv(out / "PAY_PERF_MONITOR_INFO.csv",
@@ -138,10 +148,43 @@ def write_fasp2(out: Path) -> None:
     write_csv(out / "代码表" / "财政区划.csv", ["mof_div_code", "profile"], [[k, v] for k, v in DIVISIONS.items()])
     write_csv(out / "代码表" / "部门.csv", ["dept_code", "dept_name"], [[k, v] for k, v in DEPARTMENTS.items()])
     write_csv(out / "代码表" / "单位.csv", ["agency_code", "agency_name"], [[k, v] for k, v in UNITS.items()])
-    (out / "manifest.yaml").write_text(
-        "# 导出清单：预算管理一体化系统（FASP2）绩效模块的夜间导出；表名、列名、代码、1/2 标志和 17 位时间戳按 FASP2，\n"
-        "# 由列映射 maps/fasp2.yaml 读成 perfrules 数据契约。FASP2 没有对应列的字段用 perfrules 的中文表头另加。\n"
-        f"as_of: {AS_OF}\nmap: fasp2\n", encoding="utf-8")
+    (out / "manifest.yaml").write_text(MANIFEST, encoding="utf-8")
+
+
+# What the sample must give (tests/test_samples.py checks it; samples/README.md shows it). The same under both shapes.
+# M01: paid 20–30% of the budget by the as-of date, under the mid-year pace; M05: the July report flags a deviation or
+# slow execution; FX-005 has no payment rows, which the engine today reads as "paid" unknown (D03-MISSING for M01, M02);
+# the eight PF-D03-ABSENT name the projects fields FASP2 has no column for (see maps/fasp2.yaml); qitai also asks for
+# a monitoring report every month (M07).
+_COMMON = """\
+  - {rule: PF-P01-NOGOAL, project_id: FX-002, severity: 阻断}
+  - {rule: PF-M01-MIDYEAR, project_id: FX-003, severity: 警告}
+  - {rule: PF-M05-DEVIATION, project_id: FX-003, severity: 警告}
+  - {rule: PF-P03-INCOMPLETEGOAL, project_id: FX-003, severity: 阻断}
+  - {rule: PF-P05-EXANTE, project_id: FX-003, severity: 阻断}
+  - {rule: PF-M01-MIDYEAR, project_id: FX-004, severity: 警告}
+  - {rule: PF-P08-POORGRADE, project_id: FX-004, severity: 阻断}
+  - {rule: PF-D03-MISSING, project_id: FX-005, severity: 警告}
+  - {rule: PF-D03-MISSING, project_id: FX-005, severity: 警告}
+  - {rule: PF-M05-DEVIATION, project_id: FX-005, severity: 警告}
+  - {rule: PF-M01-MIDYEAR, project_id: FX-006, severity: 警告}
+  - {rule: PF-M01-MIDYEAR, project_id: FX-007, severity: 警告}
+  - {rule: PF-P10-GOODGRADE, project_id: FX-007, severity: 提示}
+""" + "  - {rule: PF-D03-ABSENT, severity: 警告}\n" * 8
+MANIFEST = f"""\
+# 导出清单：预算管理一体化系统（FASP2）绩效模块的夜间导出，由列映射 maps/fasp2.yaml 读成 perfrules 数据契约。
+# 由 samples/exports/build_fasp2_2022.py 生成。
+as_of: {AS_OF}
+map: fasp2
+system: 预算管理一体化系统（FASP2）
+about: FASP2 的表名与列名（BGT_PM_ANNUAL、pro_code、apply_up…）、部门/单位/财政区划写成代码（代码表/ 中的代码表换成名称，
+  财政区划 652325 → qitai 配置）、是否写成 1/2、17 位时间戳、元为单位；FASP2 没有对应列的字段用 perfrules 的中文表头另加。
+  用 --map fasp2（或清单中的 map 键）读取，发现与同一批项目按 perfrules 自身格式导出时完全相同。
+expect:
+  qitai:
+{_COMMON}""" + "".join(f"  - {{rule: PF-M07-MONTHLY, project_id: FX-00{i}, severity: 提示}}\n" for i in range(1, 8)) + f"""\
+  national:
+{_COMMON}"""
 
 
 def write_perfrules(out: Path) -> None:
@@ -152,8 +195,8 @@ def write_perfrules(out: Path) -> None:
                "是否新增", "是否重大", "实施开始日期", "实施结束日期", *EXTRA_HEADERS],
               [[region, "2022", UNITS[p["agency"]], DEPARTMENTS[p["dept"]], p["project_id"], p["project_name"], p["category"],
                 p["amount"], p["budget"], YES_NO[p["is_new"]], YES_NO[p["is_major"]], p["start"], p["end"], *_extras(p)] for p in PROJECTS])
-    write_csv(out / "绩效指标.csv", ["预算年度", "项目编码", "一级指标", "二级指标", "指标名称", "指标值", "计量单位"],
-              [["2022", pid, l1, l2, name, target, unit] for pid, l1, l2, name, target, unit in INDICATORS])
+    write_csv(out / "绩效指标.csv", ["预算年度", "项目编码", "一级指标", "二级指标", "指标名称", "指标值", "计量单位", "指标数值"],
+              [["2022", pid, l1, l2, name, target, unit, _number(target)] for pid, l1, l2, name, target, unit in INDICATORS])
     write_csv(out / "支付明细.csv", ["预算年度", "项目编码", "支付日期", "支付金额"],
               [["2022", pid, date, amount] for pid, date, amount in PAYMENTS])
     write_csv(out / "绩效监控.csv", ["预算年度", "项目编码", "监控月份", "是否偏离绩效目标", "执行进度是否滞后", "是否存在严重问题"],
