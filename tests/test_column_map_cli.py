@@ -84,7 +84,7 @@ def test_map_check_reports_found_missing_and_the_rules_that_cannot_run(county):
     assert tables["payments"]["found"] == {"project_id": "pro_code", "fiscal_year": "fiscal_year", "date": "pay_date", "amount": "pay_amt"}
     assert not tables["indicators"]["present"]
     assert tables["projects"]["rules_blocked"]["PF-P02-GOALREJECTED"] == ["has_goal", "goal_review_status"]
-    assert "indicators" in tables["indicators"]["rules_blocked"]["PF-P03-INCOMPLETEGOAL"]
+    assert tables["indicators"]["rules_blocked"]["PF-P03-INCOMPLETEGOAL"] == ["indicators"]
     assert report["unreadable_cells"] == 4 and report["profile"] == "national" and report["as_of"] == "2022-10-31"
 
 

@@ -79,7 +79,9 @@ def check_map(export: str | Path, column_map: ColumnMap, compiled: CompiledPack,
         lacking = absent_inputs(cr, compiled, dataset.absent_columns.get(cr.rule.table, set()), absent_tables)
         for label in lacking.values():
             table, _, column = label.partition(".")
-            by_name[table].blocked.setdefault(cr.rule.id, []).append(column or table)
+            lacks = by_name[table].blocked.setdefault(cr.rule.id, [])
+            if (column or table) not in lacks:  # several aggregates of one absent table
+                lacks.append(column or table)
     notes = [n.zh if lang != "en" else n.en for n in dataset.notes if n.code.startswith(("map.", "input.unknown-file", "input.duplicate"))]
     return MapCheck(str(folder), column_map.name, compiled.profile.name, when, reports, len(dataset.issues), notes)
 
