@@ -369,3 +369,30 @@ def test_an_unknown_map_in_the_manifest_names_the_manifest(county):
         load_input(export)
     text = info.value.text("en")
     assert "manifest.yaml" in text and "no column map named 'fasp3'" in text and "Did you mean 'fasp2'?" in text
+
+
+def test_a_built_package_carries_the_bundled_maps(tmp_path):
+    import subprocess
+    import sys
+    build = tmp_path / "build"
+    subprocess.run([sys.executable, "setup.py", "-q", "build_py", "--build-lib", str(build)], cwd=ROOT, check=True,
+                   capture_output=True, timeout=300)
+    probe = ("from perfrules.inputs.column_map import bundled_map_names, load_column_map, maps_dir; "
+             "print(maps_dir()); print(bundled_map_names()); print(load_column_map('fasp2').path)")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env={"PYTHONPATH": str(build), "PATH": ""},
+                         capture_output=True, text=True, timeout=300, check=True).stdout.splitlines()
+    assert out == [str(build / "perfrules" / "bundled" / "maps"), "['fasp2', 'perfrules']",
+                   str(build / "perfrules" / "bundled" / "maps" / "fasp2.yaml")]
+
+
+def test_a_value_mapped_to_null_is_blank_without_a_finding(county, pack):
+    export, mapfile = county
+    mapfile.write_text(COUNTY_MAP.replace('values: {"1": true, "2": false}', 'values: {"1": true, "2": false, "3": null}'), encoding="utf-8")
+    ds = load(export, mapfile)
+    assert pd.isna(by_id(ds).loc["P2", "is_new"])
+    assert not [f for f in data_findings(ds, pack) if f.evidence["column"] == "is_new"]
+
+
+def test_a_wrong_map_is_an_error_even_for_a_submission():
+    with pytest.raises(InputError):
+        load_input(ROOT / "samples" / "submissions" / "clean-project.json", "no-such-map")

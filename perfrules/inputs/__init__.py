@@ -19,9 +19,10 @@ def load_input(path: str | Path, column_map: ColumnMap | str | None = None) -> l
     ``column_map`` (a map, or its name or file) says how an export folder from another system reads.
     """
     p = Path(path)
+    chosen = resolve_map(column_map)  # a wrong map is an error even when the input turns out not to be an export
     if p.is_dir():
         if any(c.suffix.lower() in (".csv", ".xlsx", ".parquet") for c in p.iterdir()):
-            return [load_export(p, str(p), resolve_map(column_map))]
+            return [load_export(p, str(p), chosen)]
         return [load_submission(f, str(f)) for f in sorted(p.iterdir())
                 if f.suffix.lower() in SUBMISSION_SUFFIXES and f.is_file()] or _nothing(p)
     if p.is_file() and p.suffix.lower() in SUBMISSION_SUFFIXES:

@@ -101,7 +101,7 @@ class ColumnMap:
         tmap = self.tables.get(table.name)
         if tmap is None or not tmap.columns:
             return None
-        from perfrules.inputs.mapped_columns import remap_table  # (imports pandas-heavy code only when a map has columns)
+        from perfrules.inputs.mapped_columns import remap_table  # (it imports this module)
 
         def step(raw: pd.DataFrame, rows: Any) -> tuple[pd.DataFrame, Callable[[str], tuple[str | None, float | None]]]:
             return remap_table(raw, rows, table, tmap, self, source, export_folder, issues, notes)

@@ -98,6 +98,8 @@ def _cell_reader(spec: ColumnSpec, table: Table, column_map: ColumnMap, export_f
             if value not in spec.values:
                 return _BAD, f"{allowed} 之一 (one of {', '.join(spec.values)})"
             value = spec.values[value]
+            if value is None:  # the source system's way of writing "no value"
+                return None, ""
             if isinstance(value, bool):
                 value = "true" if value else "false"
             value = str(value)
@@ -117,18 +119,14 @@ def _cell_reader(spec: ColumnSpec, table: Table, column_map: ColumnMap, export_f
 
 def _read_cells(column: pd.Series, read: Callable[[str], tuple[Any, str]]) -> tuple[pd.Series, dict[int, tuple[str, str]]]:
     """The column as the parser should see it, and the positions it could not read (with the text and what was expected)."""
-    texts = [_text(c) for c in column.to_numpy(dtype=object, na_value=None)]
-    results: dict[str | None, tuple[Any, str]] = {None: (None, "")}
-    out = np.empty(len(texts), dtype=object)
-    bad: dict[int, tuple[str, str]] = {}
-    for i, text in enumerate(texts):
-        if text not in results:  # exports repeat a few codes and flags across many rows: read each distinct text once
-            results[text] = read(text) if isinstance(text, str) else (text, "")
-        value, expected = results[text]
-        if value is _BAD:
-            bad[i] = (str(text), expected)
-            value = None
-        out[i] = value
+    # Exports repeat a few codes, flags and dates across many rows: each distinct cell is read once.
+    codes, distinct = pd.factorize(pd.Series(column.to_numpy(dtype=object, na_value=None), dtype=object), use_na_sentinel=True)
+    texts = [_text(c) for c in distinct]
+    results = [read(t) if isinstance(t, str) else (None, "") for t in texts]
+    values = np.array([None if v is _BAD else v for v, _ in results] + [None], dtype=object)
+    out = values[codes]  # code -1 (a blank cell) takes the trailing None
+    failed = np.array([v is _BAD for v, _ in results] + [False])
+    bad = {int(i): (str(texts[codes[i]]), results[codes[i]][1]) for i in np.flatnonzero(failed[codes])}
     return pd.Series(out, index=column.index, name=column.name, dtype=object), bad
 
 
