@@ -62,8 +62,9 @@ def remap_table(raw: pd.DataFrame, rows: Any, table: Table, tmap: TableMap, colu
         name, unit = resolve_header(table, header)
         return (None, None) if name in found else (name, unit)
 
+    rows_named = [i for i, *_ in pending]
     keys = {field: next((str(h) for h in out.columns if resolve(str(h))[0] == field), None) for field in ("project_id", "fiscal_year", "department")}
-    ids, years, departments = (_key_text(out, keys[k]) for k in ("project_id", "fiscal_year", "department"))
+    ids, years, departments = (_key_text(out, keys[k], rows_named) for k in ("project_id", "fiscal_year", "department"))
     for i, spec, header, value, expected in pending:
         year = years[i]
         issues.append(ValueIssue(table.name, source.name, labels.iloc[i], spec.field, header, value, expected,
@@ -120,8 +121,8 @@ def _cell_reader(spec: ColumnSpec, table: Table, column_map: ColumnMap, export_f
 def _read_cells(column: pd.Series, read: Callable[[str], tuple[Any, str]]) -> tuple[pd.Series, dict[int, tuple[str, str]]]:
     """The column as the parser should see it, and the positions it could not read (with the text and what was expected)."""
     # Exports repeat a few codes, flags and dates across many rows: each distinct cell is read once.
-    codes, distinct = pd.factorize(pd.Series(column.to_numpy(dtype=object, na_value=None), dtype=object), use_na_sentinel=True)
-    texts = [_text(c) for c in distinct]
+    codes, distinct = pd.factorize(column, use_na_sentinel=True)  # (Arrow text columns are hashed in Arrow)
+    texts = [_text(c) for c in np.asarray(distinct, dtype=object)]
     results = [read(t) if isinstance(t, str) else (None, "") for t in texts]
     values = np.array([None if v is _BAD else v for v, _ in results] + [None], dtype=object)
     out = values[codes]  # code -1 (a blank cell) takes the trailing None
@@ -168,8 +169,9 @@ def _lookup(path: Path) -> dict[str, str]:
     return codes
 
 
-def _key_text(frame: pd.DataFrame, header: str | None) -> list[str | None]:
-    """A key column's cells as text (after the map has read them), for naming the record a data finding is about."""
+def _key_text(frame: pd.DataFrame, header: str | None, rows: list[int]) -> dict[int, str | None]:
+    """A key column's cells at ``rows`` as text (after the map has read them), for naming the record a finding is about."""
     if header is None or header not in frame.columns:
-        return [None] * len(frame)
-    return [_text(c) for c in frame[header].to_numpy(dtype=object)]
+        return dict.fromkeys(rows)
+    column = frame[header]
+    return {i: _text(column.iloc[i]) for i in rows}
