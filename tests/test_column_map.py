@@ -396,3 +396,17 @@ def test_a_value_mapped_to_null_is_blank_without_a_finding(county, pack):
 def test_a_wrong_map_is_an_error_even_for_a_submission():
     with pytest.raises(InputError):
         load_input(ROOT / "samples" / "submissions" / "clean-project.json", "no-such-map")
+
+
+def test_parquet_tables_are_mapped_too(county):
+    export, mapfile = county
+    frame = pd.read_csv(export / "pm_project.csv", dtype=str)
+    (export / "pm_project.csv").unlink()
+    frame.to_parquet(export / "pm_project.parquet", index=False)
+    ds = load(export, mapfile)
+    projects = by_id(ds)
+    assert projects.loc["P1", "department"] == "县水利局" and projects.loc["P1", "is_new"] == True
+    assert projects.loc["P1", "start_date"] == pd.Timestamp("2022-03-01") and projects.loc["P1", "amount"] == 500_000
+    # a Parquet file's rows are numbered from 1 (it has no header line); the CSV's from its header line
+    assert sorted((i.header, i.row, i.value) for i in ds.issues) == [
+        ("dept_code", "2", "999"), ("is_new", "2", "3"), ("pay_date", "3", "2022/04/01"), ("start_time", "2", "2022-03-01")]

@@ -43,7 +43,7 @@ def remap_table(raw: pd.DataFrame, rows: Any, table: Table, tmap: TableMap, colu
     out = raw.copy(deep=False)
     # a source column that perfrules would read as a field the map takes from elsewhere is passed through under its own name
     renamed = {h: f"{h}（未映射）" for h in headers if h not in mapped and str(h) in found and found[str(h)] != h}
-    labels = pd.Series(rows).reset_index(drop=True).astype(str)
+    labels = pd.Series(rows).reset_index(drop=True)
     pending: list[tuple[int, ColumnSpec, str, str, str]] = []
     for name, header in found.items():
         spec = tmap.columns[name]
@@ -67,7 +67,7 @@ def remap_table(raw: pd.DataFrame, rows: Any, table: Table, tmap: TableMap, colu
     ids, years, departments = (_key_text(out, keys[k], rows_named) for k in ("project_id", "fiscal_year", "department"))
     for i, spec, header, value, expected in pending:
         year = years[i]
-        issues.append(ValueIssue(table.name, source.name, labels.iloc[i], spec.field, header, value, expected,
+        issues.append(ValueIssue(table.name, source.name, str(labels.iloc[i]), spec.field, header, value, expected,
                                  project_id=ids[i], fiscal_year=int(year) if year and year.isdigit() else None,
                                  department=departments[i]))
     return out, resolve
