@@ -136,3 +136,15 @@ def test_nightly_explain_and_diff_take_the_map(county, tmp_path):
     assert diff.returncode == 0, diff.stderr
     no_map = perfrules("diff", export, "--base", ROOT / "rules", "--head", ROOT / "rules")
     assert no_map.returncode == 2 and "has no projects table" in no_map.stderr
+
+
+def test_map_check_uses_the_manifests_map_and_the_records_jurisdiction():
+    proc = perfrules("map-check", FASP2, "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    assert (report["map"], report["profile"], report["unreadable_cells"]) == ("fasp2", "qitai", 0)
+    tables = {t["table"]: t for t in report["tables"]}
+    assert tables["projects"]["found"]["jurisdiction"] == "mof_div_code" and tables["projects"]["found"]["has_goal"] == "has_goal"
+    assert tables["projects"]["rules_blocked"]["PF-P14-MULTIYEARGOAL"] == ["goal_multi_year"]
+    assert tables["monitoring"]["found"]["month"] == "perf_send_date" and tables["monitoring"]["missing"] == ["note"]
+    assert not tables["departments"]["present"]

@@ -16,8 +16,11 @@ from perfrules.evaluation.check import absent_inputs
 from perfrules.inputs.column_map import ColumnMap
 from perfrules.inputs.dataset import SOURCE, Dataset
 from perfrules.inputs.export import load_export
+from perfrules.inputs.jurisdiction import split_by_jurisdiction
 from perfrules.language.fields import RELATED_TABLES, TABLES
-from perfrules.rulepack.compile import CompiledPack
+from perfrules.rulepack.compile import compile_pack
+from perfrules.rulepack.model import RulePack
+from perfrules.rulepack.profile import available_profiles
 
 
 @dataclass
@@ -64,26 +67,32 @@ class MapCheck:
                 "unreadable_cells": self.unreadable, "notes": self.notes}
 
 
-def check_map(export: str | Path, column_map: ColumnMap, compiled: CompiledPack, as_of: dt.date | None = None,
-              lang: str = "zh") -> MapCheck:
-    """Load ``export`` through ``column_map`` and report, per table, found and missing fields and the rules they block."""
+def check_map(export: str | Path, column_map: ColumnMap, pack: RulePack, profile: str | None = None,
+              as_of: dt.date | None = None, lang: str = "zh") -> MapCheck:
+    """Load ``export`` through ``column_map`` and report, per table, found and missing fields and the rules they block.
+
+    The rules are those in force under ``profile``, else under each profile the records' jurisdictions name (as ``check``).
+    """
     folder = Path(export)
     dataset = load_export(folder, str(folder), column_map)
     when = as_of or dataset.as_of or dt.date.today()
+    profiles = [profile] if profile else sorted(split_by_jurisdiction(dataset, available_profiles(pack)))
     absent_tables = {t for t in RELATED_TABLES if t not in dataset.present}
     reports = [_table_report(dataset, name, column_map) for name in TABLES]
     by_name = {r.table: r for r in reports}
-    for cr in compiled.rules:
-        if not cr.rule.in_force(when):
-            continue
-        lacking = absent_inputs(cr, compiled, dataset.absent_columns.get(cr.rule.table, set()), absent_tables)
-        for label in lacking.values():
-            table, _, column = label.partition(".")
-            lacks = by_name[table].blocked.setdefault(cr.rule.id, [])
-            if (column or table) not in lacks:  # several aggregates of one absent table
-                lacks.append(column or table)
+    for name in profiles:
+        compiled = compile_pack(pack, name)
+        for cr in compiled.rules:
+            if not cr.rule.in_force(when):
+                continue
+            lacking = absent_inputs(cr, compiled, dataset.absent_columns.get(cr.rule.table, set()), absent_tables)
+            for label in lacking.values():
+                table, _, column = label.partition(".")
+                lacks = by_name[table].blocked.setdefault(cr.rule.id, [])
+                if (column or table) not in lacks:  # several aggregates of one absent table, or several profiles
+                    lacks.append(column or table)
     notes = [n.zh if lang != "en" else n.en for n in dataset.notes if n.code.startswith(("map.", "input.unknown-file", "input.duplicate"))]
-    return MapCheck(str(folder), column_map.name, compiled.profile.name, when, reports, len(dataset.issues), notes)
+    return MapCheck(str(folder), column_map.name, ", ".join(profiles), when, reports, len(dataset.issues), notes)
 
 
 def _table_report(dataset: Dataset, name: str, column_map: ColumnMap) -> TableReport:

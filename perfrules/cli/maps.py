@@ -51,8 +51,8 @@ def maps_command(fmt: str, lang: str) -> None:
 @click.argument("export", type=click.Path())
 @map_option
 @click.option("--rules", "rules_dir", type=click.Path(), metavar="DIR", help="规则目录，默认为自带的 rules/。(rules directory.)")
-@click.option("--profile", metavar="NAME", help="地区配置，默认 national。(jurisdiction profile; default national.)")
-@click.option("--as-of", "as_of", callback=_as_of, metavar="YYYY-MM-DD", help="按此日期判断规则是否生效。(which rules are in force.)")
+@click.option("--profile", metavar="NAME", help="地区配置；默认按记录的 jurisdiction（否则 national）。(profile; default: the records' jurisdictions, else national.)")
+@click.option("--as-of", "as_of", callback=_as_of, metavar="YYYY-MM-DD", help="按此日期判断规则是否生效；默认取导出清单中的 as_of。(which rules are in force; default: the manifest's as_of.)")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 def map_check_command(export: str, column_map: str | None, rules_dir: str | None, profile: str | None,
@@ -69,16 +69,20 @@ def map_check_command(export: str, column_map: str | None, rules_dir: str | None
     remember_lang(lang)
     from pathlib import Path
 
-    from perfrules.api import compile_rules
     from perfrules.authoring.map_check import check_map, render_text
     from perfrules.errors import InputError, Problem, Where
     from perfrules.inputs.column_map import DEFAULT_MAP, load_column_map, manifest_map
     from perfrules.inputs.export import MANIFEST_NAMES
+    from perfrules.rulepack.pack import default_rules_dir, load_pack
+    from perfrules.rulepack.profile import load_profile
     folder = Path(export)
     if not folder.is_dir():
         raise InputError([Problem("input.not-found", f"导出目录不存在：{export!r}。", f"export folder {export!r} does not exist.", Where(file=export))])
     chosen = load_column_map(column_map) if column_map else manifest_map(folder, MANIFEST_NAMES) or load_column_map(DEFAULT_MAP)
-    report = check_map(folder, chosen, compile_rules(rules_dir, profile), as_of, lang)
+    pack = load_pack(rules_dir or default_rules_dir())
+    if profile:
+        load_profile(pack, profile)  # an unknown profile is a usage error before the export is read
+    report = check_map(folder, chosen, pack, profile, as_of, lang)
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
