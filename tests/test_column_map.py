@@ -317,7 +317,10 @@ def test_a_mapped_column_that_is_absent_is_noted_and_reported_where_a_rule_needs
     assert note.column == "is_new" and "is_new" in note.en and "pm_project.csv" in note.en and "county-erp" in note.en
     assert "is_new" in ds.absent_columns["projects"]
     assert by_id(ds).loc["P1", "is_new_flag"] == "1"  # the column the export does have is kept as read
-    absent = data_findings(ds, pack, "PF-D03-ABSENT")
+    [finding] = [f for f in data_findings(ds, pack) if f.evidence["column"] == "is_new"]  # the file's own finding, at its header row
+    assert finding.location == {"file": "pm_project.csv", "row": "1", "column": "is_new"} and finding.project_id is None
+    assert "county-erp" in finding.evidence["expected"] and "header row lacks it" in finding.message
+    absent = data_findings(ds, pack, "PF-D03-ABSENT")  # and each rule that needs the field says so
     assert any("projects.is_new" in json.dumps(f.evidence, ensure_ascii=False) + f.message for f in absent), [f.message for f in absent]
 
 

@@ -36,7 +36,7 @@ def remap_table(raw: pd.DataFrame, rows: Any, table: Table, tmap: TableMap, colu
     for name, spec in tmap.columns.items():
         header = next((h for h in spec.columns if h in headers), None)
         if header is None:
-            _absent(spec, table, column_map, source, notes)
+            _absent(spec, table, column_map, source, issues, notes)
             continue
         mapped[header] = (name, spec.multiplier)
         found[name] = header
@@ -73,7 +73,12 @@ def remap_table(raw: pd.DataFrame, rows: Any, table: Table, tmap: TableMap, colu
     return out, resolve
 
 
-def _absent(spec: ColumnSpec, table: Table, column_map: ColumnMap, source: Path, notes: list[InputNote]) -> None:
+def _absent(spec: ColumnSpec, table: Table, column_map: ColumnMap, source: Path, issues: list[ValueIssue],
+            notes: list[InputNote]) -> None:
+    """A mapped column the file lacks: a data finding at the header row (row 1) naming the column, and a note.
+
+    A key column stops the load instead: without it no row can be placed.
+    """
     columns = " / ".join(spec.columns)
     label = table.by_name[spec.field].zh
     if spec.field in table.required:
@@ -85,6 +90,8 @@ def _absent(spec: ColumnSpec, table: Table, column_map: ColumnMap, source: Path,
                            f"{source.name} 中没有列映射 {column_map.name} 为 {spec.field}（{label}）指定的列 {columns}；需要该字段的规则报告数据缺失。",
                            f"{source.name} has no column {columns}, which column map {column_map.name} names for {spec.field}; "
                            "rules that need that field report it as absent.", str(source), table.name, spec.field))
+    issues.append(ValueIssue(table.name, source.name, "1", spec.field, columns, "",
+                             f"列映射 {column_map.name} 指定的列，表头中没有 (a column map {column_map.name} names; the header row lacks it)"))
 
 
 def _cell_reader(spec: ColumnSpec, table: Table, column_map: ColumnMap, export_folder: Path) -> Callable[[str], tuple[Any, str]]:
