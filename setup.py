@@ -11,7 +11,7 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-BUNDLED = ("rules", "schemas")
+BUNDLED = ("rules", "schemas", "maps")
 
 
 class BuildWithRulePack(build_py):

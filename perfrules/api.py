@@ -8,6 +8,7 @@ from pathlib import Path
 
 from perfrules.evaluation.check import CheckResult, check_all, merge_results
 from perfrules.inputs import Dataset, load_inputs
+from perfrules.inputs.column_map import ColumnMap
 from perfrules.inputs.jurisdiction import split_by_jurisdiction
 from perfrules.rulepack.compile import CompiledPack, compile_pack
 from perfrules.rulepack.model import RulePack
@@ -39,10 +40,13 @@ def check_datasets(datasets: list[Dataset], pack: RulePack, profile: str | None 
 
 
 def check_paths(inputs: Iterable[str | Path], rules_dir: str | Path | None = None, profile: str | None = None,
-                as_of: dt.date | str | None = None, lang: str = "zh") -> CheckResult:
-    """Load submissions and/or export folders and check them (each input at its own as-of date unless given)."""
+                as_of: dt.date | str | None = None, lang: str = "zh", column_map: ColumnMap | str | None = None) -> CheckResult:
+    """Load submissions and/or export folders and check them (each input at its own as-of date unless given).
+
+    ``column_map`` (a map, or its name or file) says how export folders from another system read.
+    """
     pack = load_pack(rules_dir or default_rules_dir())
     if profile:
         load_profile(pack, profile)  # an unknown profile is a usage error before any input is read
     when = dt.date.fromisoformat(as_of) if isinstance(as_of, str) else as_of
-    return check_datasets(load_inputs(list(inputs)), pack, profile, when, lang)
+    return check_datasets(load_inputs(list(inputs), column_map), pack, profile, when, lang)

@@ -51,7 +51,8 @@ def test_help_is_complete_unbroken_and_its_examples_parse(name: str) -> None:
     found = examples(text, name)
     assert found, f"{name} --help has no example"
     for args in found:
-        command.make_context(name, list(args), resilient_parsing=False)  # raises on an unknown option or bad value
+        # raises on an unknown option or bad value; the group's help names, as click caches a command's help option
+        command.make_context(name, list(args), resilient_parsing=False, help_option_names=["-h", "--help"])
     for param in command.params:
         if not isinstance(param, click.Option) or param.hidden:
             continue

@@ -18,6 +18,7 @@ from perfrules.authoring.explain import explain
 from perfrules.authoring.explain import render_text as render_explanation
 from perfrules.authoring.lint import lint
 from perfrules.authoring.rule_tests import CaseRunner, load_cases
+from perfrules.cli.maps import map_option
 from perfrules.cli.options import _as_of, common_options, remember_lang
 from perfrules.inputs import Dataset, load_input, load_inputs
 from perfrules.outputs.console import write_atomic
@@ -78,10 +79,11 @@ def rules_command(rules_dir: str | None, profile: str | None, as_of: dt.date | N
 @click.option("--rule", "rule_id", required=True, metavar="RULE_ID", help="要解释的规则编号。(the rule to explain.)")
 @click.option("--record", metavar="ID", help="只解释该项目编码（或部门）。(only this project id or department.)")
 @common_options
+@map_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="输出格式 (output format).")
 def explain_command(submission: str, rule_id: str, record: str | None, rules_dir: str | None, profile: str | None,
-                    as_of: dt.date | None, lang: str, fmt: str) -> None:
+                    as_of: dt.date | None, lang: str, column_map: str | None, fmt: str) -> None:
     """解释一条规则在一条记录上为何触发或未触发。Explain why a rule fired, or did not, on a record.
 
     \b
@@ -91,7 +93,7 @@ def explain_command(submission: str, rule_id: str, record: str | None, rules_dir
     remember_lang(lang)
     pack = load_pack(rules_dir or default_rules_dir())
     explanations = []
-    for dataset in load_input(submission):
+    for dataset in load_input(submission, column_map):
         chosen = profile or _jurisdiction_profile(dataset, pack)
         compiled = compile_pack(pack, chosen)
         explanations += explain(dataset, compiled, rule_id, as_of or dataset.as_of or dt.date.today(), record)
@@ -143,11 +145,12 @@ def lint_command(rules_dir: str | None, profile: str | None, fmt: str, lang: str
 @click.option("--head", "head_dir", required=True, type=click.Path(), metavar="NEW_RULES_DIR", help="改动后的规则目录。(rules after the change.)")
 @click.option("--profile", metavar="NAME", help="地区配置；默认按记录的 jurisdiction。(profile; default: each record's jurisdiction.)")
 @click.option("--as-of", "as_of", callback=_as_of, metavar="YYYY-MM-DD", help="检查日期；默认取每个输入自己的 as_of，否则为今天。(as-of date; default: each input's own, else today.)")
+@map_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="输出格式 (output format).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="输出语言 (output language).")
 def diff_command(data: tuple[str, ...], base_dir: str, head_dir: str, profile: str | None, as_of: dt.date | None,
-                 fmt: str, lang: str) -> None:
+                 column_map: str | None, fmt: str, lang: str) -> None:
     """比较改动前后两套规则在同一数据上的发现。Compare the findings of two rule packs on the same data.
 
     \b
@@ -159,7 +162,7 @@ def diff_command(data: tuple[str, ...], base_dir: str, head_dir: str, profile: s
     for pack in (base, head):
         if profile:
             load_profile(pack, profile)
-    impact = compare(load_inputs(list(data)), base, head, profile, as_of, lang)
+    impact = compare(load_inputs(list(data), column_map), base, head, profile, as_of, lang)
     if fmt == "json":
         click.echo(json.dumps(impact.to_dict(), ensure_ascii=False, indent=2))
     else:

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from perfrules.api import check_paths, default_rules_dir
+from perfrules.cli.maps import map_option
 from perfrules.cli.options import FAIL_ON, common_options, remember_lang
 from perfrules.evaluation.check import CheckResult, merge_results
 from perfrules.findings.model import evidence_labels, exit_code
@@ -23,6 +24,7 @@ from perfrules.rulepack.pack import load_pack
 @click.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path())
 @common_options
+@map_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "junit"]), default="table", show_default=True,
               help="输出格式：table 终端阅读，json，csv（Excel 可直接打开），junit（CI 测试报告，每条规则一个用例）。"
                    "(output format: table, json, csv, or junit for CI: a testcase per rule.)")
@@ -31,7 +33,7 @@ from perfrules.rulepack.pack import load_pack
 @click.option("--fail-on", "fail_on", type=click.Choice(list(FAIL_ON)), default="阻断", show_default=True,
               help="达到此严重程度时退出码为 1。(exit 1 when a finding reaches this severity.)")
 def check(inputs: tuple[str, ...], rules_dir: str | None, profile: str | None, as_of: dt.date | None, lang: str,
-          fmt: str, output: str | None, fail_on: str) -> None:
+          column_map: str | None, fmt: str, output: str | None, fail_on: str) -> None:
     """检查申报文件或导出目录。Check submissions (JSON/YAML) or export folders (CSV/XLSX/Parquet).
 
     INPUTS 可以是文件或目录，可给多个；每项发现和说明都注明来自哪个输入。
@@ -46,7 +48,7 @@ def check(inputs: tuple[str, ...], rules_dir: str | None, profile: str | None, a
     """
     remember_lang(lang)
     started = time.perf_counter()
-    result = _check(list(inputs), rules_dir, profile, as_of, lang)
+    result = _check(list(inputs), rules_dir, profile, as_of, lang, column_map)
     if fmt == "junit":
         text = check_junit(result, FAIL_ON[fail_on], lang, time.perf_counter() - started)
     elif fmt == "table":  # evidence named by the data contract's headers and the pack's titles
@@ -60,13 +62,14 @@ def check(inputs: tuple[str, ...], rules_dir: str | None, profile: str | None, a
     sys.exit(exit_code(result.worst(), FAIL_ON[fail_on]))
 
 
-def _check(inputs: list[str], rules_dir: str | None, profile: str | None, as_of: dt.date | None, lang: str) -> CheckResult:
+def _check(inputs: list[str], rules_dir: str | None, profile: str | None, as_of: dt.date | None, lang: str,
+           column_map: str | None) -> CheckResult:
     """One input is checked as it is; several are checked one by one, each finding naming its input."""
     if len(inputs) == 1:
-        return check_paths(inputs, rules_dir, profile, as_of, lang)
+        return check_paths(inputs, rules_dir, profile, as_of, lang, column_map)
     results = []
     for name in inputs:
-        result = check_paths([name], rules_dir, profile, as_of, lang)
+        result = check_paths([name], rules_dir, profile, as_of, lang, column_map)
         results.append(dataclasses.replace(result, found=with_input(result.table, name), _table=None, _findings=None))
     return merge_results(results)
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from perfrules.errors import InputError, Problem, Where
+from perfrules.inputs.column_map import ColumnMap, manifest_map
 from perfrules.inputs.dataset import Dataset, InputNote, ValueIssue, assemble, typed_frame
 from perfrules.language.fields import TABLES, Table, resolve_header, table_for_file_stem
 
@@ -28,15 +31,21 @@ EXTENSIONS = (".csv", ".xlsx", ".parquet")
 MANIFEST_NAMES = ("manifest.yaml", "manifest.yml", "manifest.json", "manifest")
 
 
-def load_export(folder: Path, display: str | None = None) -> Dataset:
-    """Read every table file of an export folder; only ``projects`` is required."""
+def load_export(folder: Path, display: str | None = None, column_map: ColumnMap | None = None) -> Dataset:
+    """Read every table file of an export folder; only ``projects`` is required.
+
+    A column map (given, else the one the folder's manifest names) says how another system's names read.
+    """
     shown = display or str(folder)
+    column_map = column_map or manifest_map(folder, MANIFEST_NAMES)
     files: dict[str, Path] = {}
     notes: list[InputNote] = []
     for path in sorted(folder.iterdir()):
         if path.suffix.lower() not in EXTENSIONS or path.name.startswith((".", "~$")):
             continue
-        table = table_for_file_stem(path.stem)
+        table = column_map.table_for_file(path.stem) if column_map else table_for_file_stem(path.stem)
+        if table is None and column_map and path.name in column_map.lookup_files():
+            continue
         if table is None:
             notes.append(InputNote("input.unknown-file", f"未识别的文件 {path.name}，已忽略。",
                                    f"unrecognised file {path.name}, ignored.", str(path)))
@@ -55,7 +64,7 @@ def load_export(folder: Path, display: str | None = None) -> Dataset:
     absent_columns: dict[str, set[str]] = {}
     for name, path in files.items():
         table = TABLES[name]
-        raw, rows, headers, units = read_table(path, table, notes)
+        raw, rows, headers, units = read_table(path, table, notes, column_map.reader(table, path, folder, issues, notes) if column_map else None)
         missing_required = [c for c in table.required if c not in raw.columns]
         if missing_required:
             raise InputError([Problem("input.missing-column", f"{path.name} 缺少必需的列 {missing_required}。",
@@ -89,8 +98,13 @@ def read_manifest(folder: Path) -> dt.date | None:
     return None
 
 
-def read_table(path: Path, table: Table, notes: list[InputNote]) -> tuple[pd.DataFrame, list[str] | pd.Series, dict[str, str], dict[str, float]]:
-    """A table file as raw object columns renamed to catalogue names, with row labels and header units."""
+def read_table(path: Path, table: Table, notes: list[InputNote], mapped: Callable[..., Any] | None = None
+               ) -> tuple[pd.DataFrame, list[str] | pd.Series, dict[str, str], dict[str, float]]:
+    """A table file as raw object columns renamed to catalogue names, with row labels and header units.
+
+    ``mapped`` is a column map's step for this table (``ColumnMap.reader``): it reads the mapped columns
+    and says which field each header is.
+    """
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
@@ -106,11 +120,14 @@ def read_table(path: Path, table: Table, notes: list[InputNote]) -> tuple[pd.Dat
     except Exception as exc:  # any reader failure means the file cannot be read at all
         raise InputError([Problem("input.unreadable", f"无法读取文件：{type(exc).__name__}: {exc}。",
                                   f"cannot read file: {type(exc).__name__}: {exc}.", Where(file=str(path)))]) from exc
+    resolve = functools.partial(resolve_header, table)
+    if mapped is not None:
+        raw, resolve = mapped(raw, rows)
     rename: dict[Any, str] = {}
     headers: dict[str, str] = {}
     units: dict[str, float] = {}
     for header in raw.columns:
-        name, unit = resolve_header(table, str(header))
+        name, unit = resolve(str(header))
         if name is None:
             continue
         if name in headers:

@@ -83,8 +83,8 @@ class NightlyResult:
 
 def run_nightly(export: str | Path, out: str | Path, state: str | Path | None = None, rules_dir: str | Path | None = None,
                 profile: str | None = None, as_of: dt.date | None = None, lang: str = "zh", fail_on: str = "阻断",
-                progress: Progress | None = None) -> NightlyResult:
-    """Check ``export`` and write the run directory ``out`` (see the module docstring)."""
+                progress: Progress | None = None, column_map: str | None = None) -> NightlyResult:
+    """Check ``export`` (read through ``column_map``, a map name or file, when given) and write the run directory ``out``."""
     started = dt.datetime.now().replace(microsecond=0)
     progress = progress or Progress(None)
     export, out = Path(export), Path(out)
@@ -99,7 +99,7 @@ def run_nightly(export: str | Path, out: str | Path, state: str | Path | None = 
     with store.lock() if store else contextlib.nullcontext():
         t0 = time.perf_counter()
         progress.stage("load", str(export))
-        datasets = load_inputs([export])
+        datasets = load_inputs([export], column_map)
         rows = {t: sum(len(d.frame(t)) for d in datasets) for t in TABLE_NAMES}
         t1 = time.perf_counter()
         progress.stage("check", f"{rows['projects']:,} 个项目" if lang != "en" else f"{rows['projects']:,} projects")

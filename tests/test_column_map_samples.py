@@ -1,0 +1,71 @@
+"""samples/exports/fasp2-2022: read through the fasp2 map, it gives the findings of the same projects in perfrules' own shape."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+SAMPLE = ROOT / "samples" / "exports" / "fasp2-2022"
+BUILDER = ROOT / "samples" / "exports" / "build_fasp2_2022.py"
+
+
+def build(shape: str, out: Path) -> Path:
+    subprocess.run([sys.executable, str(BUILDER), "--shape", shape, "--out", str(out)], check=True, capture_output=True, timeout=120)
+    return out
+
+
+def check_json(*args: str | Path) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "perfrules.cli.main", "check", *map(str, args), "--format", "json"],
+                          capture_output=True, text=True, encoding="utf-8", timeout=300, cwd=ROOT)
+    assert proc.returncode == 1, proc.stderr  # the sample has 阻断 findings
+    return json.loads(proc.stdout)
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict]:
+    own = build("perfrules", tmp_path_factory.mktemp("own") / "fasp2-2022")
+    return check_json(SAMPLE, "--map", "fasp2"), check_json(own)
+
+
+def test_the_committed_sample_is_what_the_builder_writes(tmp_path):
+    fresh = build("fasp2", tmp_path / "fasp2-2022")
+    committed = sorted(p.relative_to(SAMPLE) for p in SAMPLE.rglob("*") if p.is_file())
+    assert committed == sorted(p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file())
+    for rel in committed:
+        assert filecmp.cmp(SAMPLE / rel, fresh / rel, shallow=False), rel
+
+
+def test_the_sample_is_in_the_fasp2_shape():
+    header = (SAMPLE / "BGT_PM_ANNUAL.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
+    assert header[:9] == ["mof_div_code", "fiscal_year", "agency_code", "dept_code", "pro_code", "pro_name", "pro_kind_code", "apply_up", "cur_amt"]
+    row = (SAMPLE / "BGT_PM_ANNUAL.csv").read_text(encoding="utf-8").splitlines()[3].split(",")
+    assert row[0] == "652325" and row[3] == "103" and row[7] == "5000000.00"  # codes, 元 amounts
+    assert row[9:13] == ["1", "2", "20220301000000000", "20230228000000000"]  # 1/2 flags, 17-digit timestamps
+
+
+def test_findings_equal_those_of_the_same_projects_in_perfrules_shape(both):
+    fasp2, own = both
+    def comparable(doc: dict) -> list[str]:
+        return sorted(json.dumps({k: v for k, v in f.items() if k != "location"}, ensure_ascii=False, sort_keys=True) for f in doc["findings"])
+    assert comparable(fasp2) == comparable(own)
+    assert fasp2["summary"] == own["summary"]
+    assert [(f["location"].get("row"), f["rule_id"]) for f in fasp2["findings"]] == [(f["location"].get("row"), f["rule_id"]) for f in own["findings"]]
+
+
+def test_the_sample_gives_the_findings_its_builder_describes(both):
+    fasp2, _ = both
+    fired = {(f["rule_id"], f["project_id"], f["severity"]) for f in fasp2["findings"] if f["kind"] == "rule"}
+    assert ("PF-P01-NOGOAL", "FX-002", "阻断") in fired                   # no goal
+    assert ("PF-P05-EXANTE", "FX-003", "阻断") in fired                   # new, 500万, no ex-ante report
+    assert ("PF-P08-POORGRADE", "FX-004", "阻断") in fired                # 差 last year, amount not cut
+    assert not [f for f in fasp2["findings"] if f["project_id"] == "FX-001" and f["kind"] == "rule" and f["severity"] == "阻断"]
+    assert not [f for f in fasp2["findings"] if f["rule_id"] == "PF-D03-UNREADABLE"]  # every code, flag and timestamp read
+    assert fasp2["summary"]["profile"] == "qitai"                         # 财政区划 652325 → qitai through the lookup
+    departments = {f["project_id"]: f["department"] for f in fasp2["findings"] if f["project_id"]}
+    assert departments["FX-002"] == "县交通运输局"                          # dept_code 102 through 代码表/部门.csv
