@@ -1,0 +1,99 @@
+"""Submissions checked against ``schemas/submission.schema.json``: each problem with its JSON pointer.
+
+The schema's top level is a ``oneOf`` (a project, a list of projects, or ``{projects, departments}``),
+whose own error only says "not valid under any of the given schemas". The branch is chosen here the
+way the screener reads the document, and the document is checked against that branch, so each
+problem points at the value that is wrong and says what would be valid, in Chinese and English.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import jsonschema
+
+from perfrules.rulepack.pack import load_schema
+
+SCHEMA = "submission.schema.json"
+TYPE_ZH = {"string": "字符串", "number": "数字", "integer": "整数", "boolean": "布尔值", "null": "空值 null", "object": "对象", "array": "列表"}
+
+
+@dataclass(frozen=True)
+class SchemaProblem:
+    """One thing wrong with a request body: where (JSON pointer and the user's own key), what, in both languages."""
+
+    pointer: str
+    field: str | None
+    code: str
+    zh: str
+    en: str
+
+    def to_dict(self, lang: str = "zh") -> dict[str, Any]:
+        return {"pointer": self.pointer, "field": self.field, "code": self.code,
+                "message": self.en if lang == "en" else self.zh, "message_zh": self.zh, "message_en": self.en}
+
+
+@cache
+def _validators() -> dict[str, jsonschema.protocols.Validator]:
+    schema = load_schema(SCHEMA)
+    branches = schema["oneOf"]
+    out = {}
+    for name, branch in zip(("project", "list", "document"), branches):
+        sub = {k: v for k, v in schema.items() if k != "oneOf"}
+        sub.update(branch)
+        out[name] = jsonschema.Draft202012Validator(sub, format_checker=jsonschema.FormatChecker(["date"]))
+    return out
+
+
+def submission_problems(doc: Any, prefix: str = "") -> list[SchemaProblem]:
+    """Every schema problem of a submission (empty when it is valid); pointers start with ``prefix``."""
+    if isinstance(doc, list):
+        branch = "list"
+    elif isinstance(doc, dict):
+        branch = "document" if ("projects" in doc or "departments" in doc) else "project"
+    else:
+        return [SchemaProblem(prefix or "/", None, "submission.shape", f"提交内容须为一个项目对象、项目列表或 {{projects, departments}}，实际为 {_show(doc)}。",
+                              f"a submission must be a project object, a list of projects, or {{projects, departments}}; got {_show(doc)}.")]
+    errors = sorted(_validators()[branch].iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
+    return [_problem(e, prefix) for e in errors]
+
+
+def pointer(parts: Any, prefix: str = "") -> str:
+    """A JSON pointer (RFC 6901) from path parts."""
+    return prefix + "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _problem(err: jsonschema.ValidationError, prefix: str) -> SchemaProblem:
+    path = list(err.absolute_path)
+    value = err.instance
+    kind = err.validator
+    if kind == "required":
+        missing = next((name for name in err.validator_value if isinstance(value, dict) and name not in value), str(err.validator_value))
+        return SchemaProblem(pointer([*path, missing], prefix), missing, "submission.required",
+                             f"缺少必填字段 {missing!r}。", f"required field {missing!r} is missing.")
+    field = str(path[-1]) if path else None
+    where = pointer(path, prefix)
+    if kind == "type":
+        types = [str(t) for t in (err.validator_value if isinstance(err.validator_value, list) else [err.validator_value])]
+        return SchemaProblem(where, field, "submission.type", f"类型应为{'或'.join(TYPE_ZH.get(t, t) for t in types)}，实际为 {_show(value)}。",
+                             f"must be {' or '.join(types)}, got {_show(value)}.")
+    if kind == "enum":
+        allowed = ", ".join(["null" if v is None else str(v) for v in err.validator_value])
+        return SchemaProblem(where, field, "submission.enum", f"须为以下之一：{allowed}；实际为 {_show(value)}。",
+                             f"must be one of: {allowed}; got {_show(value)}.")
+    if kind in ("minimum", "maximum"):
+        zh = "不得小于" if kind == "minimum" else "不得大于"
+        en = "must be at least" if kind == "minimum" else "must be at most"
+        return SchemaProblem(where, field, f"submission.{kind}", f"{zh} {err.validator_value}，实际为 {_show(value)}。",
+                             f"{en} {err.validator_value}, got {_show(value)}.")
+    if kind == "format":
+        return SchemaProblem(where, field, "submission.format", f"须为 YYYY-MM-DD 日期，实际为 {_show(value)}。",
+                             f"must be a YYYY-MM-DD date, got {_show(value)}.")
+    return SchemaProblem(where, field, "submission.invalid", f"不符合提交文件格式：{err.message}。", f"does not match the submission schema: {err.message}.")
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "…"
