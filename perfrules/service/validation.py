@@ -57,7 +57,21 @@ def submission_problems(doc: Any, prefix: str = "") -> list[SchemaProblem]:
         return [SchemaProblem(prefix or "/", None, "submission.shape", f"提交内容须为一个项目对象、项目列表或 {{projects, departments}}，实际为 {_show(doc)}。",
                               f"a submission must be a project object, a list of projects, or {{projects, departments}}; got {_show(doc)}.")]
     errors = sorted(_validators()[branch].iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
-    return [_problem(e, prefix) for e in errors]
+    out: list[SchemaProblem] = []
+    required_done: set[tuple[str, ...]] = set()
+    for e in errors:
+        if e.validator == "required":
+            # jsonschema reports each missing name as its own error, all with the whole list: name each once.
+            path = tuple(str(p) for p in e.absolute_path)
+            if path in required_done:
+                continue
+            required_done.add(path)
+            missing = [n for n in e.validator_value if isinstance(e.instance, dict) and n not in e.instance]
+            out += [SchemaProblem(pointer([*e.absolute_path, n], prefix), n, "submission.required",
+                                  f"缺少必填字段 {n!r}。", f"required field {n!r} is missing.") for n in missing]
+            continue
+        out.append(_problem(e, prefix))
+    return out
 
 
 def pointer(parts: Any, prefix: str = "") -> str:
@@ -69,10 +83,6 @@ def _problem(err: jsonschema.ValidationError, prefix: str) -> SchemaProblem:
     path = list(err.absolute_path)
     value = err.instance
     kind = err.validator
-    if kind == "required":
-        missing = next((name for name in err.validator_value if isinstance(value, dict) and name not in value), str(err.validator_value))
-        return SchemaProblem(pointer([*path, missing], prefix), missing, "submission.required",
-                             f"缺少必填字段 {missing!r}。", f"required field {missing!r} is missing.")
     field = str(path[-1]) if path else None
     where = pointer(path, prefix)
     if kind == "type":
