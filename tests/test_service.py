@@ -347,3 +347,11 @@ def test_a_bad_token_file_is_named_by_line(tmp_path):
     with pytest.raises(InputError) as info:
         load_tokens(path)
     assert [(p.where.line, p.code) for p in info.value.problems] == [(2, "serve.token-short"), (3, "serve.token-line")]
+
+
+def test_a_year_the_calendar_cannot_hold_is_a_422_not_a_500(client):
+    # Found by the schemathesis test: fiscal_year 0 made the per-record evaluator build a date of year 0.
+    r = client.post("/v1/screen", json={"project_id": "X-0", "fiscal_year": 0, "amount": 100})
+    assert r.status_code == 422
+    assert r.json()["error"]["problems"][0]["code"] == "submission.out-of-range"
+    assert "year 0 is out of range" in r.json()["error"]["problems"][0]["message_en"]

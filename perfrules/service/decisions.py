@@ -8,18 +8,21 @@ request (``"file": "request"``, or the batch item) where ``check`` names the fil
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from perfrules.authoring.explain import explain
-from perfrules.errors import Problem, UsageError
+from perfrules.errors import InputError, Problem, UsageError, Where
 from perfrules.evaluation.screening import VERDICTS, ScreenResult
 from perfrules.inputs.submission import submission_dataset
 from perfrules.rulepack.profile import DEFAULT_PROFILE
 from perfrules.service.decision_log import input_hash, now
 from perfrules.service.runtime import LoadedPack
+
+log = logging.getLogger("perfrules.service")
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,15 @@ def decide(pack: LoadedPack, doc: Any, options: ScreenOptions, name: str, log_in
     if options.profile is not None and options.profile not in pack.profiles:
         raise UnknownProfile(options.profile, pack.profiles)
     started = time.perf_counter()
-    result = pack.screener.screen(doc, profile=options.profile, as_of=options.as_of, lang=options.lang, name=name)
+    try:
+        result = pack.screener.screen(doc, profile=options.profile, as_of=options.as_of, lang=options.lang, name=name)
+    except (ValueError, OverflowError) as exc:
+        # A value the schema allows but the calendar does not (fiscal_year 0 makes a date of year 0): the
+        # caller's to fix, so a 422 naming the value, not a 500. Logged: the evaluator should report it itself.
+        log.warning("submission value out of range", exc_info=exc, extra={"event": "submission.out-of-range"})
+        raise InputError([Problem("submission.out-of-range", f"提交内容中有超出范围、无法计算的取值：{exc}。",
+                                  f"the submission holds a value out of range that cannot be computed with: {exc}.",
+                                  Where(file=name))]) from exc
     findings = [f.to_dict() for f in result.findings]
     if options.explain:
         for finding, explained in zip(findings, _explanations(pack, doc, result, options, name)):

@@ -82,6 +82,10 @@ class PackHolder:
 
     def start(self) -> None:
         """Load the published pack now (the worker is not ready before), then follow the record."""
+        if self._stop.is_set():  # started again after a stop (an ASGI host that runs the lifespan twice)
+            self.engine = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="perfrules-engine")
+            self._stop = threading.Event()
+            self.current, self._seen = None, None
         self.check_once()
         self._watcher = threading.Thread(target=self._watch, name="perfrules-pack-watcher", daemon=True)
         self._watcher.start()
@@ -94,6 +98,7 @@ class PackHolder:
         self.engine.shutdown(wait=True)
         if self.current is not None:
             self.current.close()
+            self.current = None
         self._worker_file().unlink(missing_ok=True)
 
     async def run(self, job: Callable[[LoadedPack], T]) -> T:
