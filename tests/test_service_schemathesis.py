@@ -27,7 +27,6 @@ from schemathesis.checks import not_a_server_error, status_code_conformance  # n
 from perfrules.service.app import create_app  # noqa: E402
 from perfrules.service.config import ServiceConfig  # noqa: E402
 
-
 _ROOT = Path(tempfile.mkdtemp(prefix="perfrules-schemathesis-"))
 shutil.copytree(RULES, _ROOT / "rules")
 APP = create_app(ServiceConfig(rules_dir=str(_ROOT / "rules"), state_dir=str(_ROOT / "state"), max_body=65_536, max_batch=4))
