@@ -9,6 +9,7 @@ server log with the request's path).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import json
 import logging
@@ -192,18 +193,18 @@ def _routes(app: FastAPI, service: Service, ops: dict[str, dict[str, Any]]) -> N
         if problems:
             raise _schema_error(problems, options.lang)
 
-        def job(pack: LoadedPack) -> Decision:
+        def job(pack: LoadedPack) -> tuple[Decision, concurrent.futures.Future[None] | None]:
             decision = decide(pack, doc, options, "request", config.log_inputs, {"endpoint": "screen"})
-            if service.decisions:
-                service.decisions.append([decision.record])
-            return decision
+            return decision, service.decisions.append([decision.record]) if service.decisions else None
 
         try:
-            decision = await service.holder.run(job)
+            decision, logged = await service.holder.run(job)
         except UnknownProfile as exc:
             raise _unknown_profile(exc) from None
         except PerfrulesError as exc:
             raise _input_error(exc, options.lang) from None
+        if logged is not None:
+            await asyncio.wrap_future(logged)  # the decision is on disk before it is answered
         record(decision)
         decision.body["timing_ms"]["total"] = round((time.perf_counter() - started) * 1000, 3)
         return JSONResponse(decision.body, headers={"X-Decision-Id": decision.body["decision_id"]})
@@ -233,7 +234,7 @@ def _routes(app: FastAPI, service: Service, ops: dict[str, dict[str, Any]]) -> N
             else:
                 valid.append((i, caller_id, item["submission"]))
 
-        def job(pack: LoadedPack) -> list[tuple[int, Decision | ApiError]]:
+        def job(pack: LoadedPack) -> tuple[list[tuple[int, Decision | ApiError]], concurrent.futures.Future[None] | None]:
             out: list[tuple[int, Decision | ApiError]] = []
             for i, caller_id, submission in valid:
                 try:
@@ -246,14 +247,15 @@ def _routes(app: FastAPI, service: Service, ops: dict[str, dict[str, Any]]) -> N
                 except Exception:
                     log.exception("batch item failed", extra={"event": "error", "batch_id": batch_id, "item": i})
                     out.append((i, ApiError(500, "internal", "内部错误，已记入服务日志。", "internal error; it is in the server log.")))
-            if service.decisions:
-                service.decisions.append([d.record for _, d in out if isinstance(d, Decision)])
-            return out
+            records = [d.record for _, d in out if isinstance(d, Decision)]
+            return out, service.decisions.append(records) if service.decisions else None
 
         try:
-            decided = await service.holder.run(job)
+            decided, logged = await service.holder.run(job)
         except UnknownProfile as exc:
             raise _unknown_profile(exc) from None
+        if logged is not None:
+            await asyncio.wrap_future(logged)
         revision = {}
         for i, outcome in decided:
             caller_id = valid[[v[0] for v in valid].index(i)][1]
