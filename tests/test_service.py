@@ -355,3 +355,23 @@ def test_a_year_the_calendar_cannot_hold_is_a_422_not_a_500(client):
     assert r.status_code == 422
     assert r.json()["error"]["problems"][0]["code"] == "submission.out-of-range"
     assert "year 0 is out of range" in r.json()["error"]["problems"][0]["message_en"]
+
+
+def test_decision_log_rotates_by_day_and_the_reader_windows_it(tmp_path):
+    import datetime as dt
+
+    from perfrules.service.decision_log import DecisionFilter, DecisionLog, read_decisions
+
+    log = DecisionLog(tmp_path)
+    tz = dt.timezone(dt.timedelta(hours=8))
+    records = [{"decision_id": f"d{i}", "time": f"2026-12-0{d}T{h:02d}:00:00.000+08:00", "verdict": v, "profile": "national",
+                "rule_ids": r} for i, (d, h, v, r) in enumerate([(1, 9, "pass", []), (1, 23, "reject", ["PF-P01-NOGOAL"]),
+                                                                 (2, 8, "reject", ["PF-P02-GOALREJECTED"]), (3, 10, "rectify", ["PF-M02-ZEROPAID"])])]
+    log.write_durably(records[:2])
+    log.write_durably(records[2:])
+    log.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["decisions-2026-12-01.jsonl", "decisions-2026-12-02.jsonl", "decisions-2026-12-03.jsonl"]
+    since = dt.datetime(2026, 12, 1, 12, tzinfo=tz)
+    until = dt.datetime(2026, 12, 3, tzinfo=tz)
+    assert [r["decision_id"] for r in read_decisions(tmp_path, DecisionFilter(since=since, until=until))] == ["d1", "d2"]
+    assert [r["decision_id"] for r in read_decisions(tmp_path, DecisionFilter(verdict="reject", rule_id="PF-P02-GOALREJECTED"))] == ["d2"]

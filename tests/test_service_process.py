@@ -213,3 +213,29 @@ def test_sigterm_during_load_answers_and_logs_the_requests_in_flight(tmp_path):
     finally:
         stop.set()
         server.cleanup()
+
+
+def test_the_readme_commands_start_the_service_and_screen_a_sample(tmp_path):
+    import re
+
+    from conftest import ROOT
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## Screening over HTTP \(`perfrules serve`\).*?```sh\n(.*?)```", text, re.S)
+    assert block, "README has no serve code block"
+    install_and_start, curl = [line for line in block.group(1).splitlines() if line.strip()]
+    start = install_and_start.split("&&")[-1].split()
+    assert start[:2] == [".venv/bin/perfrules", "serve"] and "--port" in start and "8080" in curl
+    args = start[2:]
+    args[args.index("--port") + 1] = "0"  # a free port here; the README's own may be taken on this machine
+    args[args.index("--decision-log") + 1] = str(tmp_path / "decisions")
+    server = Server(*args)
+    try:
+        command = curl.replace("127.0.0.1:8080", f"127.0.0.1:{server.port}").replace("@samples/", f"@{SAMPLES}/")
+        out = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=60, cwd=ROOT)
+        body = json.loads(out.stdout)
+        assert body["verdict"] == "reject" and [f["rule_id"] for f in body["findings"]] == ["PF-P02-GOALREJECTED"]
+        assert server.stop() == 0
+        assert list((tmp_path / "decisions").glob("decisions-*.jsonl"))
+    finally:
+        server.cleanup()
