@@ -71,7 +71,7 @@ def create_app(config: ServiceConfig) -> Any:
             outcome = await asyncio.to_thread(publish, config.rules_dir, config.state_dir)
             if not outcome.accepted:
                 raise PerfrulesError(outcome.problems)
-        await asyncio.to_thread(service.holder.start)
+        await asyncio.to_thread(service.holder.start, asyncio.get_running_loop())
         saver = asyncio.create_task(_save_metrics(service.metrics))
         try:
             yield

@@ -1,10 +1,12 @@
-"""One worker's rule pack: loaded from the published record, swapped whole, used by one engine thread.
+"""One worker's rule pack: loaded from the published record, swapped whole, used on the event loop's thread.
 
-durable-rules holds the GIL, so a worker screens on one thread (``engine``); requests queue there
-and the event loop stays free for health checks and metrics. A watcher thread follows
-``current.json``: when the published revision changes it loads the new pack beside the old one,
-then hands the swap to the engine thread, between two requests. A request takes the pack once, at
-its start, and uses that object throughout: it never sees a half-loaded pack.
+durable-rules holds the GIL, so a worker screens on one thread: the event loop's own, synchronously
+(a screening takes a millisecond or two). A second thread doing the screening would only make the two
+take turns at the GIL, and each hand-over waits up to the interpreter's switch interval (5 ms). A
+watcher thread follows ``current.json``: when the published revision changes it parses and compiles
+the new pack beside the old one, then hands the swap to the event loop, which builds the engines and
+swaps between two requests. A request takes the pack once, at its start, and uses that object
+throughout: it never sees a half-loaded pack.
 """
 
 from __future__ import annotations
@@ -68,45 +70,39 @@ class LoadedPack:
 
 
 class PackHolder:
-    """The worker's current pack, its engine thread and the watcher that follows reloads."""
+    """The worker's current pack and the watcher that follows reloads."""
 
     def __init__(self, state_dir: str | Path, poll_seconds: float = 0.2):
         self.state_dir = Path(state_dir)
         self.poll_seconds = poll_seconds
         self.current: LoadedPack | None = None
-        self.engine = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="perfrules-engine")
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = threading.Event()
         self._seen: tuple[int, int] | None = None
         self._watcher: threading.Thread | None = None
         self.on_swap: list[Callable[[LoadedPack], None]] = []
 
-    def start(self) -> None:
-        """Load the published pack now (the worker is not ready before), then follow the record."""
-        if self._stop.is_set():  # started again after a stop (an ASGI host that runs the lifespan twice)
-            self.engine = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="perfrules-engine")
-            self._stop = threading.Event()
-            self.current, self._seen = None, None
+    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Load the published pack now (the worker is not ready before), then follow the record; swaps run on ``loop``."""
+        self._loop = loop
+        self._stop = threading.Event()
+        self.current, self._seen = None, None
         self.check_once()
         self._watcher = threading.Thread(target=self._watch, name="perfrules-pack-watcher", daemon=True)
         self._watcher.start()
 
     def stop(self) -> None:
-        """Stop following reloads, let queued requests finish, free the engines."""
+        """Stop following reloads, free the engines."""
         self._stop.set()
         if self._watcher is not None:
             self._watcher.join(timeout=5)
-        self.engine.shutdown(wait=True)
         if self.current is not None:
             self.current.close()
             self.current = None
         self._worker_file().unlink(missing_ok=True)
 
     async def run(self, job: Callable[[LoadedPack], T]) -> T:
-        """Run ``job`` on the engine thread with the pack current when it starts."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.engine, self._with_pack, job)
-
-    def _with_pack(self, job: Callable[[LoadedPack], T]) -> T:
+        """Run ``job`` with the pack current now (on the event loop's thread, between two swaps)."""
         pack = self.current
         if pack is None:
             raise RuntimeError("no rule pack is loaded")
@@ -128,16 +124,29 @@ class PackHolder:
             return False
         started = time.perf_counter()
         loaded = LoadedPack.load(record)
-        self.engine.submit(self._swap, loaded).result()
+        if self._loop is not None and self.current is not None:
+            done: concurrent.futures.Future[None] = concurrent.futures.Future()
+            self._loop.call_soon_threadsafe(self._swap_on_loop, loaded, done)
+            done.result()
+        else:  # the first pack, before any request
+            self._swap(loaded)
         log.info("pack loaded", extra={"event": "pack.loaded", "pack_revision": record.revision,
                                        "ms": round((time.perf_counter() - started) * 1000, 1)})
         return True
+
+    def _swap_on_loop(self, loaded: LoadedPack, done: concurrent.futures.Future[None]) -> None:
+        try:
+            self._swap(loaded)
+        except BaseException as exc:
+            done.set_exception(exc)
+        else:
+            done.set_result(None)
 
     def _swap(self, loaded: LoadedPack) -> None:
         loaded.warm()
         old, self.current = self.current, loaded
         if old is not None:
-            old.close()  # on the engine thread: no request is using it now
+            old.close()  # on the event loop's thread, between requests: no request is using it now
         write_atomic(self._worker_file(), json.dumps({"pid": os.getpid(), "revision": loaded.revision}) + "\n")
         for callback in self.on_swap:
             callback(loaded)
