@@ -239,3 +239,29 @@ def test_the_readme_commands_start_the_service_and_screen_a_sample(tmp_path):
         assert list((tmp_path / "decisions").glob("decisions-*.jsonl"))
     finally:
         server.cleanup()
+
+
+def test_a_pack_that_fails_its_checks_stops_serve_before_it_listens(tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    p_file = rules / "P-budgeting.yaml"
+    p_file.write_text(p_file.read_text(encoding="utf-8").replace("when: |", "when: |\n      no_such_field and", 1), encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "perfrules", "serve", "--port", "0", "--rules", str(rules), "--state-dir", str(tmp_path / "s")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert "P-budgeting.yaml:" in out.stderr and "no_such_field" in out.stderr and "Traceback" not in out.stderr
+    assert not list((tmp_path / "s" / "packs").glob("*/pack.yaml"))  # nothing was published
+
+
+def test_a_port_in_use_is_a_clear_error(tmp_path):
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        out = subprocess.run([sys.executable, "-m", "perfrules", "serve", "--port", str(taken.getsockname()[1]), "--lang", "en"],
+                             capture_output=True, text=True, timeout=120)
+    finally:
+        taken.close()
+    assert out.returncode == 2 and "cannot listen on 127.0.0.1:" in out.stderr and "[serve.bind]" in out.stderr

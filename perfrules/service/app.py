@@ -207,7 +207,8 @@ def _routes(app: FastAPI, service: Service, ops: dict[str, dict[str, Any]]) -> N
             await asyncio.wrap_future(logged)  # the decision is on disk before it is answered
         record(decision)
         decision.body["timing_ms"]["total"] = round((time.perf_counter() - started) * 1000, 3)
-        return JSONResponse(decision.body, headers={"X-Decision-Id": decision.body["decision_id"]})
+        return JSONResponse(decision.body, headers={"X-Decision-Id": decision.body["decision_id"],
+                                                    "X-Perfrules-Pack-Revision": decision.body["pack"]["revision"]})
 
     @app.post("/v1/screen/batch", openapi_extra=ops["batch"], summary="批量筛查 (screen a batch)")
     async def batch(request: Request) -> Response:
@@ -268,7 +269,7 @@ def _routes(app: FastAPI, service: Service, ops: dict[str, dict[str, Any]]) -> N
                 results[i] = {"id": caller_id, "status": outcome.status, **outcome.body(options.lang)}
         body = {"batch_id": batch_id, "pack": revision or service.pack_json(), "results": results,
                 "timing_ms": {"total": round((time.perf_counter() - started) * 1000, 3)}}
-        return JSONResponse(body, headers={"X-Decision-Id": batch_id})
+        return JSONResponse(body, headers={"X-Decision-Id": batch_id, "X-Perfrules-Pack-Revision": body["pack"].get("revision", "")})
 
     @app.get("/v1/rules", openapi_extra=ops["rules"], summary="生效规则 (rules in force)")
     async def rules(request: Request) -> Response:

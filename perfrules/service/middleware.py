@@ -59,11 +59,13 @@ class ServiceMiddleware:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
                 headers = list(message.get("headers", []))
+                names = {k for k, _ in headers}
                 for k, v in headers:
                     if k == b"x-decision-id":
                         status["decision"] = v.decode()
+                # A decision names the revision that made it itself (a reload may land while its log line syncs).
                 revision = self.revision()
-                if revision:
+                if revision and b"x-perfrules-pack-revision" not in names:
                     headers.append((b"x-perfrules-pack-revision", revision.encode()))
                 message = {**message, "headers": headers}
             await send(message)

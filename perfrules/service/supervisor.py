@@ -68,6 +68,14 @@ class Supervisor:
         return current.revision if current else None
 
     def run(self) -> int:
+        """Serve until SIGTERM/SIGINT; 0 then. A pack that fails its checks, or a port in use, raises (exit 2)."""
+        try:
+            return self._run()
+        finally:
+            if self.remove_state:
+                shutil.rmtree(self.config.state_dir, ignore_errors=True)
+
+    def _run(self) -> int:
         logging_json.configure(self.revision)
         outcome = publish(self.config.rules_dir, self.config.state_dir)
         if not outcome.accepted:
@@ -89,8 +97,6 @@ class Supervisor:
             self._stop_workers()
         finally:
             sock.close()
-            if self.remove_state:
-                shutil.rmtree(self.config.state_dir, ignore_errors=True)
         log.info("stopped", extra={"event": "stopped"})
         return 0
 
