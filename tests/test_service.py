@@ -375,3 +375,18 @@ def test_decision_log_rotates_by_day_and_the_reader_windows_it(tmp_path):
     until = dt.datetime(2026, 12, 3, tzinfo=tz)
     assert [r["decision_id"] for r in read_decisions(tmp_path, DecisionFilter(since=since, until=until))] == ["d1", "d2"]
     assert [r["decision_id"] for r in read_decisions(tmp_path, DecisionFilter(verdict="reject", rule_id="PF-P02-GOALREJECTED"))] == ["d2"]
+
+
+def test_the_fast_schema_check_agrees_with_jsonschema():
+    from perfrules.service.validation import _passes_fast, _validators
+
+    docs = [json.loads(p.read_text(encoding="utf-8")) for p in SAMPLE_FILES]
+    bad = [{"projects": [{"project_id": "x", "fiscal_year": 2022, "amount": 1}], "as_of": "2022-13-01"},
+           {"projects": [{"project_id": "x", "fiscal_year": 2022, "amount": 1}], "as_of": "20221001"},
+           {"project_id": True, "fiscal_year": 2022, "amount": 1}, {"project_id": "x", "fiscal_year": 2022},
+           {"project_id": "x", "fiscal_year": 2022, "amount": 1, "prior_evaluation": {"score": 101}},
+           {"project_id": "x", "fiscal_year": 2022, "amount": 1, "amount_unit": "千元"}]
+    for doc in docs + bad:
+        branch = "document" if "projects" in doc else "project"
+        assert _passes_fast(branch, doc) == _validators()[branch].is_valid(doc), doc
+    assert sum(_passes_fast("document" if "projects" in d else "project", d) for d in bad) == 0

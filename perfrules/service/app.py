@@ -267,9 +267,10 @@ def _routes(app: FastAPI, service: Service, ops: dict[str, dict[str, Any]]) -> N
             else:
                 service.metrics.inc("perfrules_errors_total", code=outcome.code)
                 results[i] = {"id": caller_id, "status": outcome.status, **outcome.body(options.lang)}
-        body = {"batch_id": batch_id, "pack": revision or service.pack_json(), "results": results,
+        pack_json = revision or service.pack_json()
+        body = {"batch_id": batch_id, "pack": pack_json, "results": results,
                 "timing_ms": {"total": round((time.perf_counter() - started) * 1000, 3)}}
-        return JSONResponse(body, headers={"X-Decision-Id": batch_id, "X-Perfrules-Pack-Revision": body["pack"].get("revision", "")})
+        return JSONResponse(body, headers={"X-Decision-Id": batch_id, "X-Perfrules-Pack-Revision": str(pack_json.get("revision", ""))})
 
     @app.get("/v1/rules", openapi_extra=ops["rules"], summary="生效规则 (rules in force)")
     async def rules(request: Request) -> Response:
