@@ -390,3 +390,16 @@ def test_the_fast_schema_check_agrees_with_jsonschema():
         branch = "document" if "projects" in doc else "project"
         assert _passes_fast(branch, doc) == _validators()[branch].is_valid(doc), doc
     assert sum(_passes_fast("document" if "projects" in d else "project", d) for d in bad) == 0
+
+
+def test_old_published_copies_are_pruned_but_current_and_previous_stay(tmp_path):
+    import os
+
+    from perfrules.service.revision import _prune
+
+    for i in range(8):
+        (tmp_path / f"rev{i}").mkdir()
+        os.utime(tmp_path / f"rev{i}", (1000 + i, 1000 + i))
+    (tmp_path / ".incoming-x").mkdir()
+    _prune(tmp_path, keep={"rev0", "rev7"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".incoming-x", "rev0", "rev3", "rev4", "rev5", "rev6", "rev7"]

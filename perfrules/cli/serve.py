@@ -89,7 +89,8 @@ def _when(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.d
 
 
 @click.command(name="decisions")
-@click.option("--log", "log_dir", required=True, type=click.Path(), metavar="DIR", help="决策日志目录（serve --decision-log）。(the decision log folder.)")
+@click.option("--log", "log_dir", default="decisions", show_default=True, envvar="PERFRULES_DECISION_LOG", type=click.Path(), metavar="DIR",
+              help="决策日志目录（serve --decision-log；或环境变量 PERFRULES_DECISION_LOG）。(the decision log folder, or $PERFRULES_DECISION_LOG.)")
 @click.option("--since", callback=_when, metavar="WHEN", help="起始时间：2026-12-01、2026-12-01T08:00 或 30m/2h/7d。(from: a date, date-time, or 30m/2h/7d ago.)")
 @click.option("--until", callback=_when, metavar="WHEN", help="截止时间（不含）。(until, exclusive.)")
 @click.option("--verdict", type=click.Choice(list(VERDICT_WORDS)), help="只看此结论。(only this verdict.)")

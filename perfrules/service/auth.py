@@ -2,12 +2,14 @@
 
 The token file has one token per line, optionally followed by its role: ``<token>`` or
 ``<token> admin``. Blank lines and lines starting with ``#`` are ignored. A presented token is
-compared with every known token in constant time (``hmac.compare_digest``), all of them, so the
-time taken does not tell how much of a token matched, nor which.
+compared with every known token in constant time (``hmac.compare_digest`` of their SHA-256 digests,
+so lengths are equal too), all of them, so the time taken does not tell how much of a token matched,
+nor which.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +23,7 @@ ROLES = ("client", "admin")
 class TokenSet:
     """The accepted tokens and their roles (``client`` or ``admin``)."""
 
-    tokens: tuple[tuple[bytes, str], ...]
+    tokens: tuple[tuple[bytes, str], ...]  # (sha256 of the token, role)
 
     def role_of(self, authorization: str | None) -> str | None:
         """The role of the bearer token in an ``Authorization`` header, or None when it is missing or unknown."""
@@ -30,7 +32,7 @@ class TokenSet:
         scheme, _, presented = authorization.partition(" ")
         if scheme.lower() != "bearer" or not presented.strip():
             return None
-        given = presented.strip().encode("utf-8")
+        given = hashlib.sha256(presented.strip().encode("utf-8")).digest()  # equal lengths: the time tells nothing of it
         role = None
         for token, token_role in self.tokens:
             if hmac.compare_digest(given, token) and role is None:
@@ -61,7 +63,7 @@ def load_tokens(path: str | Path) -> TokenSet:
             problems.append(Problem("serve.token-short", "令牌至少 16 个字符。", "a token must be at least 16 characters long.",
                                     Where(file=str(file), line=number)))
             continue
-        tokens.append((parts[0].encode("utf-8"), role))
+        tokens.append((hashlib.sha256(parts[0].encode("utf-8")).digest(), role))
     if not tokens and not problems:
         problems.append(Problem("serve.token-none", "令牌文件中没有令牌。", "the token file holds no token.", Where(file=str(file))))
     if problems:

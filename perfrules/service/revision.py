@@ -114,10 +114,19 @@ def publish(rules_dir: str | Path, state_dir: str | Path) -> PublishOutcome:
                                   dt.datetime.now().astimezone().isoformat(timespec="seconds"))
             if previous is None or previous.revision != revision:
                 write_atomic(state / CURRENT, json.dumps(current.to_dict(), ensure_ascii=False) + "\n")
+                _prune(packs, keep={revision, previous.revision if previous else ""})
                 return PublishOutcome(revision, current, [], changed=True)
             return PublishOutcome(revision, previous, [], changed=False)
         finally:
             shutil.rmtree(incoming, ignore_errors=True)
+
+
+def _prune(packs: Path, keep: set[str], retain: int = 5) -> None:
+    """Remove old published copies, keeping the current and previous ones and the few newest."""
+    copies = sorted((p for p in packs.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in copies[retain:]:
+        if old.name not in keep:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def check_pack(directory: Path) -> tuple[list[Problem], str]:
