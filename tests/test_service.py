@@ -280,7 +280,7 @@ def test_reload_rejects_a_broken_pack_and_accepts_a_fixed_one(client, service_di
         r = client.post("/v1/admin/reload")
         assert r.status_code == 422
         error = r.json()["error"]
-        assert error["code"] == "pack.rejected"
+        assert error["code"] == "reload.rejected"
         assert any(p["where"].get("file", "").endswith("P-budgeting.yaml") and p["where"].get("line") for p in error["problems"])
         assert all(str(service_dirs["state"]) not in p["text"] for p in error["problems"])
         assert r.json()["pack"]["revision"] == before

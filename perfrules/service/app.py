@@ -304,7 +304,7 @@ def _routes(app: FastAPI, service: Service, ops: dict[str, dict[str, Any]]) -> N
             service.metrics.inc("perfrules_reloads_total", outcome="rejected")
             log.warning("reload rejected", extra={"event": "reload.rejected", "checked_revision": outcome.revision,
                                                   "problems": [p.text("en") for p in outcome.problems]})
-            raise ApiError(422, "pack.rejected", f"新规则包未通过检查（{len(outcome.problems)} 处问题），继续使用修订版 {before}。",
+            raise ApiError(422, "reload.rejected", f"新规则包未通过检查（{len(outcome.problems)} 处问题），继续使用修订版 {before}。",
                            f"the new pack did not pass ({len(outcome.problems)} problem(s)); revision {before} keeps serving.",
                            [problem_dict(p, lang) for p in outcome.problems],
                            extra={"pack": service.pack_json(), "rejected_revision": outcome.revision})

@@ -130,7 +130,7 @@ class PackHolder:
             done.result()
         else:  # the first pack, before any request
             self._swap(loaded)
-        log.info("pack loaded", extra={"event": "pack.loaded", "pack_revision": record.revision,
+        log.info("pack loaded", extra={"event": "reload.loaded", "pack_revision": record.revision,
                                        "ms": round((time.perf_counter() - started) * 1000, 1)})
         return True
 
@@ -157,7 +157,7 @@ class PackHolder:
                 self.check_once()
             except Exception:  # a published pack failed to load here: keep serving the old one, say so
                 log.exception("published pack could not be loaded; the previous revision keeps serving",
-                              extra={"event": "pack.load-failed"})
+                              extra={"event": "reload.load-failed"})
 
     def _worker_file(self) -> Path:
         return self.state_dir / "workers" / f"{os.getpid()}.json"
