@@ -403,3 +403,15 @@ def test_old_published_copies_are_pruned_but_current_and_previous_stay(tmp_path)
     (tmp_path / ".incoming-x").mkdir()
     _prune(tmp_path, keep={"rev0", "rev7"})
     assert sorted(p.name for p in tmp_path.iterdir()) == [".incoming-x", "rev0", "rev3", "rev4", "rev5", "rev6", "rev7"]
+
+
+def test_log_inputs_keeps_the_submission_itself(service_dirs, tmp_path):
+    log_dir = tmp_path / "decisions"
+    config = ServiceConfig(rules_dir=str(service_dirs["rules"]), state_dir=str(service_dirs["state"]), decision_log=str(log_dir), log_inputs=True)
+    doc = sample("p02-goal-rejected.json")
+    with TestClient(create_app(config)) as c:
+        decision_id = c.post("/v1/screen", json=doc).json()["decision_id"]
+    [line] = [json.loads(x) for f in log_dir.glob("decisions-*.jsonl") for x in f.read_text(encoding="utf-8").splitlines()]
+    assert line["decision_id"] == decision_id and line["input"] == doc
+    from perfrules.service.decision_log import input_hash
+    assert line["input_hash"] == input_hash(doc)
