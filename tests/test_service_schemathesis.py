@@ -5,6 +5,7 @@ Bounded (a few examples per operation) so it runs in well under a minute."""
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import socket
 import tempfile
@@ -28,6 +29,7 @@ from perfrules.service.app import create_app  # noqa: E402
 from perfrules.service.config import ServiceConfig  # noqa: E402
 
 _ROOT = Path(tempfile.mkdtemp(prefix="perfrules-schemathesis-"))
+atexit.register(shutil.rmtree, _ROOT, True)  # made at import (the document is needed to collect the tests)
 shutil.copytree(RULES, _ROOT / "rules")
 APP = create_app(ServiceConfig(rules_dir=str(_ROOT / "rules"), state_dir=str(_ROOT / "state"), max_body=65_536, max_batch=4))
 # The document the service serves at /openapi.json (built without starting it). Reload is exercised by the
