@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from perfrules.cli import authoring, checking, maps, nightly, notices
+from perfrules.cli import authoring, checking, maps, nightly, notices, serve
 from perfrules.cli.options import LANG_KEY
 from perfrules.cli.version import print_version
 from perfrules.errors import PerfrulesError
@@ -42,7 +42,8 @@ def main() -> None:
 
 for command in (checking.check, checking.screen_command, nightly.nightly_command, authoring.rules_command,
                 authoring.explain_command, authoring.lint_command, authoring.diff_command, authoring.test_command,
-                notices.notices_command, maps.maps_command, maps.map_check_command):
+                notices.notices_command, maps.maps_command, maps.map_check_command, serve.serve_command,
+                serve.decisions_command):
     main.add_command(command)
 
 
