@@ -29,7 +29,8 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
 @click.option("--max-batch", default=100, show_default=True, type=click.IntRange(1), metavar="N", help="批量请求条目上限。(batch item limit.)")
 @click.option("--state-dir", type=click.Path(file_okay=False), metavar="DIR", help="工作进程共享的状态目录（已发布规则包、指标）；默认临时目录。(shared state: published packs, metrics; default a temporary folder.)")
 @click.option("--graceful-timeout", default=30.0, show_default=True, type=click.FloatRange(0), metavar="SECONDS", help="停止时等待进行中请求的时间。(time to finish requests in flight on stop.)")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+              help="启动与错误消息的语言；响应语言由请求的 lang 参数决定。(language of start-up and error messages; a response is in its request's lang.)")
 def serve_command(rules_dir: str | None, host: str, port: int, workers: int, token_file: str | None, decision_log: str | None,
                   log_inputs: bool, max_body: int, max_batch: int, state_dir: str | None, graceful_timeout: float, lang: str) -> None:
     """以 HTTP 服务提供审核前筛查。Serve pre-approval screening over HTTP (POST /v1/screen).
@@ -96,8 +97,9 @@ def _when(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.d
 @click.option("--verdict", type=click.Choice(list(VERDICT_WORDS)), help="只看此结论。(only this verdict.)")
 @click.option("--profile", metavar="NAME", help="只看此配置。(only this profile.)")
 @click.option("--rule", "rule_id", metavar="RULE_ID", help="只看有此规则发现的决策。(only decisions with a finding of this rule.)")
-@click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table", show_default=True)
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table", show_default=True,
+              help="输出格式：table 或 jsonl（原样的日志行）。(output format: table, or jsonl: the log lines as they are.)")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="输出语言 (output language).")
 def decisions_command(log_dir: str, since: dt.datetime | None, until: dt.datetime | None, verdict: str | None, profile: str | None,
                       rule_id: str | None, fmt: str, lang: str) -> None:
     """查询服务的决策日志。Read the service's decision log.
