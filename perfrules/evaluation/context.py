@@ -64,9 +64,10 @@ class Truth:
 def distinct_values(ctx: Context, values: pd.Series) -> tuple[np.ndarray, Any]:
     """Each row's code among the distinct values (-1 where missing) and those values. A column of the frame is
     factorized once per context: year() and month() of it, and a count of its distinct values, share the codes."""
-    if ctx.cache.get(("column", values.name)) is not values:
+    name = values.name
+    if ctx.cache.get(("column", name)) is not values:
         return pd.factorize(values, use_na_sentinel=True)
-    key = ("distinct", values.name)
+    key = ("distinct", name)
     if key not in ctx.cache:
         ctx.cache[key] = pd.factorize(values, use_na_sentinel=True)
     return ctx.cache[key]
