@@ -59,8 +59,11 @@ def _expr(func: str, table: str) -> str:
 
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
+    return every_aggregate_pack(tmp_path_factory.mktemp("pack"))
+
+
+def every_aggregate_pack(tmp: Path):
     """A pack whose derived facts are every aggregate over every related table."""
-    tmp = tmp_path_factory.mktemp("pack")
     derived = "\n".join(f"  {f}_{t}: {{expr: {json.dumps(_expr(f, t), ensure_ascii=False)}, title: {f}_{t}}}"
                         for f in AGGREGATES for t in TABLES)
     (tmp / "pack.yaml").write_text(f'pack: {{name: t, version: "1"}}\nparams: {{}}\nderived:\n{derived}\n', encoding="utf-8")
@@ -82,7 +85,8 @@ def compiled(tmp_path_factory):
     return compile_pack(load_pack(tmp), "national")
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
+    """A fact's value as plain Python: missing as None, flags as bool, numbers as float, dates as date."""
     if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value):
         return None
     if isinstance(value, (bool, np.bool_)):
@@ -96,9 +100,9 @@ def _both(compiled, projects: list[dict[str, Any]]) -> tuple[list[dict[str, Any]
     """Every derived aggregate per project: from the vectorised fact layer, and from the per-record one."""
     names = [d.fact.name for d in compiled.derived]
     frame = build_facts(submission_dataset(projects, [], "s.json"), compiled, AS_OF).frames["projects"]
-    vectorised = [{n: _plain(frame[n].iloc[i]) for n in names} for i in range(len(frame))]
+    vectorised = [{n: plain_value(frame[n].iloc[i]) for n in names} for i in range(len(frame))]
     records = submission_records(projects, [], "s.json").projects
-    per_record = [{n: _plain(record_values(r, compiled, "projects", AS_OF)[n]) for n in names} for r in records]
+    per_record = [{n: plain_value(record_values(r, compiled, "projects", AS_OF)[n]) for n in names} for r in records]
     return vectorised, per_record
 
 
