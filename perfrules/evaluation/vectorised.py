@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -81,7 +82,7 @@ def _compare(node: E.Compare, ctx: Context) -> Truth:
     plain = _plain_values(left), _plain_values(right)
     if plain[0] is not None and plain[1] is not None and (plain[0].dtype.kind == "M") == (plain[1].dtype.kind == "M"):
         with np.errstate(invalid="ignore"):  # numbers or dates: compared in NumPy, where pandas would compare them too
-            return _truth_of(_CMP[node.op](*plain), na)
+            return _truth_of(_CMP[node.op](plain[0], plain[1]), na)
     if isinstance(left, pd.Series) and isinstance(right, pd.Series) and left.dtype != right.dtype \
             and not (_is_numeric(left) and _is_numeric(right)):
         left, right = left.astype(object), right.astype(object)
@@ -209,7 +210,7 @@ def _aggregate(node: E.Aggregate, ctx: Context) -> Any:  # pragma: no cover - th
     raise TypeError("aggregates are computed by the fact layer; compile the pack first")
 
 
-_DISPATCH = {
+_DISPATCH: dict[type, Callable[[Any, Context], Any]] = {
     E.Literal: _literal, E.ListLit: _list, E.Ref: _ref, E.Param: _param, E.Compare: _compare,
     E.BoolOp: _boolop, E.Not: _not, E.Arith: _arith, E.IsMissing: _is_missing, E.IfElse: _if_else,
     E.Call: _call, E.Aggregate: _aggregate,
