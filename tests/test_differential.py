@@ -13,10 +13,13 @@ import pytest
 from conftest import RULES, SAMPLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_supplied import every_aggregate_pack, plain_value
 
 from perfrules.api import check_datasets
 from perfrules.authoring.rule_tests import load_cases
 from perfrules.evaluation.durable import available
+from perfrules.evaluation.facts import build_facts
+from perfrules.evaluation.record_facts import record_values, submission_records
 from perfrules.inputs.submission import submission_dataset
 from perfrules.rulepack.pack import load_pack
 
@@ -132,3 +135,25 @@ as_of = st.sampled_from(["2022-06-29", "2022-06-30", "2022-07-01", "2022-10-30",
        when=as_of, profile=st.sampled_from(PROFILES))
 def test_generated_submissions_agree(screener, projects, departments, when, profile):
     assert_same(*both(screener, projects, departments, when, profile))
+
+
+# --- every aggregate, supplied (with rows or empty) and absent ----------------------------------------------
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                                                   HealthCheck.function_scoped_fixture])
+@given(projects=st.lists(project, min_size=1, max_size=3), when=as_of)
+def test_every_aggregate_agrees_on_generated_submissions(every_aggregate, projects, when):
+    # Generated projects have each list key (payments, monitoring, evaluation_history, indicators) with rows, as
+    # [] or not at all: the vectorised fact layer (batch path) and the per-record one (durable path) agree on
+    # every aggregate of the language over every related table.
+    names = [d.fact.name for d in every_aggregate.derived]
+    frame = build_facts(submission_dataset(projects, [], "s.json"), every_aggregate, when).frames["projects"]
+    records = submission_records(projects, [], "s.json").projects
+    for i, rec in enumerate(records):
+        values = record_values(rec, every_aggregate, "projects", when)
+        assert {n: plain_value(frame[n].iloc[i]) for n in names} == {n: plain_value(values[n]) for n in names}
+
+
+@pytest.fixture(scope="module")
+def every_aggregate(tmp_path_factory):
+    return every_aggregate_pack(tmp_path_factory.mktemp("pack"))

@@ -144,12 +144,14 @@ def test_count_any_all(tmp_path):
     assert outcome(tmp_path, 'all(indicators, level1 == "效益指标")', projects) == [False, True, True, False]
 
 
-def test_sum_min_max_follow_sql(tmp_path):
+def test_sum_of_no_rows_is_zero_and_min_max_have_no_value(tmp_path):
+    # Supplied means complete (issue 14): a project with no rows in a supplied table paid nothing.
     pay = lambda *amts: {"payments": [{"date": "2022-03-01", "amount": a} for a in amts]}
     projects = [pay(100, 50), pay(), pay(7)]
-    assert outcome(tmp_path, "sum(payments, amount) == 150", projects) == [True, None, False]
+    assert outcome(tmp_path, "sum(payments, amount) == 150", projects) == [True, False, False]
+    assert outcome(tmp_path, "sum(payments, amount) == 0", projects) == [False, True, False]
     assert outcome(tmp_path, "min(payments, amount) == 50 or max(payments, amount) == 7", projects) == [True, None, True]
-    assert outcome(tmp_path, "sum(payments, amount, date > as_of) is None", projects) == [True, True, True]
+    assert outcome(tmp_path, "sum(payments, amount, date > as_of) == 0", projects) == [True, True, True]
 
 
 def test_aggregate_over_absent_table_is_unknown(tmp_path):

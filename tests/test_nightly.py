@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from conftest import SAMPLES
@@ -43,6 +44,10 @@ def next_night(tmp_path: Path) -> Path:
     by_id["GX-002"][col["是否设定绩效目标"]] = "是"
     by_id["GX-002"][col["绩效目标审核状态"]] = "通过"
     by_id["GX-005"][col["已支付金额"]] = "600000"
+    # The payments table is the complete record of payments (issue 14): GX-005's payment is a row there too.
+    payments = pd.read_excel(folder / "支付明细.xlsx", dtype=object)
+    payments.loc[len(payments)] = ["GX-005", 2022, "2022-10-20", 600000]
+    payments.to_excel(folder / "支付明细.xlsx", index=False, engine="openpyxl")
     new = list(by_id["GX-001"])
     new[col["项目编码"]], new[col["项目名称"]], new[col["是否设定绩效目标"]] = "GX-009", "新建文化广场", "否"
     rows.append(new)
@@ -67,7 +72,7 @@ def test_a_run_writes_all_five_outputs_and_they_agree_with_check(tmp_path: Path)
     assert summary["counts"]["total"] == want["total"] == 19
     assert summary["counts"]["by_severity"] == want["by_severity"] == {"阻断": 4, "警告": 14, "提示": 1}
     assert {r: v["count"] for r, v in summary["counts"]["by_rule"].items()} == want["by_rule"]
-    assert summary["inputs"] == {"projects": 8, "indicators": 14, "payments": 7, "monitoring": 0, "evaluations": 7, "departments": 0}
+    assert summary["inputs"] == {"projects": 8, "indicators": 14, "payments": 8, "monitoring": 0, "evaluations": 7, "departments": 0}
     assert summary["run"]["pack_version"] == checked.pack_version and summary["run"]["exit_code"] == 1
     assert summary["changes"] is None
     assert set(summary["timings"]) >= {"load", "facts", "evaluate", "findings", "write", "total"}

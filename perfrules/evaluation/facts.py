@@ -1,9 +1,11 @@
-"""The shared fact layer: per-record values every backend reads.
+"""The vectorised fact layer: the values the batch path's conditions read, for every record at once.
 
 For each record table (projects, departments) it computes, vectorised with pandas, the compiled
-pack's aggregate facts (over each project's related rows) and then its derived facts, as new
-columns of the record frame. The pandas backend evaluates conditions over that frame; the
-durable-rules backend hands one row of it to the engine as a fact.
+pack's aggregate facts (over each project's related rows, by the aggregates' vectorised forms in
+``perfrules.evaluation.functions``) and then its derived facts, as new columns of the record frame.
+The pandas evaluator decides conditions over that frame. (``perfrules.evaluation.record_facts`` is
+its per-record counterpart, for screening one submission.) Every aggregate over a table the input
+does not have is missing; over a supplied table, a record without rows there has none.
 
 A project's related rows are those with the same project_id and fiscal_year; its evaluations are
 those of the same project_id for its fiscal year and earlier years.
@@ -21,10 +23,11 @@ import pandas as pd
 import pyarrow as pa
 
 import perfrules.language.expr as E
-from perfrules.evaluation.vectorised import Context, distinct_values, evaluate, evaluate_truth
+from perfrules.evaluation.context import Context, Truth
+from perfrules.evaluation.functions import AGGREGATES, RelatedColumns
+from perfrules.evaluation.vectorised import evaluate, evaluate_truth
 from perfrules.inputs.dataset import Dataset
 from perfrules.inputs.keys import joined, key_text, positions, same_year, unique_keys, years
-from perfrules.language.functions import TABLE_ORDER
 from perfrules.rulepack.compile import CompiledPack
 
 
@@ -115,95 +118,21 @@ def _related_rows(dataset: Dataset, table: str, records: pd.DataFrame, record_id
     return rows, positions(joined(rows["project_id"], rows["fiscal_year"]), joined(records["project_id"], records["fiscal_year"]))
 
 
-GRID_CELLS = 50_000_000  # count_distinct marks a record × value grid up to this size, else hashes the pairs
-
-
 def _result_dtype(agg: E.Aggregate) -> str:
     return {"count": "Float64", "count_distinct": "Float64", "sum": "Float64", "streak": "Float64",
             "any": "boolean", "all": "boolean"}.get(agg.func, "object")
 
 
 def _aggregate(agg: E.Aggregate, ctx: Context, pos: np.ndarray, n: int, index: pd.Index) -> pd.Series:
-    """One aggregate over a related table's rows (``ctx.frame``), each of which belongs to the record at ``pos``."""
+    """One aggregate over a related table's rows (``ctx.frame``), each of which belongs to the record at ``pos``:
+    its where and value evaluated over the rows, then its vectorised form in the registry."""
     rows = ctx.frame
     if agg.where is not None:
-        cond = evaluate_truth(agg.where, ctx)
-        true, unknown = cond.true, cond.unknown
+        where = evaluate_truth(agg.where, ctx)
     else:
-        true = np.ones(len(rows), bool)
-        unknown = np.zeros(len(rows), bool)
-    has_unknown = np.bincount(pos[unknown], minlength=n) > 0
-    has_rows = np.bincount(pos, minlength=n) > 0
-    func = agg.func
-    if func == "count":
-        out = pd.Series(np.bincount(pos[true], minlength=n).astype(float), index=index, dtype="Float64")
-        return out.mask(has_unknown)
-    if func in ("any", "all"):
-        n_true = np.bincount(pos[true], minlength=n)
-        n_false = np.bincount(pos[~true & ~unknown], minlength=n)
-        if func == "any":
-            values, na = n_true > 0, (n_true == 0) & has_unknown
-        else:
-            values, na = n_false == 0, (n_false == 0) & has_unknown
-        return pd.Series(pd.arrays.BooleanArray(values & ~na, na), index=index, copy=False)
-    if func == "streak":
-        return _streak(agg, rows, pos, true, unknown, n, index)
-    value = evaluate(agg.value, ctx) if agg.value is not None else None
-    value = value if isinstance(value, pd.Series) else pd.Series([value] * len(rows))
-    if func == "count_distinct":
-        codes, distinct = distinct_values(ctx, value)
-        chosen = true & (np.asarray(codes) >= 0)
-        record, code = pos[chosen], np.asarray(codes)[chosen]
-        if n * len(distinct) <= GRID_CELLS:  # few distinct values (months, grades): a record × value grid
-            seen = np.zeros((n, len(distinct)), dtype=bool)
-            seen[record, code] = True
-            counts = np.count_nonzero(seen, axis=1)
-        else:  # each distinct (record, value) pair once, then counted per record
-            counts = np.bincount(pd.unique(record * len(distinct) + code) // len(distinct), minlength=n)
-        return pd.Series(counts.astype(float), index=index, dtype="Float64").mask(has_unknown)
-    sel = true
-    frame = pd.DataFrame({"pos": pos[sel], "v": value.to_numpy()[sel] if value.dtype == object else value[sel].reset_index(drop=True)})
-    if func == "sum":
-        vals = frame["v"].astype("Float64")
-        total = np.bincount(frame["pos"], weights=vals.fillna(0).to_numpy(dtype=float), minlength=n)
-        value_na = np.bincount(frame["pos"][vals.isna().to_numpy()], minlength=n) > 0
-        counted = np.bincount(frame["pos"], minlength=n) > 0
-        out = pd.Series(total, index=index, dtype="Float64")
-        return out.mask(~counted | value_na | has_unknown)
-    grouped = frame.dropna(subset=["v"]).groupby("pos")["v"]
-    if func in ("min", "max"):
-        out = getattr(grouped, func)().reindex(range(n))
-    else:  # pragma: no cover - the parser only admits known aggregates
-        raise ValueError(func)
-    out.index = index
-    return out.mask(has_unknown | ~has_rows)
-
-
-def _streak(agg: E.Aggregate, rows: pd.DataFrame, pos: np.ndarray, true: np.ndarray, unknown: np.ndarray,
-            n: int, index: pd.Index) -> pd.Series:
-    order_col = TABLE_ORDER.get(agg.table)
-    # Within each record, most recent first (rows without an order last), in file order among equals.
-    at = np.arange(len(rows))
-    if order_col is None:  # no order column: the last row is the most recent
-        key, na = -at, np.zeros(len(rows), bool)
-    else:
-        order = rows[order_col]
-        na = np.asarray(order.isna(), dtype=bool)
-        if order.dtype.kind == "M":
-            key = order.to_numpy(dtype="datetime64[ns]").view(np.int64)
-        else:
-            key = order.to_numpy(dtype=float, na_value=np.nan)
-        key = -np.where(na, 0, key)
-    at = at[np.argsort(key, kind="stable")]
-    at = at[np.argsort(na[at], kind="stable")]
-    at = at[np.argsort(pos[at], kind="stable")]
-    p, t, u = pos[at], true[at], unknown[at]
-    # The run of leading true rows of each record is its streak; the row that ends it may be unknown.
-    breaks_before = np.cumsum(~t) - ~t
-    starts = np.flatnonzero(np.r_[True, p[1:] != p[:-1]]) if len(p) else np.zeros(0, np.int64)
-    group_base = np.repeat(breaks_before[starts], np.diff(np.r_[starts, len(p)]))
-    leading = breaks_before == group_base
-    length = np.bincount(p[leading & t], minlength=n)
-    stopped_unknown = np.zeros(n, bool)
-    stopped_unknown[p[leading & ~t & u]] = True
-    return pd.Series(length.astype(float), index=index, dtype="Float64").mask(stopped_unknown)
+        where = Truth(np.ones(len(rows), bool), np.zeros(len(rows), bool))
+    value = None
+    if agg.value is not None:
+        value = evaluate(agg.value, ctx)
+        value = value if isinstance(value, pd.Series) else pd.Series([value] * len(rows))
+    return AGGREGATES[agg.func].vectorised(RelatedColumns(agg.table, ctx, pos, n, index, where, value))

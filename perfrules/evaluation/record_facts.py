@@ -59,7 +59,7 @@ def submission_records(projects: list[Any], departments: list[Any], name: str, p
             rel[t] = (related[t].get(key, []) if first else []) if t in present else None
         fy = _num(values.get("fiscal_year"))
         rel["evaluations"] = ([{**r, "fiscal_year": fy} for r in by_id.get(values.get("project_id"), [])
-                               if fy is not None and _num(r.get("year")) is not None and _num(r.get("year")) <= fy]
+                               if fy is not None and (year := _num(r.get("year"))) is not None and year <= fy]
                               if "evaluations" in present else None)
         records.append(Record(values, rel))
     departments_out = [Record(values, {}) for values in typed["departments"]]
@@ -106,13 +106,13 @@ def _fill_prior(projects: list[dict[str, Any]], evaluations: list[dict[str, Any]
         year = _num(row.get("year"))
         last[(row.get("project_id"), None if year is None else year + 1)] = row
     for p in projects:
-        row = last.get((p.get("project_id"), _num(p.get("fiscal_year"))))
-        if row is None:
+        prior = last.get((p.get("project_id"), _num(p.get("fiscal_year"))))
+        if prior is None:
             continue
         for name in PRIOR_FROM_EVALUATION:
             col = f"prior_{name}"
-            if p.get(col) is None and row.get(name) is not None:
-                p[col] = int(row[name]) if name == "year" else row[name]
+            if p.get(col) is None and prior.get(name) is not None:
+                p[col] = int(prior[name]) if name == "year" else prior[name]
 
 
 def _plain(value: Any) -> Any:

@@ -4,13 +4,15 @@ Values are pandas Series aligned with the frame (or plain scalars, broadcast by 
 values are NA/NaT. A condition's value is a ``Truth``: NumPy masks of the rows where it is true and
 where it is unknown, so ``and``/``or``/``not`` follow three-valued (Kleene) logic (unknown and false
 is false, unknown or true is true); where a value is handed out it is a nullable ``boolean`` Series.
+Functions are computed by their vectorised forms in the registry (``perfrules.evaluation.functions``);
+this module evaluates the operators and dispatches calls.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import operator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,38 +21,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 import perfrules.language.expr as E
+from perfrules.evaluation.context import Context, Truth, arrow_text, as_float, broadcast, is_text, isna
+from perfrules.evaluation.functions import SCALARS
 from perfrules.inputs.values import true_mask
 
 _CMP = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
-
-
-@dataclass
-class Context:
-    """What names evaluate to: the frame's columns, parameter values and the as-of date."""
-
-    frame: pd.DataFrame
-    params: dict[str, Any]
-    as_of: dt.date
-    cache: dict[Any, Any] = field(default_factory=dict)
-
-    @property
-    def as_of_ts(self) -> pd.Timestamp:
-        return pd.Timestamp(self.as_of)
-
-
-@dataclass(frozen=True)
-class Truth:
-    """A condition on every row: where it is true, and where it is unknown (never both)."""
-
-    true: np.ndarray
-    unknown: np.ndarray
-
-    @property
-    def false(self) -> np.ndarray:
-        return ~self.true & ~self.unknown
-
-    def series(self, index: pd.Index) -> pd.Series:
-        return pd.Series(pd.arrays.BooleanArray(self.true, self.unknown), index=index, copy=False)
 
 
 def evaluate(node: E.Node, ctx: Context) -> Any:
@@ -101,13 +76,13 @@ def _compare(node: E.Compare, ctx: Context) -> Truth:
     if node.op in ("in", "not in"):
         result = _membership(left, right, index)
         return Truth(result.false, result.unknown) if node.op == "not in" else result
-    na = _isna(left, index) | _isna(right, index)
+    na = isna(left, index) | isna(right, index)
     if _all_na(na):
         return _truth_of(np.zeros(len(index), bool), na)
     plain = _plain_values(left), _plain_values(right)
     if plain[0] is not None and plain[1] is not None and (plain[0].dtype.kind == "M") == (plain[1].dtype.kind == "M"):
         with np.errstate(invalid="ignore"):  # numbers or dates: compared in NumPy, where pandas would compare them too
-            return _truth_of(_CMP[node.op](*plain), na)
+            return _truth_of(_CMP[node.op](plain[0], plain[1]), na)
     if isinstance(left, pd.Series) and isinstance(right, pd.Series) and left.dtype != right.dtype \
             and not (_is_numeric(left) and _is_numeric(right)):
         left, right = left.astype(object), right.astype(object)
@@ -120,18 +95,18 @@ def _membership(left: Any, right: Any, index: pd.Index) -> Truth:
     if isinstance(right, list):
         choices = [v for v in right if v is not pd.NA]
         if isinstance(left, pd.Series):
-            if _is_text(left) and all(isinstance(c, str) for c in choices):  # text in Arrow
-                hit = true_mask(pc.is_in(_arrow_text(left), value_set=pa.array(choices, pa.large_string())))
+            if is_text(left) and all(isinstance(c, str) for c in choices):  # text in Arrow
+                hit = true_mask(pc.is_in(arrow_text(left), value_set=pa.array(choices, pa.large_string())))
             else:
                 hit = left.isin(choices).to_numpy(dtype=bool, na_value=False)
-            return _truth_of(hit, _isna(left, index))
+            return _truth_of(hit, isna(left, index))
         if left is pd.NA:
             return _truth_of(np.zeros(len(index), bool), np.ones(len(index), bool))
         return _truth_of(np.full(len(index), left in choices), np.zeros(len(index), bool))
     # ``x in list_field``: a list per row.
     items = right if isinstance(right, pd.Series) else pd.Series([right] * len(index), index=index)
     lefts = left if isinstance(left, pd.Series) else pd.Series([left] * len(index), index=index, dtype=object)
-    na = items.isna().to_numpy() | _isna(lefts, index)
+    na = items.isna().to_numpy() | isna(lefts, index)
     hit = np.fromiter((isinstance(xs, (list, tuple)) and v in xs for v, xs in zip(lefts.tolist(), items.tolist())),
                       bool, len(index))
     return _truth_of(hit, na & ~hit)
@@ -159,7 +134,7 @@ _ARITH = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide}
 
 
 def _arith(node: E.Arith, ctx: Context) -> Any:
-    left, right = _as_float(evaluate(node.left, ctx)), _as_float(evaluate(node.right, ctx))
+    left, right = as_float(evaluate(node.left, ctx)), as_float(evaluate(node.right, ctx))
     if isinstance(left, pd.Series) or isinstance(right, pd.Series):
         lv, rv = _plain_values(left), _plain_values(right)
         if lv is not None and rv is not None and lv.dtype.kind in "fi" and rv.dtype.kind in "fi":
@@ -187,21 +162,19 @@ def _arith(node: E.Arith, ctx: Context) -> Any:
 
 
 def _is_missing(node: E.IsMissing, ctx: Context) -> Truth:
-    value = evaluate(node.item, ctx)
-    na = _isna(value, ctx.frame.index)
-    hit = ~na if node.negate else na
-    return Truth(hit, np.zeros(len(hit), bool))
+    result: Truth = SCALARS["present" if node.negate else "missing"].vectorised(ctx, evaluate(node.item, ctx))
+    return result
 
 
 def _if_else(node: E.IfElse, ctx: Context) -> Any:
     cond = evaluate_truth(node.cond, ctx)
     index = ctx.frame.index
     then, other = evaluate(node.then, ctx), evaluate(node.other, ctx)
-    if _is_text(then) and _is_text(other):  # text choices (grade ladders) stay in Arrow
-        out = pc.if_else(pa.array(cond.true), _arrow_text(then), _arrow_text(other))
+    if is_text(then) and is_text(other):  # text choices (grade ladders) stay in Arrow
+        out = pc.if_else(pa.array(cond.true), arrow_text(then), arrow_text(other))
         out = pc.if_else(pa.array(cond.unknown), pa.scalar(None, pa.large_string()), out)
         return pd.Series(pd.arrays.ArrowStringArray(out.cast(pa.large_string())), index=index, copy=False)
-    then, other = _broadcast(then, index), _broadcast(other, index)
+    then, other = broadcast(then, index), broadcast(other, index)
     if then.dtype != other.dtype and not (_is_numeric(then) and _is_numeric(other)):
         then, other = then.astype(object), other.astype(object)
     out = then.where(cond.true, other)
@@ -213,7 +186,7 @@ def _call(node: E.Call, ctx: Context) -> Any:
     if key is not None and key in ctx.cache:  # e.g. year(month), read by several conditions and rules
         return ctx.cache[key]
     args = [evaluate(a, ctx) for a in node.args]
-    value = FUNCTIONS[node.func](ctx, *args)
+    value = SCALARS[node.func].vectorised(ctx, *args)
     if key is not None:
         ctx.cache[key] = value
     return value
@@ -237,138 +210,14 @@ def _aggregate(node: E.Aggregate, ctx: Context) -> Any:  # pragma: no cover - th
     raise TypeError("aggregates are computed by the fact layer; compile the pack first")
 
 
-_DISPATCH = {
+_DISPATCH: dict[type, Callable[[Any, Context], Any]] = {
     E.Literal: _literal, E.ListLit: _list, E.Ref: _ref, E.Param: _param, E.Compare: _compare,
     E.BoolOp: _boolop, E.Not: _not, E.Arith: _arith, E.IsMissing: _is_missing, E.IfElse: _if_else,
     E.Call: _call, E.Aggregate: _aggregate,
 }
 
 
-# -- scalar functions (same names as perfrules.language.functions.SCALAR_FUNCTIONS) -------------------
-
-def _fiscal_years(ctx: Context) -> pd.Series:
-    return ctx.frame["fiscal_year"]
-
-
-def _fy_date(ctx: Context, month_day: Any) -> pd.Series:
-    key = ("fy_date", month_day)
-    if key not in ctx.cache:
-        month, day = (int(p) for p in str(month_day).split("-"))
-        ctx.cache[key] = _dates(_fiscal_years(ctx), month, day)
-    return ctx.cache[key]
-
-
-def _month_end(ctx: Context, month: Any) -> pd.Series:
-    start = _dates(_fiscal_years(ctx), int(month), 1)
-    return start + pd.offsets.MonthEnd(0)
-
-
-def _dates(years: pd.Series, month: int, day: int) -> pd.Series:
-    # A date per distinct year (an export has one or two), then taken for every row.
-    codes, uniq = pd.factorize(years.astype("Float64").to_numpy(dtype=float, na_value=np.nan), use_na_sentinel=True)
-    base = (np.asarray(uniq, dtype=float).astype(int) - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (month - 1)
-    per_year = np.append((base.astype("datetime64[D]") + (day - 1)).astype("datetime64[ns]"), np.datetime64("NaT", "ns"))
-    return pd.Series(per_year[codes], index=years.index, copy=False)
-
-
-def _days_between(ctx: Context, a: Any, b: Any) -> Any:
-    delta = _broadcast(b, ctx.frame.index) - _broadcast(a, ctx.frame.index)
-    return delta.dt.days.astype("Float64")
-
-
-def _year(ctx: Context, d: Any) -> Any:
-    return _date_part(ctx, d, "year")
-
-
-def _month(ctx: Context, d: Any) -> Any:
-    return _date_part(ctx, d, "month")
-
-
-def _date_part(ctx: Context, dates: Any, part: str) -> pd.Series:
-    n = len(ctx.frame)
-    if not isinstance(dates, pd.Series):  # one date (as_of, a literal): its part on every row, without a column of dates
-        missing = pd.isna(dates)
-        value = np.nan if missing else float(getattr(pd.Timestamp(dates), part))
-        return pd.Series(pd.arrays.FloatingArray(np.full(n, 0.0 if missing else value), np.full(n, missing)),
-                         index=ctx.frame.index, copy=False)
-    # Per distinct date: monitoring rows repeat a dozen months over hundreds of thousands of rows.
-    codes, uniq = distinct_values(ctx, dates)
-    per_date = np.append(getattr(pd.DatetimeIndex(uniq), part).to_numpy(dtype=float), 0.0)  # (uniq holds no NaT)
-    missing = np.asarray(codes < 0)
-    values = per_date[np.where(missing, len(uniq), codes)]
-    return pd.Series(pd.arrays.FloatingArray(values, missing), index=dates.index, copy=False)
-
-
-def distinct_values(ctx: Context, values: pd.Series) -> tuple[np.ndarray, Any]:
-    """Each row's code among the distinct values (-1 where missing) and those values. A column of the frame is
-    factorized once per context: year() and month() of it, and a count of its distinct values, share the codes."""
-    if ctx.cache.get(("column", values.name)) is not values:
-        return pd.factorize(values, use_na_sentinel=True)
-    key = ("distinct", values.name)
-    if key not in ctx.cache:
-        ctx.cache[key] = pd.factorize(values, use_na_sentinel=True)
-    return ctx.cache[key]
-
-
-def _months_elapsed(ctx: Context) -> pd.Series:
-    fy = _fiscal_years(ctx).astype("Float64")
-    a = ctx.as_of
-    out = fy.copy()
-    out[fy < a.year] = 12.0
-    out[fy > a.year] = 0.0
-    out[fy == a.year] = float(a.month)
-    return out
-
-
-def _len(ctx: Context, xs: Any) -> Any:
-    s = _broadcast(xs, ctx.frame.index)
-    return s.map(lambda v: len(v) if isinstance(v, (list, tuple)) else None).astype("Float64")
-
-
-def _abs(ctx: Context, x: Any) -> Any:
-    return abs(_as_float(x))
-
-
-def _coalesce(ctx: Context, *values: Any) -> Any:
-    out = _broadcast(values[0], ctx.frame.index)
-    for v in values[1:]:
-        other = _broadcast(v, ctx.frame.index)
-        out = out.where(~out.isna(), other)
-    return out
-
-
-def _lookup(ctx: Context, x: Any, mapping: dict[str, str]) -> Any:
-    s = _broadcast(x, ctx.frame.index)
-    codes, uniques = pd.factorize(s, use_na_sentinel=True)  # map each distinct value once
-    mapped = pa.array([mapping.get(v, v) for v in uniques] + [None], pa.large_string())
-    taken = mapped.take(pa.array(np.where(codes < 0, len(uniques), codes)))
-    return pd.Series(pd.arrays.ArrowStringArray(taken), index=s.index, copy=False)
-
-
-def _missing_items(ctx: Context, required: Any, have: Any) -> pd.Series:
-    index = ctx.frame.index
-    req = required if isinstance(required, pd.Series) else pd.Series([required] * len(index), index=index, dtype=object)
-    got = have if isinstance(have, pd.Series) else pd.Series([have] * len(index), index=index, dtype=object)
-    out = [None if not isinstance(r, (list, tuple)) or not isinstance(h, (list, tuple)) else [x for x in r if x not in h]
-           for r, h in zip(req.tolist(), got.tolist())]
-    return pd.Series(out, index=index, dtype=object)
-
-
-FUNCTIONS = {
-    "fy_date": _fy_date, "month_end": _month_end, "days_between": _days_between, "year": _year,
-    "month": _month, "months_elapsed": _months_elapsed, "len": _len, "abs": _abs,
-    "coalesce": _coalesce, "lookup": _lookup, "missing_items": _missing_items,
-}
-
-
 # -- helpers --------------------------------------------------------------------------------------
-
-def _isna(value: Any, index: pd.Index) -> np.ndarray:
-    if isinstance(value, pd.Series):
-        return np.asarray(value.array.isna(), dtype=bool)
-    if isinstance(value, list):
-        return np.zeros(len(index), bool)
-    return np.full(len(index), bool(pd.isna(value)))
 
 
 def _all_na(na: np.ndarray) -> bool:
@@ -421,30 +270,8 @@ def _as_truth(value: Any, n: int) -> Truth:
     return Truth(np.full(n, bool(value)), np.zeros(n, bool))
 
 
-def _broadcast(value: Any, index: pd.Index) -> pd.Series:
-    if isinstance(value, pd.Series):
-        return value
-    if isinstance(value, pd.Timestamp):
-        return pd.Series(np.full(len(index), value.to_datetime64()), index=index, copy=False)
-    if isinstance(value, (bool, int, float, np.number)):  # no Python list of millions of items
-        return pd.Series(np.full(len(index), value), index=index, copy=False)
-    return pd.Series([value] * len(index), index=index, dtype=object if value is pd.NA else None)
 
 
-def _is_text(value: Any) -> bool:
-    return isinstance(value, str) or isinstance(value, pd.Series) and isinstance(value.dtype, pd.StringDtype)
-
-
-def _arrow_text(value: str | pd.Series) -> pa.Scalar | pa.Array:
-    if isinstance(value, str):
-        return pa.scalar(value, pa.large_string())
-    return pa.array(value, from_pandas=True).cast(pa.large_string())
-
-
-def _as_float(value: Any) -> Any:
-    if isinstance(value, pd.Series):
-        return value if value.dtype == "Float64" else value.astype("Float64")
-    return value
 
 
 def _is_numeric(s: pd.Series) -> bool:

@@ -1,11 +1,16 @@
 """The functions of the rule language, by name, with their types.
 
-Every backend implements each of these under the same name; the conformance tests run each one on
-every backend. ``T`` in a signature stands for "the same type as the first argument".
+The meaning of each is defined once, in ``perfrules.evaluation.functions`` (a per-record reference
+form beside its vectorised form); the registry conformance test runs both on the same rows. ``T`` in
+a signature stands for "the same type as the first argument" (for an aggregate: of its value).
 
-Aggregates run over a record's rows in a related table and follow SQL: ``count`` of no rows is 0,
-``any`` of no rows is false, ``all`` of no rows is true, ``sum``/``min``/``max`` of no rows is
-missing. Over a table the input does not have at all, every aggregate is missing.
+Aggregates run over a record's rows in a related table. **Supplied means complete**: a table the
+input has (an export's table file, a submission's list key, even ``[]``) is the whole record of it,
+so a record with no rows there has none: ``count`` 0, ``count_distinct`` 0, ``sum`` 0, ``any``
+false, ``all`` true, ``streak`` 0; ``min``/``max``/``top`` of no rows have no value (missing). Over a
+table the input does not have at all, every aggregate is missing (and the rule reports
+``PF-D03-ABSENT``). A row whose ``where`` (or ``streak``'s condition) is unknown makes the aggregate
+unknown, except where the rows already decide it (``any`` with a true row, ``all`` with a false one).
 """
 
 from __future__ import annotations
@@ -45,18 +50,33 @@ AGGREGATE_FUNCTIONS: dict[str, Signature] = {
     "count_distinct": Signature(("table", "any", "bool?"), "number", doc="count_distinct(t, value[, where])"),
     "any": Signature(("table", "bool"), "bool", doc="any(t, cond): some row meets cond (false when none)"),
     "all": Signature(("table", "bool"), "bool", doc="all(t, cond): every row meets cond (true when none)"),
-    "sum": Signature(("table", "number", "bool?"), "number", doc="sum(t, value[, where]) (missing when none)"),
+    "sum": Signature(("table", "number", "bool?"), "number", doc="sum(t, value[, where]) (0 when none)"),
     "min": Signature(("table", "any", "bool?"), "T", doc="min(t, value[, where]) (missing when none)"),
     "max": Signature(("table", "any", "bool?"), "T", doc="max(t, value[, where]) (missing when none)"),
     "streak": Signature(
         ("table", "bool"),
         "number",
-        doc="streak(t, cond): how many of the most recent rows in a row meet cond",
+        doc="streak(t, cond): how many of the most recent rows in a row meet cond (evaluations: evaluated years "
+            "before the fiscal year, each read from its most authoritative evaluation)",
+    ),
+    "top": Signature(
+        ("table", "any", "bool?"),
+        "T",
+        doc="top(t, value[, where]): value on the leading row (most recent first, then most authoritative; "
+            "missing when none)",
     ),
 }
 
-# The column that orders a related table's rows, for ``streak`` (most recent first).
+# The column that orders a related table's rows, for ``streak`` and ``top`` (most recent first).
 TABLE_ORDER = {"evaluations": "year", "payments": "date", "monitoring": "month", "indicators": None}
+
+# Tables whose rows of one order value rank by authority: the column ranked, and the pack parameter
+# listing its values from the most authoritative (a value not listed ranks after every listed one).
+TABLE_RANK = {"evaluations": ("evaluator", "evaluation_precedence")}
+
+# Tables whose ``streak`` counts periods, not rows: one per distinct order value before the record's
+# fiscal year, read from its leading row (an evaluated year, from its most authoritative evaluation).
+STREAK_BY_PERIOD = ("evaluations",)
 
 # Names usable anywhere in a condition that are not columns: the evaluation context.
 BUILTINS = {"as_of": "date"}

@@ -1,0 +1,135 @@
+"""Date functions: dates of the record's fiscal year, date parts, differences, months elapsed."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from perfrules.evaluation.context import Context, RecordContext, broadcast, distinct_values
+from perfrules.evaluation.functions.forms import ScalarForms
+
+
+def _month_day(text: Any) -> tuple[int, int]:
+    month, day = (int(p) for p in str(text).split("-"))
+    return month, day
+
+
+# -- fy_date("10-31"): that day of the record's fiscal year ---------------------------------------
+
+def fy_date(ctx: RecordContext, month_day: str) -> dt.date | None:
+    fy = ctx.fiscal_year()
+    month, day = _month_day(month_day)
+    return None if fy is None else dt.date(fy, month, day)
+
+
+def fy_date_vectorised(ctx: Context, month_day: Any) -> pd.Series:
+    key = ("fy_date", month_day)
+    if key not in ctx.cache:
+        month, day = _month_day(month_day)
+        ctx.cache[key] = _dates(ctx.frame["fiscal_year"], month, day)
+    return ctx.cache[key]
+
+
+# -- month_end(6): the last day of that month of the fiscal year ------------------------------------
+
+def month_end(ctx: RecordContext, month: Any) -> dt.date | None:
+    fy = ctx.fiscal_year()
+    if fy is None or month is None:
+        return None
+    m = int(month)
+    return dt.date(fy, m, calendar.monthrange(fy, m)[1])
+
+
+def month_end_vectorised(ctx: Context, month: Any) -> pd.Series:
+    if isinstance(month, pd.Series):  # a month per row: each row's own month of its fiscal year
+        parts = pd.DataFrame({"year": ctx.frame["fiscal_year"].astype("Float64"), "month": month.astype("Float64"), "day": 1.0})
+        return pd.to_datetime(parts.astype(float), errors="coerce") + pd.offsets.MonthEnd(0)
+    if pd.isna(month):
+        return pd.Series(np.full(len(ctx.frame), np.datetime64("NaT", "ns")), index=ctx.frame.index, copy=False)
+    start = _dates(ctx.frame["fiscal_year"], int(month), 1)
+    return start + pd.offsets.MonthEnd(0)
+
+
+def _dates(years: pd.Series, month: int, day: int) -> pd.Series:
+    # A date per distinct year (an export has one or two), then taken for every row.
+    codes, uniq = pd.factorize(years.astype("Float64").to_numpy(dtype=float, na_value=np.nan), use_na_sentinel=True)
+    base = (np.asarray(uniq, dtype=float).astype(int) - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (month - 1)
+    per_year = np.append((base.astype("datetime64[D]") + (day - 1)).astype("datetime64[ns]"), np.datetime64("NaT", "ns"))
+    return pd.Series(per_year[codes], index=years.index, copy=False)
+
+
+# -- days_between(a, b): days from a to b ------------------------------------------------------------
+
+def days_between(ctx: RecordContext, a: Any, b: Any) -> float | None:
+    return None if a is None or b is None else float((b - a).days)
+
+
+def days_between_vectorised(ctx: Context, a: Any, b: Any) -> Any:
+    delta = broadcast(b, ctx.frame.index) - broadcast(a, ctx.frame.index)
+    return delta.dt.days.astype("Float64")
+
+
+# -- year(d), month(d) ---------------------------------------------------------------------------------
+
+def year(ctx: RecordContext, d: Any) -> float | None:
+    return None if d is None else float(d.year)
+
+
+def year_vectorised(ctx: Context, d: Any) -> pd.Series:
+    return _date_part(ctx, d, "year")
+
+
+def month(ctx: RecordContext, d: Any) -> float | None:
+    return None if d is None else float(d.month)
+
+
+def month_vectorised(ctx: Context, d: Any) -> pd.Series:
+    return _date_part(ctx, d, "month")
+
+
+def _date_part(ctx: Context, dates: Any, part: str) -> pd.Series:
+    n = len(ctx.frame)
+    if not isinstance(dates, pd.Series):  # one date (as_of, a literal): its part on every row, without a column of dates
+        missing = pd.isna(dates)
+        value = np.nan if missing else float(getattr(pd.Timestamp(dates), part))
+        return pd.Series(pd.arrays.FloatingArray(np.full(n, 0.0 if missing else value), np.full(n, missing)),
+                         index=ctx.frame.index, copy=False)
+    # Per distinct date: monitoring rows repeat a dozen months over hundreds of thousands of rows.
+    codes, uniq = distinct_values(ctx, dates)
+    per_date = np.append(getattr(pd.DatetimeIndex(uniq), part).to_numpy(dtype=float), 0.0)  # (uniq holds no NaT)
+    missing = np.asarray(codes < 0)
+    values = per_date[np.where(missing, len(uniq), codes)]
+    return pd.Series(pd.arrays.FloatingArray(values, missing), index=dates.index, copy=False)
+
+
+# -- months_elapsed(): months of the fiscal year up to the as-of date ----------------------------------
+
+def months_elapsed(ctx: RecordContext) -> float | None:
+    fy = ctx.fiscal_year()
+    if fy is None:
+        return None
+    return 12.0 if fy < ctx.as_of.year else 0.0 if fy > ctx.as_of.year else float(ctx.as_of.month)
+
+
+def months_elapsed_vectorised(ctx: Context) -> pd.Series:
+    fy = ctx.frame["fiscal_year"].astype("Float64")
+    a = ctx.as_of
+    out = fy.copy()
+    out[fy < a.year] = 12.0
+    out[fy > a.year] = 0.0
+    out[fy == a.year] = float(a.month)
+    return out
+
+
+ENTRIES = [
+    ScalarForms("fy_date", fy_date, fy_date_vectorised),
+    ScalarForms("month_end", month_end, month_end_vectorised),
+    ScalarForms("days_between", days_between, days_between_vectorised),
+    ScalarForms("year", year, year_vectorised),
+    ScalarForms("month", month, month_vectorised),
+    ScalarForms("months_elapsed", months_elapsed, months_elapsed_vectorised),
+]
