@@ -9,9 +9,10 @@ document is off there. Two data files of the pack say what that means:
 - ``sources/requirements.yaml`` marks the catalogue requirements that are *not* part of the national baseline
   (``baseline: false``: those a single jurisdiction's document asks for, such as E03 for 南昌高新区).
 
-A rule is backed in profile X by its sources from the documents of X's chain (X and the profiles it extends,
-the national baseline's own documents included); failing that, by the baseline when one of its requirements
-is a baseline requirement (its sources are then the clauses the baseline requirement was written from).
+A rule is backed in profile X by its sources from the documents of X's chain (X and the profiles it extends),
+or citing X's ``document:`` exactly as the profile file writes it (how a new profile names its own document);
+failing that, by the baseline: a source from a national document, or one of its requirements is a baseline
+requirement (its sources are then the clauses the baseline requirement was written from).
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ def backing(rule: Rule, profile: Profile, sources: SourceMap) -> Backing:
     """What backs ``rule`` under ``profile``."""
     # The national baseline's own documents back a rule as the baseline, except in the national profile itself.
     local = set(profile.chain) - ({DEFAULT_PROFILE} if profile.name != DEFAULT_PROFILE else set())
-    own = tuple(s for s in rule.source if sources.document_profile.get(s.document) in local)
+    own = tuple(s for s in rule.source
+                if sources.document_profile.get(s.document) in local or (profile.document and s.document == profile.document))
     if own:
         return Backing(rule.id, rule.requirement, "document", own)
     national = tuple(s for s in rule.source if sources.document_profile.get(s.document) == DEFAULT_PROFILE)
