@@ -21,11 +21,28 @@ def test_requirements_file_matches_the_catalogue():
     if not path.is_file():
         import pytest
         pytest.skip("../shared/docs is not beside this checkout")
-    # Round 2's corrections table reuses existing ids; its new requirements are encoded by issue #14's work.
-    text = path.read_text(encoding="utf-8").split("\n## Round 2", 1)[0]
-    catalogue = [(m.group(1), m.group(2).strip()) for m in re.finditer(r"^\| ([PMED]\d\d) \| ([^|]+?) \|", text, re.M)]
-    shipped = [(r.id, r.title) for r in load_requirements(load_pack(RULES))]
-    assert shipped == catalogue and len(shipped) == 32
+    text = path.read_text(encoding="utf-8")
+    first, round2 = text.split("\n## Round 2", 1)
+    # Round 2's corrections table reuses existing ids (its rows hold no title); its new requirements table adds ids.
+    new = round2.split("### New requirements", 1)[1]
+    row = re.compile(r"^\| ([PMED]\d\d) \| ([^|]+?) \|", re.M)
+    catalogue = {m.group(1): m.group(2).strip() for part in (first, new) for m in row.finditer(part)}
+    shipped = {r.id: r.title for r in load_requirements(load_pack(RULES))}
+    assert shipped == catalogue and len(shipped) == 41
+    assert {"P17", "P18", "M08", "M09", "E07", "E08", "E09", "E10", "E11"} <= set(shipped)
+
+
+def test_coverage_lists_every_round_2_requirement_with_its_rules():
+    result = CliRunner().invoke(main, ["rules", "--coverage", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    rules = {r["id"]: r["rules"] for r in doc["requirements"]}
+    assert rules["P17"] == ["PF-P17-GOALUNREVIEWED"] and rules["P18"] == ["PF-P18-GOALSUNMET"]
+    assert rules["M08"] == ["PF-M08-PAIDWHILESERIOUS"] and rules["M09"] == ["PF-M09-DIRECTFUNDS"]
+    assert rules["E07"] == ["PF-E07-DEPTSELFEVAL"] and rules["E08"] == ["PF-E08-KEYEVAL"]
+    assert rules["E09"] == ["PF-E09-BONDTHIRDPARTY"] and rules["E10"] == ["PF-E10-SERVICEFUNDEVAL"]
+    assert rules["E11"] == ["PF-E11-DEPTBUDGETLINK"]
+    assert doc["gaps"] == [] and doc["unbacked"] == []
 
 
 def test_coverage_exits_1_on_a_gap_and_names_it(tmp_path):

@@ -84,7 +84,8 @@ def test_export_findings(county, compiled):
         ("PF-P13-LOWSTREAK", "GX-004", "警告"),     # 2020 中, 2021 较差: two low years in a row
         ("PF-P10-GOODGRADE", "GX-006", "提示"),     # 优秀 last year
         # GX-004's 2021 evaluation (from 绩效评价.parquet): goals not met, no explanation, 较差 and not published
-        ("PF-E02-NOEXPLANATION", "GX-004", "警告"), ("PF-E03-PUBLISHPOOR", "GX-004", "警告"),
+        # (公开通报, E03, is 南昌高新区's alone: under national the unpublished result is E04's 提示)
+        ("PF-E02-NOEXPLANATION", "GX-004", "警告"), ("PF-E04-RESULTPUBLISH", "GX-004", "提示"),
         # paid ÷ budget below 0.5 after 6月30日: 1/3, 0.2, 0.375, 0, 0.3 (GX-006 and GX-008 are exactly 0.5)
         ("PF-M01-MIDYEAR", "GX-002", "警告"), ("PF-M01-MIDYEAR", "GX-003", "警告"), ("PF-M01-MIDYEAR", "GX-004", "警告"),
         ("PF-M01-MIDYEAR", "GX-005", "警告"), ("PF-M01-MIDYEAR", "GX-007", "警告"),

@@ -69,8 +69,8 @@ def test_a_run_writes_all_five_outputs_and_they_agree_with_check(tmp_path: Path)
     summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
     checked = check_paths([EXPORT])
     want = checked.summary()
-    assert summary["counts"]["total"] == want["total"] == 19
-    assert summary["counts"]["by_severity"] == want["by_severity"] == {"阻断": 4, "警告": 14, "提示": 1}
+    assert summary["counts"]["total"] == want["total"] == 21
+    assert summary["counts"]["by_severity"] == want["by_severity"] == {"阻断": 4, "警告": 15, "提示": 2}
     assert {r: v["count"] for r, v in summary["counts"]["by_rule"].items()} == want["by_rule"]
     assert summary["inputs"] == {"projects": 8, "indicators": 14, "payments": 8, "monitoring": 0, "evaluations": 7, "departments": 0}
     assert summary["run"]["pack_version"] == checked.pack_version and summary["run"]["exit_code"] == 1
@@ -82,7 +82,7 @@ def test_a_run_writes_all_five_outputs_and_they_agree_with_check(tmp_path: Path)
     lines = (tmp_path / "run" / "findings.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line) for line in lines] == [f.to_dict() for f in checked.findings]
     # the one-line summary for cron's log
-    assert err.count("\n") == 1 and "发现 19 项（阻断 4，警告 14，提示 1）" in err and str(tmp_path / "run") in err
+    assert err.count("\n") == 1 and "发现 21 项（阻断 4，警告 15，提示 2）" in err and str(tmp_path / "run") in err
 
 
 def test_csv_opens_in_excel_with_chinese_headers(tmp_path: Path) -> None:
@@ -90,7 +90,7 @@ def test_csv_opens_in_excel_with_chinese_headers(tmp_path: Path) -> None:
     data = (tmp_path / "run" / "findings.csv").read_bytes()
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
-    assert len(rows) == 19
+    assert len(rows) == 21
     m02 = next(r for r in rows if r["规则编号"] == "PF-M02-ZEROPAID")
     assert m02["项目编码"] == "GX-005" and m02["严重程度"] == "警告" and m02["处理建议"] == "列入重点关注台账。"
     assert m02["文件"] == "项目.csv" and m02["行"] == "6" and m02["申请金额(元)"] == "600000"
@@ -111,7 +111,7 @@ def test_a_second_run_reports_new_resolved_and_persisting(tmp_path: Path) -> Non
     code, _, _ = run_cli("nightly", str(EXPORT), "--out", str(tmp_path / "night1"), "--state", str(state), "--quiet")
     assert code == 1
     first = json.loads((tmp_path / "night1" / "summary.json").read_text(encoding="utf-8"))
-    assert first["changes"] == {"new": 19, "resolved": 0, "persisting": 0}
+    assert first["changes"] == {"new": 21, "resolved": 0, "persisting": 0}
 
     code, _, _ = run_cli("nightly", str(next_night(tmp_path)), "--out", str(tmp_path / "night2"), "--state", str(state), "--quiet")
     second = json.loads((tmp_path / "night2" / "summary.json").read_text(encoding="utf-8"))
@@ -127,7 +127,7 @@ def test_a_second_run_reports_new_resolved_and_persisting(tmp_path: Path) -> Non
     assert second["changes"]["resolved"] == len(gone)
     assert second["changes"]["new"] + second["changes"]["persisting"] == second["counts"]["total"]  # no key twice here
     history = StateStore(state).history()
-    assert [h["total"] for h in history] == [19, second["counts"]["total"]]
+    assert [h["total"] for h in history] == [21, second["counts"]["total"]]
 
     # a third night on the same data: everything persists, one night more
     run_cli("nightly", str(tmp_path / "county-next"), "--out", str(tmp_path / "night3"), "--state", str(state), "--quiet")

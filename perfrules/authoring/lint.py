@@ -15,6 +15,7 @@ from pathlib import Path
 import perfrules.language.expr as E
 from perfrules.authoring.rule_tests import load_cases
 from perfrules.errors import Problem, RulePackError, Where, did_you_mean
+from perfrules.rulepack.backing import unbacked_problems
 from perfrules.rulepack.catalogue import load_requirements
 from perfrules.rulepack.model import RulePack
 from perfrules.rulepack.pack import read_pack
@@ -40,6 +41,7 @@ def lint(directory: str | Path, profile: str | None = None) -> list[Problem]:
     problems.extend(_empty_windows(pack))
     problems.extend(_requirements(pack))
     problems.extend(_sources(pack))
+    problems.extend(unbacked_problems(pack, names))
     try:
         load_cases(directory)
     except RulePackError as exc:

@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -50,13 +51,17 @@ def rules_command(rules_dir: str | None, profile: str | None, as_of: dt.date | N
     if coverage:
         rows = catalogue.coverage(compiled.pack)
         gaps = [r["id"] for r in rows if not r["rules"]]
+        backed = catalogue.profile_backing(compiled)
+        unbacked = [b["rule"] for b in backed if b["kind"] == "none"]
         if fmt == "json":
-            click.echo(json.dumps({"requirements": rows, "gaps": gaps}, ensure_ascii=False, indent=2))
+            click.echo(json.dumps({"requirements": rows, "gaps": gaps, "profile": compiled.profile.name,
+                                   "backing": backed, "unbacked": unbacked}, ensure_ascii=False, indent=2))
         else:
             for r in rows:
                 click.echo(f"{r['id']}  {r['title']}  →  {', '.join(r['rules']) or ('（无规则）' if lang != 'en' else '(no rule)')}")
             click.echo(("缺口：" if lang != "en" else "gaps: ") + (", ".join(gaps) or ("无" if lang != "en" else "none")))
-        sys.exit(1 if gaps or not rows else 0)
+            _echo_backing(compiled.profile.name, backed, lang)
+        sys.exit(1 if gaps or unbacked or not rows else 0)
     rows = catalogue.rule_listing(compiled, as_of or dt.date.today())  # as check does: today unless told
     if fmt == "json":
         click.echo(json.dumps({"profile": compiled.profile.name, "chain": list(compiled.profile.chain),
@@ -72,6 +77,17 @@ def rules_command(rules_dir: str | None, profile: str | None, as_of: dt.date | N
         for name, p in r["params"].items():
             click.echo(f"    params.{name} = {p['value']!r}  ({p['set_in']})")
         click.echo(f"    {'依据' if zh else 'source'}: " + "；".join(f"{s['document']} {s['clause']}" for s in r["source"]))
+
+
+def _echo_backing(profile: str, backed: list[dict[str, Any]], lang: str) -> None:
+    """Each rule in force under the profile, with the clause of its document (or the baseline) that backs it."""
+    zh = lang != "en"
+    click.echo("")
+    click.echo(f"配置 {profile} 中生效的规则及其依据：" if zh else f"rules in force in profile {profile} and what backs them:")
+    for b in backed:
+        label = catalogue.BACKING_TEXT[str(b["kind"])][0 if zh else 1]
+        where = ("；" if zh else "; ").join(f"{s['document']} {s['clause']}" for s in b["sources"])
+        click.echo(f"{b['rule']}  ({', '.join(b['requirement'])})  ←  {label}{(('：' if zh else ': ') + where) if where else ''}")
 
 
 @click.command(name="explain")

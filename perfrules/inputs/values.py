@@ -41,7 +41,7 @@ _MONTH_RE = re.compile(r"(\d{4})(?:[-/.](\d{1,2})|年(\d{1,2})月)")
 _BOOLS = {**dict.fromkeys(("true", "1", "1.0", "是", "y", "yes", "t", "✓", "✔", "√", "有"), True),
           **dict.fromkeys(("false", "0", "0.0", "否", "n", "no", "f", "✗", "✘", "×", "无"), False)}
 _GRADES = {"优": "优", "优秀": "优", "A": "优", "良": "良", "良好": "良", "B": "良", "中": "中",
-           "中等": "中", "C": "中", "一般": "一般", "差": "差", "较差": "差", "D": "差", "低": "低"}
+           "中等": "中", "C": "中", "一般": "一般", "差": "差", "较差": "差", "不合格": "差", "D": "差", "低": "低"}
 _BLANK_SET = pa.array(sorted(_BLANKS), pa.large_string())
 _LONGEST_BLANK = max(len(b) for b in _BLANKS)
 _LIST_SPLIT = re.compile(r"[、;；,，|/\n\r]+")

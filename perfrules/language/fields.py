@@ -105,6 +105,7 @@ PROJECTS = Table(
         _c("paid_to_date", "money", "已支付金额"),
         _c("carryover_years", "integer", "结转年数"),
         _c("ppp_subsidy_paid", "money", "PPP运营补助已付金额"),
+        _c("budget_approved_on", "date", "预算批复日期"),
     ),
     required=("project_id", "fiscal_year"),
 )
@@ -186,6 +187,10 @@ DEPARTMENTS = Table(
         _c("jurisdiction", "string", "地区"),
         _c("aspects", "list", "整体绩效目标方面"),
         _c("mid_year_monitored", "bool", "是否开展年中监控"),
+        _c("self_evaluated", "bool", "是否开展整体自评"),
+        _c("overall_grade", "grade", "整体绩效评价等级"),
+        _c("budget", "money", "部门预算金额", "部门预算金额(元)"),
+        _c("prior_year_budget", "money", "上年部门预算金额", "上年部门预算金额(元)"),
     ),
     required=("department", "fiscal_year"),
 )

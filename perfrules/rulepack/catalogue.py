@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from perfrules.rulepack.backing import KIND_TEXT, backings
 from perfrules.rulepack.compile import CompiledPack
 from perfrules.rulepack.data_rules import D03_RULES, D03_SOURCE
 from perfrules.rulepack.model import RulePack
@@ -58,6 +59,8 @@ def rule_listing(compiled: CompiledPack, as_of: dt.date | None = None) -> list[d
     return rows
 
 
+BACKING_TEXT = KIND_TEXT  # how `rules --coverage` names what backs a rule: zh, en
+
 STATE_TEXT = {
     "in_force": ("生效", "in force"), "disabled": ("本配置停用", "disabled by the profile"),
     "not_yet": ("尚未生效", "not yet in force"), "expired": ("已失效", "no longer in force"), "built_in": ("引擎内置", "built in"),
@@ -72,3 +75,8 @@ def coverage(pack: RulePack) -> list[dict[str, Any]]:
             by_req.setdefault(req, []).append(rule.id)
     by_req.setdefault("D03", []).extend(D03_RULES)
     return [{"id": r.id, "title": r.title, "group": r.group, "rules": by_req.get(r.id, [])} for r in load_requirements(pack)]
+
+
+def profile_backing(compiled: CompiledPack) -> list[dict[str, Any]]:
+    """For each rule in force under the compiled profile, the clause that backs it there (see ``backing``)."""
+    return [b.to_dict() for b in backings(compiled.pack, compiled.profile)]

@@ -56,7 +56,8 @@ MANIFEST = """# 导出清单
 as_of: 2022-10-31
 system: 预算管理一体化系统
 about: 县级夜间导出的真实样貌：GBK 编码、中文表头、万元列、50万元、全角数字、√、Excel 序列日期、等级同义词、无法识别的金额；
-  项目表缺少三列（由 PF-D03-ABSENT 各报告一次），上年评价取自绩效评价表。
+  项目表缺少三列、导出没有绩效监控表（M05、M06 所需，由 PF-D03-ABSENT 各报告一次），上年评价取自绩效评价表；
+  评价结果“差”未公开由 E04 提示（公开通报 E03 只在南昌高新区启用）。
 expect:
   national:
   - {rule: PF-P01-NOGOAL, project_id: GX-002, severity: 阻断}
@@ -71,10 +72,12 @@ expect:
   - {rule: PF-M01-MIDYEAR, project_id: GX-007, severity: 警告}
   - {rule: PF-P13-LOWSTREAK, project_id: GX-004, severity: 警告}
   - {rule: PF-E02-NOEXPLANATION, project_id: GX-004, severity: 警告}
-  - {rule: PF-E03-PUBLISHPOOR, project_id: GX-004, severity: 警告}
+  - {rule: PF-E04-RESULTPUBLISH, project_id: GX-004, severity: 提示}
   - {rule: PF-P10-GOODGRADE, project_id: GX-006, severity: 提示}
   - {rule: PF-D03-UNREADABLE, project_id: GX-007, severity: 警告}
   - {rule: PF-D03-MISSING, project_id: GX-007, severity: 警告}
+  - {rule: PF-D03-ABSENT, severity: 警告}
+  - {rule: PF-D03-ABSENT, severity: 警告}
   - {rule: PF-D03-ABSENT, severity: 警告}
   - {rule: PF-D03-ABSENT, severity: 警告}
   - {rule: PF-D03-ABSENT, severity: 警告}

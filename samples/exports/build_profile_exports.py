@@ -42,11 +42,14 @@ def project(pid: str, jurisdiction: str, **over: object) -> dict:
 # (优 ≥ 90, 良 80–<90, 中 60–<80, 差 < 60) unless a record is about exactly that.
 FOLDERS = {
     "sheyang": {
-        "about": "射阳把“低”作为独立等级：评为“低”、得分 65 的项目，全国基线把低折算为差，与得分所在的“中”档不符（E05 警告）；"
-                 "射阳不折算，E05 不适用。两者都因“低或差”要求调减（P08 警告）。",
+        "about": "射阳把“低”作为独立等级：财政重点评价评为“低”、得分 65 的项目（SY-A02），全国基线把低折算为差，与得分所在的“中”档"
+                 "不符（E05 警告）；射阳不折算，E05 不适用。两者都因“低或差”要求调减（P08 警告）。射阳只据财政重点评价的结果调减"
+                 "（（八）“对镇级财政重点绩效评价结果为低或差的”）：单位自评为“差”的 SY-A03 在全国基线调减（P08），在射阳不调减。",
         "projects": [project("SY-A01", "sheyang"),
-                     project("SY-A02", "sheyang", prior_grade="低", prior_score=65, prior_published="是")],
-        "expect": {"national": [("PF-P08-POORGRADE", "SY-A02", "警告"), ("PF-E05-GRADESCORE", "SY-A02", "警告")],
+                     project("SY-A02", "sheyang", prior_grade="低", prior_score=65, prior_published="是", prior_evaluator="财政重点评价"),
+                     project("SY-A03", "sheyang", prior_grade="差", prior_score=55, prior_published="是", prior_evaluator="单位自评")],
+        "expect": {"national": [("PF-P08-POORGRADE", "SY-A02", "警告"), ("PF-E05-GRADESCORE", "SY-A02", "警告"),
+                                ("PF-P08-POORGRADE", "SY-A03", "警告")],
                    "sheyang": [("PF-P08-POORGRADE", "SY-A02", "警告")]},
     },
     "nanchang-gaoxin": {
