@@ -93,6 +93,14 @@ class UsageError(PerfrulesError):
     """The command line is wrong."""
 
 
+class OutputError(PerfrulesError):
+    """An output cannot be written (or its path holds something that is not ours to replace)."""
+
+
+class LimitError(InputError):
+    """An input goes beyond a limit that keeps the checker from running out of memory or time."""
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> tuple[str, str]:
     """A ("您是否想用 'x'？", "Did you mean 'x'?") hint, or empty strings when nothing is close."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
