@@ -28,7 +28,8 @@ import perfrules.language.expr as E
 from perfrules.evaluation.facts import FactFrames, build_facts
 from perfrules.evaluation.vectorised import Context, evaluate, evaluate_truth
 from perfrules.findings.model import Finding, render, source_refs
-from perfrules.inputs.dataset import PARALLEL_ROWS, ROW, SOURCE, Dataset, InputNote, ValueIssue
+from perfrules.inputs.dataset import PARALLEL_ROWS, ROW, SOURCE, Dataset, InputNote, ValueIssue, row_totals
+from perfrules.inputs.placement import RowCount
 from perfrules.rulepack.compile import CompiledPack, CompiledRule
 from perfrules.rulepack.data_rules import D03_RECOMMENDATION, D03_RULES, D03_SOURCE
 from perfrules.rulepack.model import SEVERITIES
@@ -56,6 +57,7 @@ class CheckResult:
     timings: dict[str, float] = field(default_factory=dict)
     as_of_dates: list[dt.date] = field(default_factory=list)
     sources: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    row_accounting: dict[tuple[str, str], RowCount] = field(default_factory=dict)  # (source, table) → read/checked/noted
     _findings: list[Finding] | None = field(default=None, repr=False, compare=False)
     _table: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
@@ -96,6 +98,7 @@ class CheckResult:
             "by_rule": dict(sorted(by_rule.items())),
             "records": self.records, "as_of": ", ".join(d.isoformat() for d in self.as_of_dates), "profile": self.profile,
             "pack_version": self.pack_version, "rules_in_force": len(self.rules_in_force),
+            "rows": row_totals(self.row_accounting.values()),
         }
 
     def worst(self) -> str | None:
@@ -138,6 +141,7 @@ def check(dataset: Dataset, compiled: CompiledPack, as_of: dt.date, lang: str = 
         {t: len(dataset.frame(t)) for t in ("projects", "departments")}, [cr.rule.id for cr in in_force],
         errors=[note_error(n, lang) for n in dataset.notes],
         timings={"facts": t1 - t0, "evaluate": t2 - t1, "findings": t3 - t2}, sources=sources,
+        row_accounting=dataset.row_accounting,
     )
 
 
@@ -164,7 +168,8 @@ def merge_results(results: list[CheckResult]) -> CheckResult:
         first.pack_version, records, sorted({rid for r in results for rid in r.rules_in_force}),
         errors=[e for r in results for e in r.errors], timings=timings,
         as_of_dates=sorted({d for r in results for d in r.as_of_dates}),
-        sources={k: v for r in results for k, v in r.sources.items()})
+        sources={k: v for r in results for k, v in r.sources.items()},
+        row_accounting={k: v for r in results for k, v in r.row_accounting.items()})  # parts of one input share its counts
 
 
 @dataclass

@@ -134,7 +134,7 @@ def _read(path: Path, name: str) -> Any:
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError([Problem("input.unreadable", f"无法读取文件：{exc}。", f"cannot read file: {exc}.", Where(file=name))]) from exc
     try:
-        return load_yaml(path, name).data
+        return load_yaml(path, name, aliases=False).data
     except YamlUnreadable as exc:
         raise InputError([exc.problem]) from exc
 

@@ -32,6 +32,7 @@ from perfrules.errors import Problem, UsageError, Where
 from perfrules.evaluation.check import CheckResult
 from perfrules.findings.model import exit_code
 from perfrules.inputs import load_inputs
+from perfrules.inputs.dataset import row_totals
 from perfrules.nightly.state import Comparison, StateStore
 from perfrules.outputs.html_page import write_html
 from perfrules.outputs.workbook import write_xlsx
@@ -149,6 +150,7 @@ def build_summary(result: CheckResult, table: pd.DataFrame, comparison: Comparis
                 "profile": result.profile, "pack_version": result.pack_version, "rules_in_force": len(result.rules_in_force),
                 "export": str(export), "exit_code": code},
         "inputs": rows,
+        "rows": row_totals(result.row_accounting.values()),
         "counts": {"total": len(table), "by_severity": {s: int(by_sev.get(s, 0)) for s in SEVERITIES},
                    "by_rule": {r: {"title": titles.get(r, r), "severity": str(severities[r]), "count": int(by_rule[r])}
                                for r in sorted(by_rule.index, key=lambda r: (-int(by_rule[r]), r))},
