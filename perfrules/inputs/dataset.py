@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from perfrules.inputs.keys import joined, key_text, positions, same_year, unique_keys, years
 from perfrules.inputs.placement import REASONS, UNPLACEABLE, RowCount, describe_rows, place_rows, set_aside_rows
-from perfrules.inputs.values import ParsedColumn, parse_column
+from perfrules.inputs.values import FIRST_YEAR, LAST_YEAR, ParsedColumn, parse_column
 from perfrules.language.fields import TABLES, Column, Table
 
 SOURCE, ROW = "_source", "_row"
@@ -112,7 +112,7 @@ def typed_frame(table: Table, raw: pd.DataFrame, units: dict[str, float], source
         parsed_columns = {c.name: parse(c) for c in given}
     for col in table.columns:
         if col.name in parsed_columns:
-            parsed = parsed_columns[col.name]
+            parsed = within_supported_years(col, parsed_columns[col.name])
             out[col.name] = parsed.values
             bad_cells.extend((int(i), col.name) for i in parsed.bad.to_numpy().nonzero()[0])
         else:
@@ -130,6 +130,25 @@ def typed_frame(table: Table, raw: pd.DataFrame, units: dict[str, float], source
     out[SOURCE] = pd.Series(pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [source]), index=index, copy=False)
     out[ROW] = row_labels
     return pd.DataFrame(out, index=index, copy=False)  # the columns are new: copying them costs ~1 ms per column per 100k rows
+
+
+YEAR_COLUMNS = ("fiscal_year", "year", "prior_year")
+
+
+def within_supported_years(col: Column, parsed: ParsedColumn) -> ParsedColumn:
+    """``parsed`` with years and dates outside FIRST_YEAR–LAST_YEAR made unreadable (missing, and reported)."""
+    values = parsed.values
+    if col.kind in ("date", "month"):
+        year = values.dt.year
+    elif col.name in YEAR_COLUMNS:
+        year = values
+    else:
+        return parsed
+    outside = ((year < FIRST_YEAR) | (year > LAST_YEAR)).to_numpy(dtype=bool, na_value=False)
+    if not outside.any():
+        return parsed
+    bad = parsed.bad.to_numpy(dtype=bool) | outside
+    return ParsedColumn(values.mask(outside), pd.Series(bad, index=parsed.bad.index))
 
 
 def _as_read(column: pd.Series) -> pd.Series:
@@ -216,7 +235,8 @@ def assemble(frames: dict[str, list[pd.DataFrame]], unreadable: dict[tuple[str, 
     """A Dataset from per-table lists of typed frames (concatenated; absent tables empty).
 
     Rows that cannot be placed on a record are set aside with a note (``perfrules.inputs.placement``);
-    ``unreadable`` counts the lines of each (source, table) a reader could not parse (already noted).
+    ``unreadable`` counts the rows of each (source, table) a reader could not parse or set aside itself
+    (already noted).
     """
     tables: dict[str, pd.DataFrame] = {}
     present: set[str] = set()

@@ -39,16 +39,28 @@ def refuse_non_regular_input(path: Path, shown: str | None = None) -> None:
                                   f"{name!r} is not a regular file (a pipe, device or socket); it is not read.", Where(file=name))])
 
 
-def check_depth(data: Any, name: str, limit: int = MAX_DEPTH) -> None:
-    """Raise ``LimitError`` when lists and objects in ``data`` nest deeper than ``limit`` (checked without recursion)."""
-    stack: list[tuple[Any, int]] = [(data, 1)]
+def check_document(data: Any, name: str, limit: int = MAX_DEPTH) -> None:
+    """Raise ``InputError`` when lists and objects in ``data`` nest deeper than ``limit``, or a text holds a
+    lone surrogate (``"\\ud800"`` in JSON: no character at all). Checked without recursion."""
+    stack: list[tuple[Any, int, str]] = [(data, 1, "$")]
     while stack:
-        value, depth = stack.pop()
-        if isinstance(value, (dict, list)):
+        value, depth, at = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InputError([Problem("input.bad-text", "文本中有不成对的代理码元（如 \\ud800），不是有效字符。",
+                                          "a text holds a lone surrogate (such as \\ud800), which is no valid character.",
+                                          Where(file=name, field=at))]) from None
+        elif isinstance(value, (dict, list)):
             if depth > limit:
                 raise too_deep(name, limit)
-            children = value.values() if isinstance(value, dict) else value
-            stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, child in items:
+                path = f"{at}.{key}" if isinstance(value, dict) else f"{at}[{key}]"
+                if isinstance(key, str):
+                    stack.append((key, depth, path))
+                stack.append((child, depth + 1, path))
 
 
 def too_deep(name: str, limit: int, line: int | None = None) -> LimitError:

@@ -89,7 +89,7 @@ def place_rows(tables: dict[str, pd.DataFrame]) -> list[SetAside]:
             paid_in = frame["date"].dt.year.to_numpy(dtype=float, na_value=np.nan)
             dated = ~np.isnan(paid_in)
             placed = ~(masks["blank-id"] | masks["unknown-project"] | masks["other-year"])
-            masks["outside-year"] = placed & dated & (paid_in != year)
+            masks["outside-year"] = placed & dated & ~np.isnan(year) & (paid_in != year)
         out += [SetAside(name, reason, m) for reason, m in masks.items() if m.any()]
     return out
 
