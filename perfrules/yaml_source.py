@@ -120,9 +120,10 @@ def load_yaml(path: Path, display: str | None = None, aliases: bool = True) -> Y
     ``aliases=False`` (data files) refuses anchors and aliases outright.
     """
     name = display or str(path)
+    if not path.is_file():
+        why_zh, why_en = ("不是普通文件", "it is not a regular file") if path.exists() else ("文件不存在（或链接指向的文件不存在）", "no such file (or a link to none)")
+        raise _Unreadable(Problem("yaml.unreadable", f"无法读取文件：{why_zh}。", f"cannot read file: {why_en}.", Where(file=name)))
     try:
-        if not path.is_file():
-            raise OSError(0, "不是普通文件 (not a regular file)" if path.exists() else "文件不存在 (no such file)")
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         line = exc.object[:exc.start].count(b"\n") + 1 if isinstance(exc.object, bytes) else None
