@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ import pyarrow.parquet as pq
 from perfrules.errors import InputError, LimitError, Problem, Where
 from perfrules.inputs.dataset import Dataset, InputNote, ValueIssue, assemble, typed_frame
 from perfrules.inputs.limits import MAX_CSV_FIELD, check_workbook_parts, refuse_non_regular_input
-from perfrules.language.fields import TABLES, Table, resolve_header, table_for_file_stem
+from perfrules.language.fields import TABLES, UNIT_MULTIPLIERS, Table, resolve_header, table_for_file_stem
 from perfrules.yaml_source import YamlUnreadable, load_yaml
 
 EXTENSIONS = (".csv", ".xlsx", ".parquet")
@@ -129,6 +130,7 @@ def read_table(path: Path, table: Table, notes: list[InputNote]) -> tuple[pd.Dat
     for header in raw.columns:
         name, unit = resolve_header(table, str(header))
         if name is None:
+            refuse_unknown_unit(table, str(header), path)
             continue
         if name in headers:
             notes.append(InputNote("input.duplicate-column", f"{path.name} 中列 {header!r} 与 {headers[name]!r} 指同一字段 {name}，使用前者。",
@@ -141,6 +143,22 @@ def read_table(path: Path, table: Table, notes: list[InputNote]) -> tuple[pd.Dat
             units[name] = unit
     raw = raw.rename(columns=rename)
     return raw, rows, headers, units
+
+
+_HEADER_UNIT = re.compile(r"^(?P<label>.+?)\s*[(（](?P<unit>[^()（）]+)[)）]\s*$")
+
+
+def refuse_unknown_unit(table: Table, header: str, path: Path) -> None:
+    """A header that names a known column with a unit no one can convert (``申请金额(千元)``) is an error:
+    read as 元 its values would be silently wrong, and ignored its column would silently vanish."""
+    m = _HEADER_UNIT.match(header)
+    name = resolve_header(table, m.group("label"))[0] if m else None
+    if m and name is not None and table.by_name[name].kind == "money":
+        unit = m.group("unit")
+        raise InputError([Problem("input.unknown-unit", f"表头 {header!r} 中的金额单位 {unit!r} 无法识别。",
+                                  f"the unit {unit!r} in the header {header!r} is not a known money unit.",
+                                  Where(file=str(path), line=1, field=header),
+                                  f"可用：{'、'.join(UNIT_MULTIPLIERS)}。", f"Known units: {', '.join(UNIT_MULTIPLIERS)}.")])
 
 
 def row_numbers(first: int, n: int) -> pd.Series:

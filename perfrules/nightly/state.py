@@ -271,6 +271,9 @@ class StateStore:
                                     f"line {number} is not valid JSON ({exc.msg})") from None
             if not isinstance(entry, dict):
                 raise self._corrupt(path, f"第 {number} 行不是 JSON 对象", f"line {number} is not a JSON object")
+            wrong = history_entry_problem(entry)
+            if wrong is not None:
+                raise self._corrupt(path, f"第 {number} 行的 {wrong} 不对", f"line {number} has a wrong {wrong}")
             entries.append(entry)
         return entries
 
@@ -480,6 +483,22 @@ def read_lock_holder(path: Path) -> dict[str, Any]:
         return {}
     pid = holder.get("pid")
     return {"pid": pid if isinstance(pid, int) else None, "started": holder.get("started"), "host": holder.get("host")}
+
+
+def history_entry_problem(entry: dict[str, Any]) -> str | None:
+    """The name of the first field of a history entry that is missing or of the wrong type, or None.
+
+    The reports draw the trend from these entries; a hand-edited or damaged one is found here, not there.
+    """
+    counts = entry.get("by_severity")
+    checks = {
+        "finished": isinstance(entry.get("finished"), str),
+        "as_of": isinstance(entry.get("as_of"), str),
+        "total": isinstance(entry.get("total"), int) and not isinstance(entry.get("total"), bool),
+        "by_severity": isinstance(counts, dict) and all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+                                                        for k, v in counts.items()),
+    }
+    return next((name for name, ok in checks.items() if not ok), None)
 
 
 def json_default(value: Any) -> Any:
