@@ -64,7 +64,7 @@ def internal_error(exc: BaseException, lang: str, debug: bool) -> str:
             fh.write(f"perfrules {' '.join(sys.argv[1:])}\n")
             fh.write("".join(traceback.format_exception(exc)))
     if lang == "en":
-        tail = f" Traceback: {log}." if log else " Run again with --debug to keep the traceback in a log file."
+        tail = f" Details are in {log}." if log else " Run again with --debug to keep the details in a log file."
         return f"perfrules: internal error ({what}); this is a defect in perfrules, not in your data.{tail} [internal.error]"
     tail_zh = f"详细信息见 {log}。" if log else "加 --debug 重新运行可把详细信息写入日志文件。"
     return f"perfrules：内部错误（{what}），这是 perfrules 的缺陷，不是数据的问题。{tail_zh} (internal error) [internal.error]"
