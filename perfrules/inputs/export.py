@@ -127,12 +127,14 @@ def read_table(path: Path, table: Table, notes: list[InputNote]) -> tuple[pd.Dat
     rename: dict[Any, str] = {}
     headers: dict[str, str] = {}
     units: dict[str, float] = {}
+    unused: list[Any] = []
     for header in raw.columns:
         name, unit = resolve_header(table, str(header))
         if name is None:
             refuse_unknown_unit(table, str(header), path)
             continue
         if name in headers:
+            unused.append(header)
             notes.append(InputNote("input.duplicate-column", f"{path.name} 中列 {header!r} 与 {headers[name]!r} 指同一字段 {name}，使用前者。",
                                    f"in {path.name}, column {header!r} means the same field {name} as {headers[name]!r}; the first is used.",
                                    str(path), table.name, name))
@@ -141,7 +143,8 @@ def read_table(path: Path, table: Table, notes: list[InputNote]) -> tuple[pd.Dat
         headers[name] = str(header)
         if unit is not None:
             units[name] = unit
-    raw = raw.rename(columns=rename)
+    # The unused twin is dropped: kept under its own header it could collide with the field's name.
+    raw = raw.drop(columns=unused).rename(columns=rename)
     return raw, rows, headers, units
 
 
