@@ -66,7 +66,7 @@ class Problem:
         merged = {k: v for k, v in self.where.__dict__.items() if v is not None}
         for k, v in where.items():
             merged.setdefault(k, v)
-        return Problem(self.code, self.zh, self.en, Where(**merged), self.hint_zh, self.hint_en)  # type: ignore[arg-type]
+        return Problem(self.code, self.zh, self.en, Where(**merged), self.hint_zh, self.hint_en)
 
 
 class PerfrulesError(Exception):

@@ -313,7 +313,7 @@ def unplaceable_issues(tables: dict[str, pd.DataFrame], headers: dict[str, dict[
         if not len(frame):
             continue
         blank = frame[column].isna().to_numpy()
-        for i in np.flatnonzero(blank):
+        for i in map(int, np.flatnonzero(blank)):
             out.append(ValueIssue(table, str(frame[SOURCE].iloc[i]), str(frame[ROW].iloc[i]), column, header, "",
                                   TABLES[table].by_name[column].kind, project_id=_cell(frame["project_id"], i),
                                   fiscal_year=_cell(frame["fiscal_year"], i, int)))

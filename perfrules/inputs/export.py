@@ -72,10 +72,10 @@ def load_export(folder: Path, display: str | None = None) -> Dataset:
         absent_columns[name] = {c.name for c in table.columns if c.name not in raw.columns}
         frames[name] = [typed_frame(table, raw, units, path.name, rows, issues, headers)]
         headers_of[name] = headers
-    for table in TABLES:
-        if table not in files and table != "projects":
-            notes.append(InputNote("input.absent-table", f"导出中没有 {table}（{TABLES[table].zh}）表。",
-                                   f"the export has no {table} table.", shown, table))
+    for absent in TABLES:
+        if absent not in files and absent != "projects":
+            notes.append(InputNote("input.absent-table", f"导出中没有 {absent}（{TABLES[absent].zh}）表。",
+                                   f"the export has no {absent} table.", shown, absent))
     ds = assemble(frames, unreadable, headers_of, issues=issues, notes=notes, absent_columns=absent_columns, as_of=read_manifest(folder),
                   sources=[str(p) for p in files.values()])
     return ds

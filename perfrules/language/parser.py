@@ -326,7 +326,7 @@ class _Checker:
         if bad is not None:
             return self.type_error(node.args[0], *bad)
         if name in ("missing", "present"):
-            return E.IsMissing(args[0], negate=name == "present", pos=self.pos(node)), "bool"
+            return E.IsMissing(args[0], negate=name == "present", pos=self.pos(node)), "bool"  # type: ignore[arg-type]
         result = sig.result
         if result == "T":
             result = types[0]
