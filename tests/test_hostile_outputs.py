@@ -91,6 +91,18 @@ def test_a_deleted_state_pointer_is_state_corrupt_and_nothing_is_pruned(tmp_path
     assert not (tmp_path / "night3").exists()
 
 
+@pytest.mark.parametrize("line", ['{"finished": 5, "total": "x", "by_severity": []}', '[1, 2]', 'garbage{'])
+def test_a_damaged_history_line_is_state_corrupt_not_a_crash(tmp_path: Path, line: str) -> None:
+    state = tmp_path / "state"
+    cli("nightly", str(EXPORT), "--out", str(tmp_path / "night1"), "--state", str(state), "--quiet")
+    current = (state / "CURRENT").read_text().strip()
+    with open(state / current / "history.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+    code, text = cli("nightly", str(EXPORT), "--out", str(tmp_path / "night2"), "--state", str(state), "--quiet", "--lang", "en")
+    assert code == 2 and "[state.corrupt]" in text and "history.jsonl: line 2" in text
+    assert (state / "CURRENT").read_text().strip() == current and not (tmp_path / "night2").exists()
+
+
 # -- crashes and leftovers ---------------------------------------------------------------------------------
 
 def test_a_crash_between_the_two_renames_leaves_the_last_run_recoverable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

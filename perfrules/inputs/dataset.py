@@ -272,8 +272,8 @@ def assemble(frames: dict[str, list[pd.DataFrame]], unreadable: dict[tuple[str, 
 def _rows_by_source(frame: pd.DataFrame) -> dict[str, int]:
     if not len(frame):
         return {}
-    counts = frame[SOURCE].astype(str).value_counts()
-    return {str(k): int(v) for k, v in counts.items()}
+    counts = frame[SOURCE].value_counts(sort=False)  # on the categorical's codes: no text per row
+    return {str(k): int(v) for k, v in counts.items() if v}
 
 
 def _count_rows(tables: dict[str, pd.DataFrame], present: set[str],

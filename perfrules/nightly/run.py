@@ -33,7 +33,7 @@ from perfrules.evaluation.check import CheckResult
 from perfrules.findings.model import exit_code
 from perfrules.inputs import load_inputs
 from perfrules.inputs.dataset import row_totals
-from perfrules.nightly.state import Comparison, StateStore
+from perfrules.nightly.state import Comparison, StateStore, history_entry_problem
 from perfrules.outputs.html_page import write_html
 from perfrules.outputs.workbook import write_xlsx
 from perfrules.rulepack.model import SEVERITIES
@@ -123,7 +123,7 @@ def run_nightly(export: str | Path, out: str | Path, state: str | Path | None = 
         timings = {"load": t1 - t0, "facts": result.timings.get("facts", 0.0), "evaluate": result.timings.get("evaluate", 0.0),
                    "findings": result.timings.get("findings", 0.0), "compare": t3 - t2}
         summary = build_summary(result, table, comparison, rows, export, started, code, timings)
-        history = (store.history() if store else []) + [history_entry(summary)]
+        history = (store.history(history_entry_problem) if store else []) + [history_entry(summary)]
         progress.stage("write", str(out))
         write_run_dir(out, table, result, summary, comparison, history, lang, t3)
         if store is not None and comparison is not None:

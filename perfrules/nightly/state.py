@@ -246,8 +246,11 @@ class StateStore:
         self._cache = (identity, previous)
         return previous
 
-    def history(self) -> list[dict]:
-        """The committed history entries, oldest first ([] before the first commit)."""
+    def history(self, check: Callable[[dict[str, Any]], str | None] | None = None) -> list[dict]:
+        """The committed history entries, oldest first ([] before the first commit).
+
+        ``check`` names what is wrong with an entry (or returns None); an entry it faults is ``state.corrupt``.
+        """
         generation = self._current_generation()
         if generation is None:
             return []
@@ -256,7 +259,7 @@ class StateStore:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             if self._current_generation() != generation:
-                return self.history()
+                return self.history(check)
             raise self._corrupt(path, "文件不存在", "the file does not exist") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise self._corrupt(path, str(exc), str(exc)) from None
@@ -271,7 +274,7 @@ class StateStore:
                                     f"line {number} is not valid JSON ({exc.msg})") from None
             if not isinstance(entry, dict):
                 raise self._corrupt(path, f"第 {number} 行不是 JSON 对象", f"line {number} is not a JSON object")
-            wrong = history_entry_problem(entry)
+            wrong = check(entry) if check is not None else None
             if wrong is not None:
                 raise self._corrupt(path, f"第 {number} 行的 {wrong} 不对", f"line {number} has a wrong {wrong}")
             entries.append(entry)
