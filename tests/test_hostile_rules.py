@@ -140,3 +140,24 @@ def test_an_export_date_outside_the_range_is_a_finding_not_a_wrapped_date(tmp_pa
     doc = json.loads(text)
     bad = sorted((f["project_id"], f["location"]["column"]) for f in doc["findings"] if f["rule_id"] == "PF-D03-UNREADABLE")
     assert bad == [("A", "start_date"), ("B", "fiscal_year")]
+
+
+def test_a_rule_that_divides_by_zero_is_a_rule_problem_on_both_paths(tmp_path: Path, clean_project: dict) -> None:
+    clean_project["execution"]["budget"] = 0  # execution_rate = paid / budget: every value it reads is present
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"projects": [clean_project], "as_of": "2022-11-15"}, ensure_ascii=False), encoding="utf-8")
+    checked = json.loads(CliRunner().invoke(main, ["check", str(path), "--format", "json", "--lang", "en"]).stdout)
+    screened = json.loads(CliRunner().invoke(main, ["screen", str(path), "--format", "json", "--lang", "en"]).stdout)
+    assert screened["findings"] == checked["findings"]
+    [m01] = [f for f in checked["findings"] if f["evidence"].get("rule") == "PF-M01-MIDYEAR"]
+    assert m01["evidence"] == {"rule": "PF-M01-MIDYEAR", "missing": [], "uncomputed": ["execution_rate"]}
+    assert "the rule needs fixing" in m01["message"] and "needs data the record lacks" not in m01["message"]
+
+
+def test_a_division_by_zero_in_a_condition_itself_names_the_rule_not_the_data(tmp_path: Path, clean_project: dict) -> None:
+    rules = pack_with(tmp_path, lambda r: replace_in(r / M, M02_WHEN, "when: as_of > date('2000-01-01') and paid / (amount - amount) > 1"))
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"projects": [clean_project], "as_of": "2022-11-15"}, ensure_ascii=False), encoding="utf-8")
+    doc = json.loads(CliRunner().invoke(main, ["check", str(path), "--rules", str(rules), "--format", "json", "--lang", "en"]).stdout)
+    [m02] = [f for f in doc["findings"] if f["evidence"].get("rule") == "PF-M02-ZEROPAID"]
+    assert m02["evidence"]["missing"] == [] and "division by zero" in m02["message"]

@@ -356,6 +356,12 @@ def d03_findings(cr: CompiledRule, rows: list[Mapping[str, Any]], base_blame: di
         names = list(dict.fromkeys(absent.get(n) or _label(base.get(n) or E.Ref("field", n), compiled)
                                    for n in sorted(base_blame, key=lambda n: order.index(n) if n in order else len(order))
                                    if base_blame[n][j]))
+        uncomputed = [n for n in base_blame if base_blame[n][j] and (base.get(n) or E.Ref("field", n)).space == "derived"]
+        if not names and "fiscal_year" in row and _opt_int(row.get("fiscal_year")) is None:
+            names = ["fiscal_year"]  # read implicitly (fy_date, month_end), so no leaf names it
+        elif len(uncomputed) == len(names):  # nothing the rule reads is missing: its own arithmetic had no value
+            out.append(_rule_problem(cr, row, uncomputed, lang))
+            continue
         out.append(_data_finding(
             "PF-D03-MISSING", cr.rule.id, _opt_str(row.get("project_id")), _opt_int(row.get("fiscal_year")),
             _opt_str(row.get("department")),
@@ -363,6 +369,17 @@ def d03_findings(cr: CompiledRule, rows: list[Mapping[str, Any]], base_blame: di
             f"rule {cr.rule.id} ({cr.rule.title_en}) needs data the record lacks: {', '.join(names) or '?'}; compliance cannot be decided.",
             {"rule": cr.rule.id, "missing": names}, _location(row), lang))
     return out
+
+
+def _rule_problem(cr: CompiledRule, row: Mapping[str, Any], uncomputed: list[str], lang: str) -> Finding:
+    """A rule undecided though no data it reads is missing (e.g. it divides by zero): the rule's problem, not the data's."""
+    what = "、".join(uncomputed) or "条件中的算式"
+    return _data_finding(
+        "PF-D03-MISSING", cr.rule.id, _opt_str(row.get("project_id")), _opt_int(row.get("fiscal_year")), _opt_str(row.get("department")),
+        f"规则 {cr.rule.id}（{cr.rule.title}）的计算没有结果（{what}，例如除以零），而它读取的数据并不缺失：这是规则的问题，请修改规则（先判断除数不为零）。",
+        f"rule {cr.rule.id} ({cr.rule.title_en}) computes no value ({', '.join(uncomputed) or 'an expression in its condition'}, "
+        "e.g. a division by zero) although no data it reads is missing: the rule needs fixing (test the divisor first).",
+        {"rule": cr.rule.id, "missing": [], "uncomputed": uncomputed}, _location(row), lang)
 
 
 def blame(node: E.Node, ctx: Context) -> dict[str, np.ndarray]:
