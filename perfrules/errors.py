@@ -66,7 +66,7 @@ class Problem:
         merged = {k: v for k, v in self.where.__dict__.items() if v is not None}
         for k, v in where.items():
             merged.setdefault(k, v)
-        return Problem(self.code, self.zh, self.en, Where(**merged), self.hint_zh, self.hint_en)  # type: ignore[arg-type]
+        return Problem(self.code, self.zh, self.en, Where(**merged), self.hint_zh, self.hint_en)
 
 
 class PerfrulesError(Exception):
@@ -91,6 +91,14 @@ class InputError(PerfrulesError):
 
 class UsageError(PerfrulesError):
     """The command line is wrong."""
+
+
+class OutputError(PerfrulesError):
+    """An output cannot be written (or its path holds something that is not ours to replace)."""
+
+
+class LimitError(InputError):
+    """An input goes beyond a limit that keeps the checker from running out of memory or time."""
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> tuple[str, str]:

@@ -2,6 +2,11 @@
 
 Documents are built with PyYAML's SafeLoader (the same constructor ``yaml.safe_load`` uses), so a
 rule file can never create Python objects; the composed node tree is kept to look up positions.
+
+Hostile documents are refused with an error naming the line: a key written twice in one mapping (the
+second would silently win), nesting deeper than ``MAX_DEPTH``, aliases in data files (``aliases=False``)
+and, where aliases are allowed, more than ``MAX_NODES`` values after expanding them (a "billion laughs").
+Only regular files are read.
 """
 
 from __future__ import annotations
@@ -17,8 +22,34 @@ from perfrules.errors import Problem, Where
 PathKey = tuple[Any, ...]
 
 
+MAX_DEPTH = 64
+MAX_NODES = 200_000
+
+
 class _TextDatesLoader(yaml.SafeLoader):
-    """SafeLoader that leaves ``2022-10-31`` as text, as a person wrote it; the schemas and parsers read it."""
+    """SafeLoader that leaves ``2022-10-31`` as text, as a person wrote it; the schemas and parsers read it.
+
+    It also counts the nesting depth while composing, so a deeply nested document is refused before
+    PyYAML's recursive composer runs out of stack.
+    """
+
+    depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise _Limit("yaml.too-deep", f"嵌套超过 {MAX_DEPTH} 层", f"it nests deeper than {MAX_DEPTH} levels", mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+class _Limit(Exception):
+    def __init__(self, code: str, zh: str, en: str, mark: yaml.Mark | None):
+        super().__init__(en)
+        self.code, self.zh, self.en, self.mark = code, zh, en, mark
 
 
 _TextDatesLoader.yaml_implicit_resolvers = {
@@ -83,29 +114,97 @@ class YamlDocument:
         return value
 
 
-def load_yaml(path: Path, display: str | None = None) -> YamlDocument:
-    """Load one YAML file; a syntax error becomes a ``Problem`` with its line and column."""
+def load_yaml(path: Path, display: str | None = None, aliases: bool = True) -> YamlDocument:
+    """Load one YAML file; a syntax error or a breached limit becomes a ``Problem`` with its line and column.
+
+    ``aliases=False`` (data files) refuses anchors and aliases outright.
+    """
     name = display or str(path)
+    if not path.is_file():
+        why_zh, why_en = ("不是普通文件", "it is not a regular file") if path.exists() else ("文件不存在（或链接指向的文件不存在）", "no such file (or a link to none)")
+        raise _Unreadable(Problem("yaml.unreadable", f"无法读取文件：{why_zh}。", f"cannot read file: {why_en}.", Where(file=name)))
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _Unreadable(Problem("yaml.unreadable", f"无法读取文件：{exc}。", f"cannot read file: {exc}.",
+    except UnicodeDecodeError as exc:
+        line = exc.object[:exc.start].count(b"\n") + 1 if isinstance(exc.object, bytes) else None
+        raise _Unreadable(Problem("yaml.encoding", "文件不是 UTF-8 编码。", "the file is not UTF-8 encoded.",
+                                  Where(file=name, line=line), "请以 UTF-8 编码保存。", "Save it as UTF-8.")) from exc
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        raise _Unreadable(Problem("yaml.unreadable", f"无法读取文件：{why}。", f"cannot read file: {why}.",
                                   Where(file=name))) from exc
+    if "\x00" in text:
+        raise _Unreadable(Problem("yaml.binary", "文件含有 NUL 字节，不是文本。", "the file holds NUL bytes; it is not text.", Where(file=name)))
     loader = _TextDatesLoader(text)
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _check_nodes(node, aliases)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Where(file=name, line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None)
         raise _Unreadable(Problem("yaml.syntax", f"YAML 语法错误：{exc.problem}。", f"YAML syntax error: {exc.problem}.",
                                   where, "检查缩进、冒号和引号。", "Check indentation, colons and quotes.")) from exc
+    except yaml.YAMLError as exc:  # e.g. a character YAML does not allow, reported without a mark
+        raise _Unreadable(Problem("yaml.syntax", f"YAML 语法错误：{exc}。", f"YAML syntax error: {exc}.", Where(file=name))) from exc
+    except _Limit as exc:
+        where = Where(file=name, line=exc.mark.line + 1 if exc.mark else None, column=exc.mark.column + 1 if exc.mark else None)
+        raise _Unreadable(Problem(exc.code, f"YAML 文件无法接受：{exc.zh}。", f"the YAML file is refused: {exc.en}.", where)) from None
     finally:
         loader.dispose()
     marks: dict[PathKey, tuple[yaml.Node, yaml.Node | None]] = {}
     if node is not None:
         _index(node, (), None, marks)
     return YamlDocument(name, data, text.splitlines(), marks)
+
+
+def _check_nodes(root: yaml.Node, aliases: bool) -> None:
+    """Refuse duplicate keys, and aliases (``aliases=False``) or an alias expansion beyond ``MAX_NODES``.
+
+    The walk visits each distinct node once but counts what the document expands to: a node reached
+    through several aliases counts as often as it is repeated.
+    """
+    expanded: dict[int, int] = {}  # id(node) → the number of values it expands to
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    seen: set[int] = set()
+    while stack:
+        node, done = stack.pop()
+        if done:
+            sizes = [expanded.get(id(c)) for c in _children(node)]
+            if None in sizes:  # an alias to a node that contains it: infinite when expanded
+                raise _Limit("yaml.alias", "别名指向包含它自身的节点", "an alias refers to a node that contains it", node.start_mark)
+            size = 1 + sum(n or 0 for n in sizes)
+            if size > MAX_NODES:
+                raise _Limit("yaml.too-large", f"展开别名后超过 {MAX_NODES:,} 个值", f"it expands to more than {MAX_NODES:,} values through its aliases",
+                             node.start_mark)
+            expanded[id(node)] = size
+            continue
+        if id(node) in seen:
+            if not aliases:
+                raise _Limit("yaml.alias", "数据文件中不允许使用锚点和别名（&/*）", "anchors and aliases (&/*) are not allowed in a data file",
+                             node.start_mark)
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            keys: dict[str, yaml.Node] = {}
+            for k, _ in node.value:
+                if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge":
+                    if k.value in keys:
+                        raise _Limit("yaml.duplicate-key", f"键 {k.value!r} 在同一处写了两次（第 {keys[k.value].start_mark.line + 1} 行和这里）",
+                                     f"the key {k.value!r} is written twice in one mapping (line {keys[k.value].start_mark.line + 1} and here)",
+                                     k.start_mark)
+                    keys[k.value] = k
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if id(c) not in expanded)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 class _Unreadable(Exception):

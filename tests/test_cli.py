@@ -15,8 +15,8 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
+import perfrules.atomic
 import perfrules.cli.checking
-import perfrules.outputs.console
 from perfrules.cli.main import main
 from perfrules.rulepack.model import SEVERITIES
 from perfrules.rulepack.pack import load_pack
@@ -301,8 +301,8 @@ def test_failed_render_leaves_previous_output_untouched(tmp_path: Path, monkeypa
 
     monkeypatch.setattr(perfrules.cli.checking, "render_result", boom)
     result = run("check", sample("p01-no-goal.json"), "--format", "json", "--output", out)
-    assert result.exit_code != 0
-    assert isinstance(result.exception, RuntimeError)
+    assert result.exit_code == 3  # a defect: the guard's one line, never mistaken for findings
+    assert "RuntimeError: renderer failed" in result.stderr and "[internal.error]" in result.stderr and "Traceback" not in result.stderr
     assert out.read_text(encoding="utf-8") == "previous report\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
 
@@ -315,7 +315,7 @@ def test_failed_write_midway_leaves_previous_output_untouched(tmp_path: Path, mo
     monkeypatch.setattr(perfrules.cli.checking, "render_result",
                         lambda result, fmt, lang: real(result, fmt, lang) + "\ud800 unencodable tail")
     result = run("check", sample("p01-no-goal.json"), "--format", "json", "--output", out)
-    assert isinstance(result.exception, UnicodeEncodeError)
+    assert result.exit_code == 3 and "UnicodeEncodeError" in result.stderr
     assert out.read_text(encoding="utf-8") == "previous report\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
 
@@ -327,9 +327,10 @@ def test_failed_rename_leaves_previous_output_untouched(tmp_path: Path, monkeypa
     def no_replace(src: object, dst: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(perfrules.outputs.console.os, "replace", no_replace)
-    result = run("check", sample("p01-no-goal.json"), "--format", "csv", "--output", out)
-    assert isinstance(result.exception, OSError)
+    monkeypatch.setattr(perfrules.atomic.os, "replace", no_replace)
+    result = run("check", sample("p01-no-goal.json"), "--format", "csv", "--output", out, "--lang", "en")
+    assert result.exit_code == 2  # an I/O failure: one line naming the file
+    assert result.stderr.strip() == f"{out}: cannot write {out}: disk full. Check the path, its permissions and the free disk space. [output.write-failed]"
     assert out.read_text(encoding="utf-8") == "previous report\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.csv"]
 

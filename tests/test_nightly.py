@@ -19,7 +19,8 @@ from conftest import SAMPLES
 import perfrules.nightly.run as nightly
 from perfrules.api import check_paths
 from perfrules.cli.main import main
-from perfrules.nightly.run import OUTPUTS, Progress
+from perfrules.errors import OutputError
+from perfrules.nightly.run import MARKER, OUTPUTS, Progress
 from perfrules.nightly.state import StateStore
 
 EXPORT = SAMPLES / "exports" / "county-2022"
@@ -65,7 +66,7 @@ def keys(path: Path) -> dict[str, dict]:
 def test_a_run_writes_all_five_outputs_and_they_agree_with_check(tmp_path: Path) -> None:
     code, _, err = run_cli("nightly", str(EXPORT), "--out", str(tmp_path / "run"))
     assert code == 1  # the county export has 阻断 findings
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == sorted(OUTPUTS)
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == sorted([*OUTPUTS, MARKER])
     summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
     checked = check_paths([EXPORT])
     want = checked.summary()
@@ -159,7 +160,7 @@ def test_a_crash_while_writing_leaves_no_run_directory_and_the_state_as_it_was(t
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(nightly, "write_html", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match="No space left on device"):  # an I/O failure: one line, exit 2 at the CLI
         nightly.run_nightly(EXPORT, tmp_path / "night2", state)
     assert not (tmp_path / "night2").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
@@ -168,10 +169,20 @@ def test_a_crash_while_writing_leaves_no_run_directory_and_the_state_as_it_was(t
 
 def test_rerunning_into_an_existing_run_directory_replaces_it_whole(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    out.mkdir()
-    (out / "stale.txt").write_text("from an earlier run")
     run_cli("nightly", str(EXPORT), "--out", str(out), "--quiet")
-    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)
+    (out / "stale.txt").write_text("left in an earlier run")
+    run_cli("nightly", str(EXPORT), "--out", str(out), "--quiet")
+    assert sorted(p.name for p in out.iterdir()) == sorted([*OUTPUTS, MARKER])
+
+
+def test_a_folder_that_is_not_a_run_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "notes.txt").write_text("someone's own file")
+    code, _, err = run_cli("nightly", str(EXPORT), "--out", str(out), "--quiet")
+    assert code == 2
+    assert "nightly.out-refused" in err and ".perfrules-run" in err
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
 
 
 def test_a_second_run_while_one_holds_the_state_gets_a_clear_message(tmp_path: Path) -> None:

@@ -13,10 +13,11 @@ import re
 from pathlib import Path
 
 import perfrules.language.expr as E
-from perfrules.authoring.rule_tests import load_cases
+from perfrules.authoring.rule_tests import RuleCase, load_cases
 from perfrules.errors import Problem, RulePackError, Where, did_you_mean
 from perfrules.rulepack.backing import unbacked_problems
 from perfrules.rulepack.catalogue import load_requirements
+from perfrules.rulepack.data_rules import D03_RULES
 from perfrules.rulepack.model import RulePack
 from perfrules.rulepack.pack import read_pack
 from perfrules.rulepack.profile import available_profiles, load_profile
@@ -43,10 +44,23 @@ def lint(directory: str | Path, profile: str | None = None) -> list[Problem]:
     problems.extend(_sources(pack))
     problems.extend(unbacked_problems(pack, names))
     try:
-        load_cases(directory)
+        failed = {p.where.rule_id for p in problems if p.where.rule_id}  # rules that exist but did not load
+        problems.extend(_unknown_case_rules(pack, load_cases(directory), failed))
     except RulePackError as exc:
         problems.extend(exc.problems)
     return _dedupe(problems)
+
+
+def _unknown_case_rules(pack: RulePack, cases: list[RuleCase], failed: set[str]) -> list[Problem]:
+    known = set(pack.rules) | set(D03_RULES) | failed
+    out = []
+    for case in cases:
+        for rid in case.rules:
+            if rid not in known:
+                hz, he = did_you_mean(rid, known)
+                out.append(Problem("tests.unknown-rule", f"测试用例 {case.name!r} 所测的规则 {rid!r} 不存在。",
+                                   f"test case {case.name!r} is about rule {rid!r}, which does not exist.", case.where, hz, he))
+    return out
 
 
 def _never_enabled(pack: RulePack, enabled: set[str]) -> list[Problem]:
@@ -66,7 +80,7 @@ def _empty_windows(pack: RulePack) -> list[Problem]:
 def _unused_params(pack: RulePack, directory: str | Path) -> list[Problem]:
     # A rule whose condition could not be read is not in the pack; the parameters its text names
     # are not "read by no rule" (that would be a follow-on problem of the one already reported).
-    written = {m for path in Path(directory).glob("*.y*ml") for m in _PARAM_TEXT.findall(path.read_text(encoding="utf-8"))}
+    written = {m for path in Path(directory).glob("*.y*ml") for m in _PARAM_TEXT.findall(_text_or_empty(path))}
     read: set[str] = set(written)
     for rule in pack.rules.values():
         for tree in (rule.when, rule.escalate_when):
@@ -80,6 +94,14 @@ def _unused_params(pack: RulePack, directory: str | Path) -> list[Problem]:
 
 
 _PARAM_TEXT = re.compile(r"params\.([a-z][a-z0-9_]*)")
+
+
+def _text_or_empty(path: Path) -> str:
+    """A rule file's text; one that cannot be read is reported by ``read_pack``, and has no text here."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def _requirements(pack: RulePack) -> list[Problem]:

@@ -21,6 +21,7 @@ from perfrules.evaluation.check import check
 from perfrules.findings.model import Finding, json_value
 from perfrules.inputs.submission import submission_dataset
 from perfrules.rulepack.compile import CompiledPack, compile_pack
+from perfrules.rulepack.data_rules import D03_RULES
 from perfrules.rulepack.model import RulePack
 from perfrules.rulepack.pack import read_validated
 
@@ -135,6 +136,10 @@ class CaseRunner:
 
     def run(self, case: RuleCase) -> CaseResult:
         """Run one case and compare its findings with what it expects."""
+        known = set(self.pack.rules) | set(D03_RULES)
+        unknown = [rid for rid in case.rules if rid not in known]
+        if unknown:  # a case about no rule would pass by expecting nothing: it fails instead
+            return CaseResult(case, False, [{"rule": rid, "error": "no such rule in the pack"} for rid in unknown], [])
         compiled = self.compiled_for(case.profile)
         ds = submission_dataset(case.projects, case.departments, case.where.file or "case")
         findings = [f for f in check(ds, compiled, case.as_of).findings if _about(f, case.rules)]

@@ -28,7 +28,8 @@ import perfrules.language.expr as E
 from perfrules.evaluation.facts import FactFrames, build_facts
 from perfrules.evaluation.vectorised import Context, evaluate, evaluate_truth
 from perfrules.findings.model import Finding, render, source_refs
-from perfrules.inputs.dataset import PARALLEL_ROWS, ROW, SOURCE, Dataset, InputNote, ValueIssue
+from perfrules.inputs.dataset import PARALLEL_ROWS, ROW, SOURCE, Dataset, InputNote, ValueIssue, row_totals
+from perfrules.inputs.placement import RowCount
 from perfrules.rulepack.compile import CompiledPack, CompiledRule
 from perfrules.rulepack.data_rules import D03_RECOMMENDATION, D03_RULES, D03_SOURCE
 from perfrules.rulepack.model import SEVERITIES
@@ -56,6 +57,7 @@ class CheckResult:
     timings: dict[str, float] = field(default_factory=dict)
     as_of_dates: list[dt.date] = field(default_factory=list)
     sources: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    row_accounting: dict[tuple[str, str], RowCount] = field(default_factory=dict)  # (source, table) → read/checked/noted
     _findings: list[Finding] | None = field(default=None, repr=False, compare=False)
     _table: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
@@ -96,6 +98,7 @@ class CheckResult:
             "by_rule": dict(sorted(by_rule.items())),
             "records": self.records, "as_of": ", ".join(d.isoformat() for d in self.as_of_dates), "profile": self.profile,
             "pack_version": self.pack_version, "rules_in_force": len(self.rules_in_force),
+            "rows": row_totals(self.row_accounting.values()),
         }
 
     def worst(self) -> str | None:
@@ -138,6 +141,7 @@ def check(dataset: Dataset, compiled: CompiledPack, as_of: dt.date, lang: str = 
         {t: len(dataset.frame(t)) for t in ("projects", "departments")}, [cr.rule.id for cr in in_force],
         errors=[note_error(n, lang) for n in dataset.notes],
         timings={"facts": t1 - t0, "evaluate": t2 - t1, "findings": t3 - t2}, sources=sources,
+        row_accounting=dataset.row_accounting,
     )
 
 
@@ -164,7 +168,8 @@ def merge_results(results: list[CheckResult]) -> CheckResult:
         first.pack_version, records, sorted({rid for r in results for rid in r.rules_in_force}),
         errors=[e for r in results for e in r.errors], timings=timings,
         as_of_dates=sorted({d for r in results for d in r.as_of_dates}),
-        sources={k: v for r in results for k, v in r.sources.items()})
+        sources={k: v for r in results for k, v in r.sources.items()},
+        row_accounting={k: v for r in results for k, v in r.row_accounting.items()})  # parts of one input share its counts
 
 
 @dataclass
@@ -351,6 +356,12 @@ def d03_findings(cr: CompiledRule, rows: list[Mapping[str, Any]], base_blame: di
         names = list(dict.fromkeys(absent.get(n) or _label(base.get(n) or E.Ref("field", n), compiled)
                                    for n in sorted(base_blame, key=lambda n: order.index(n) if n in order else len(order))
                                    if base_blame[n][j]))
+        uncomputed = [n for n in base_blame if base_blame[n][j] and (base.get(n) or E.Ref("field", n)).space == "derived"]
+        if not names and "fiscal_year" in row and _opt_int(row.get("fiscal_year")) is None:
+            names = ["fiscal_year"]  # read implicitly (fy_date, month_end), so no leaf names it
+        elif len(uncomputed) == len(names):  # nothing the rule reads is missing: its own arithmetic had no value
+            out.append(_rule_problem(cr, row, uncomputed, lang))
+            continue
         out.append(_data_finding(
             "PF-D03-MISSING", cr.rule.id, _opt_str(row.get("project_id")), _opt_int(row.get("fiscal_year")),
             _opt_str(row.get("department")),
@@ -358,6 +369,17 @@ def d03_findings(cr: CompiledRule, rows: list[Mapping[str, Any]], base_blame: di
             f"rule {cr.rule.id} ({cr.rule.title_en}) needs data the record lacks: {', '.join(names) or '?'}; compliance cannot be decided.",
             {"rule": cr.rule.id, "missing": names}, _location(row), lang))
     return out
+
+
+def _rule_problem(cr: CompiledRule, row: Mapping[str, Any], uncomputed: list[str], lang: str) -> Finding:
+    """A rule undecided though no data it reads is missing (e.g. it divides by zero): the rule's problem, not the data's."""
+    what = "、".join(uncomputed) or "条件中的算式"
+    return _data_finding(
+        "PF-D03-MISSING", cr.rule.id, _opt_str(row.get("project_id")), _opt_int(row.get("fiscal_year")), _opt_str(row.get("department")),
+        f"规则 {cr.rule.id}（{cr.rule.title}）的计算没有结果（{what}，例如除以零），而它读取的数据并不缺失：这是规则的问题，请修改规则（先判断除数不为零）。",
+        f"rule {cr.rule.id} ({cr.rule.title_en}) computes no value ({', '.join(uncomputed) or 'an expression in its condition'}, "
+        "e.g. a division by zero) although no data it reads is missing: the rule needs fixing (test the divisor first).",
+        {"rule": cr.rule.id, "missing": [], "uncomputed": uncomputed}, _location(row), lang)
 
 
 def blame(node: E.Node, ctx: Context) -> dict[str, np.ndarray]:

@@ -9,14 +9,15 @@ backend hands these values to the engine.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from perfrules.evaluation.reference import Record, aggregate, evaluate
-from perfrules.inputs.dataset import PRIOR_FROM_EVALUATION, ROW, SOURCE, ValueIssue
-from perfrules.inputs.submission import flatten_submission
+from perfrules.inputs.dataset import PRIOR_FROM_EVALUATION, ROW, SOURCE, InputNote, ValueIssue
+from perfrules.inputs.placement import RowCount
+from perfrules.inputs.submission import flatten_submission, submission_row_accounting, unplaceable_record_issues
 from perfrules.inputs.values import ValueUnreadable, parse_value
 from perfrules.language.fields import TABLES
 from perfrules.rulepack.compile import CompiledPack
@@ -32,6 +33,8 @@ class SubmissionRecords:
     departments: list[Record]
     issues: list[ValueIssue]
     present: set[str]
+    notes: list[InputNote] = field(default_factory=list)                            # rows set aside, named
+    row_accounting: dict[tuple[str, str], RowCount] = field(default_factory=dict)  # (source, table) → rows
 
 
 def submission_records(projects: list[Any], departments: list[Any], name: str, prefix: str | None = "projects") -> SubmissionRecords:
@@ -63,7 +66,8 @@ def submission_records(projects: list[Any], departments: list[Any], name: str, p
                               if "evaluations" in present else None)
         records.append(Record(values, rel))
     departments_out = [Record(values, {}) for values in typed["departments"]]
-    return SubmissionRecords(records, departments_out, issues, present)
+    issues += unplaceable_record_issues(typed, name)
+    return SubmissionRecords(records, departments_out, issues, present, flat.notes, submission_row_accounting(flat, name))
 
 
 def record_values(record: Record, compiled: CompiledPack, table: str, as_of: dt.date) -> dict[str, Any]:

@@ -117,14 +117,14 @@ class Screener:
             compiled, program, engine = self._engine(prof)
             in_force |= {cr.rule.id for cr in compiled.rules if cr.rule.in_force(when)}
             findings += _screen_group(compiled, program, engine, records, projs, depts, when, lang)
-        notes = [duplicate] if (duplicate := _duplicate_note(records.projects)) else []
+        notes = [*records.notes, *([duplicate] if (duplicate := _duplicate_note(records.projects)) else [])]
         if unknown_jurisdictions:
             notes.append(unknown_jurisdiction_note(unknown_jurisdictions))
         errors = [note_error(n, lang) for n in notes]
         ordered = sort_findings(findings)
         return ScreenResult(ordered, when, ", ".join(groups), self.pack.version,
                             {"projects": len(records.projects), "departments": len(records.departments)},
-                            sorted(in_force), errors, verdict=verdict_of(ordered))
+                            sorted(in_force), errors, verdict=verdict_of(ordered), row_accounting=records.row_accounting)
 
 
 def _duplicate_note(projects: list[Record]) -> InputNote | None:

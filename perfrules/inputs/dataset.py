@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from perfrules.inputs.keys import joined, key_text, positions, same_year, unique_keys, years
-from perfrules.inputs.values import ParsedColumn, parse_column
+from perfrules.inputs.placement import REASONS, UNPLACEABLE, RowCount, describe_rows, place_rows, set_aside_rows
+from perfrules.inputs.values import FIRST_YEAR, LAST_YEAR, ParsedColumn, parse_column
 from perfrules.language.fields import TABLES, Column, Table
 
 SOURCE, ROW = "_source", "_row"
@@ -69,6 +71,7 @@ class Dataset:
     notes: list[InputNote] = field(default_factory=list)
     as_of: dt.date | None = None
     sources: list[str] = field(default_factory=list)
+    row_accounting: dict[tuple[str, str], RowCount] = field(default_factory=dict)  # (source, table) → rows
 
     def frame(self, table: str) -> pd.DataFrame:
         """The frame of ``table`` (empty with every column when the input had none)."""
@@ -109,7 +112,7 @@ def typed_frame(table: Table, raw: pd.DataFrame, units: dict[str, float], source
         parsed_columns = {c.name: parse(c) for c in given}
     for col in table.columns:
         if col.name in parsed_columns:
-            parsed = parsed_columns[col.name]
+            parsed = within_supported_years(col, parsed_columns[col.name])
             out[col.name] = parsed.values
             bad_cells.extend((int(i), col.name) for i in parsed.bad.to_numpy().nonzero()[0])
         else:
@@ -127,6 +130,25 @@ def typed_frame(table: Table, raw: pd.DataFrame, units: dict[str, float], source
     out[SOURCE] = pd.Series(pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [source]), index=index, copy=False)
     out[ROW] = row_labels
     return pd.DataFrame(out, index=index, copy=False)  # the columns are new: copying them costs ~1 ms per column per 100k rows
+
+
+YEAR_COLUMNS = ("fiscal_year", "year", "prior_year")
+
+
+def within_supported_years(col: Column, parsed: ParsedColumn) -> ParsedColumn:
+    """``parsed`` with years and dates outside FIRST_YEAR–LAST_YEAR made unreadable (missing, and reported)."""
+    values = parsed.values
+    if col.kind in ("date", "month"):
+        year = values.dt.year
+    elif col.name in YEAR_COLUMNS:
+        year = values
+    else:
+        return parsed
+    outside = ((year < FIRST_YEAR) | (year > LAST_YEAR)).to_numpy(dtype=bool, na_value=False)
+    if not outside.any():
+        return parsed
+    bad = parsed.bad.to_numpy(dtype=bool) | outside
+    return ParsedColumn(values.mask(outside), pd.Series(bad, index=parsed.bad.index))
 
 
 def _as_read(column: pd.Series) -> pd.Series:
@@ -208,8 +230,14 @@ def prior_evaluations(projects: pd.DataFrame, ev: pd.DataFrame, ids: pa.Array | 
     return out
 
 
-def assemble(frames: dict[str, list[pd.DataFrame]], **kwargs: object) -> Dataset:
-    """A Dataset from per-table lists of typed frames (concatenated; absent tables empty)."""
+def assemble(frames: dict[str, list[pd.DataFrame]], unreadable: dict[tuple[str, str], int] | None = None,
+             headers: dict[str, dict[str, str]] | None = None, **kwargs: object) -> Dataset:
+    """A Dataset from per-table lists of typed frames (concatenated; absent tables empty).
+
+    Rows that cannot be placed on a record are set aside with a note (``perfrules.inputs.placement``);
+    ``unreadable`` counts the rows of each (source, table) a reader could not parse or set aside itself
+    (already noted).
+    """
     tables: dict[str, pd.DataFrame] = {}
     present: set[str] = set()
     for name, table in TABLES.items():
@@ -219,13 +247,87 @@ def assemble(frames: dict[str, list[pd.DataFrame]], **kwargs: object) -> Dataset
             tables[name] = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
         else:
             tables[name] = empty_frame(table)
+    accounting = _count_rows(tables, present, unreadable or {})
+    aside = place_rows(tables)
+    set_aside_notes = [_set_aside_note(tables[a.table], a.table, a.reason, a.mask) for a in aside]
+    for a in aside:
+        for source, n in _rows_by_source(tables[a.table][a.mask]).items():
+            accounting[(source, a.table)].noted += n
+    tables = set_aside_rows(tables, aside)
+    for name in present:
+        for source, n in _rows_by_source(tables[name]).items():
+            accounting[(source, name)].checked += n
     ds = Dataset(tables, present, **kwargs)  # type: ignore[arg-type]
+    ds.row_accounting = accounting
+    ds.notes.extend(n for group in set_aside_notes for n in group)
+    ds.issues.extend(unplaceable_issues(tables, headers or {}))
     ids = unique_keys(tables["projects"]["project_id"]) if len(tables["projects"]) else None
     fill_prior_from_evaluations(ds, ids)
     duplicates = duplicate_records_note(tables["projects"]) if ids is None else None  # unique ids: no project twice
     if duplicates is not None:
         ds.notes.append(duplicates)
     return ds
+
+
+def _rows_by_source(frame: pd.DataFrame) -> dict[str, int]:
+    if not len(frame):
+        return {}
+    counts = frame[SOURCE].value_counts(sort=False)  # on the categorical's codes: no text per row
+    return {str(k): int(v) for k, v in counts.items() if v}
+
+
+def _count_rows(tables: dict[str, pd.DataFrame], present: set[str],
+                unreadable: dict[tuple[str, str], int]) -> dict[tuple[str, str], RowCount]:
+    accounting: dict[tuple[str, str], RowCount] = {}
+    for name in sorted(present):
+        for source, n in _rows_by_source(tables[name]).items():
+            accounting[(source, name)] = RowCount(name, source, read=n)
+    for (source, name), n in unreadable.items():
+        count = accounting.setdefault((source, name), RowCount(name, source))
+        count.read += n
+        count.noted += n
+    return accounting
+
+
+def _set_aside_note(frame: pd.DataFrame, table: str, reason: str, mask: np.ndarray) -> list[InputNote]:
+    rows = frame.loc[mask, [SOURCE, ROW]]
+    why_zh, why_en = REASONS[reason]
+    notes = []
+    for source, group in rows.groupby(rows[SOURCE].astype(str), sort=True):
+        zh_rows, en_rows = describe_rows(group[ROW].tolist())
+        n = len(group)
+        notes.append(InputNote(
+            f"input.set-aside.{reason}",
+            f"{source} 中 {table}（{TABLES[table].zh}）第 {zh_rows} 行（共 {n} 行）{why_zh}，未参与检查。",
+            f"{source}: {n} {table} row(s) set aside, not checked, because {why_en}: row(s) {en_rows}.",
+            source, table))
+    return notes
+
+
+def unplaceable_issues(tables: dict[str, pd.DataFrame], headers: dict[str, dict[str, str]]) -> list[ValueIssue]:
+    """A D03 issue for each related row whose key value in time is blank (a payment without a date, a report without a month)."""
+    out: list[ValueIssue] = []
+    for table, column in UNPLACEABLE.items():
+        frame = tables[table]
+        header = headers.get(table, {}).get(column, column)
+        if not len(frame):
+            continue
+        blank = frame[column].isna().to_numpy()
+        for i in map(int, np.flatnonzero(blank)):
+            out.append(ValueIssue(table, str(frame[SOURCE].iloc[i]), str(frame[ROW].iloc[i]), column, header, "",
+                                  TABLES[table].by_name[column].kind, project_id=_cell(frame["project_id"], i),
+                                  fiscal_year=_cell(frame["fiscal_year"], i, int)))
+    return out
+
+
+def row_totals(accounting: Iterable[RowCount]) -> dict[str, dict[str, int]]:
+    """Per table: rows read, checked and noted (set aside) over every input file."""
+    out: dict[str, dict[str, int]] = {}
+    for count in accounting:
+        total = out.setdefault(count.table, {"read": 0, "checked": 0, "noted": 0})
+        for key, value in count.as_dict().items():
+            total[key] += value
+    return {t: out[t] for t in TABLES if t in out}
 
 
 def duplicate_records_note(projects: pd.DataFrame, shown: int = 10) -> InputNote | None:

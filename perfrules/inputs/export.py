@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import functools
 import io
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,14 +19,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-import yaml
 
-from perfrules.errors import InputError, Problem, Where
+from perfrules.errors import InputError, LimitError, Problem, Where
 from perfrules.inputs.column_map import ColumnMap, manifest_map
 from perfrules.inputs.dataset import Dataset, InputNote, ValueIssue, assemble, typed_frame
-from perfrules.language.fields import TABLES, Table, resolve_header, table_for_file_stem
+from perfrules.inputs.limits import MAX_CSV_FIELD, check_workbook_parts, refuse_non_regular_input
+from perfrules.language.fields import TABLES, UNIT_MULTIPLIERS, Table, resolve_header, table_for_file_stem
+from perfrules.yaml_source import YamlUnreadable, load_yaml
 
 EXTENSIONS = (".csv", ".xlsx", ".parquet")
 MANIFEST_NAMES = ("manifest.yaml", "manifest.yml", "manifest.json", "manifest")
@@ -43,6 +46,7 @@ def load_export(folder: Path, display: str | None = None, column_map: ColumnMap 
     for path in sorted(folder.iterdir()):
         if path.suffix.lower() not in EXTENSIONS or path.name.startswith((".", "~$")):
             continue
+        refuse_non_regular_input(path)
         table = column_map.table_for_file(path.stem) if column_map else table_for_file_stem(path.stem)
         if table is None and column_map and path.name in column_map.lookup_files():
             continue
@@ -62,9 +66,13 @@ def load_export(folder: Path, display: str | None = None, column_map: ColumnMap 
     issues: list[ValueIssue] = []
     frames: dict[str, list[pd.DataFrame]] = {}
     absent_columns: dict[str, set[str]] = {}
+    unreadable: dict[tuple[str, str], int] = {}
+    headers_of: dict[str, dict[str, str]] = {}
     for name, path in files.items():
         table = TABLES[name]
+        noted_before = sum(n.code == "input.malformed-row" for n in notes)
         raw, rows, headers, units = read_table(path, table, notes, column_map.reader(table, path, folder, issues, notes) if column_map else None)
+        unreadable[(path.name, name)] = sum(n.code == "input.malformed-row" for n in notes) - noted_before
         missing_required = [c for c in table.required if c not in raw.columns]
         if missing_required:
             raise InputError([Problem("input.missing-column", f"{path.name} 缺少必需的列 {missing_required}。",
@@ -72,11 +80,12 @@ def load_export(folder: Path, display: str | None = None, column_map: ColumnMap 
                                       "检查表头。", "Check the header row.")])
         absent_columns[name] = {c.name for c in table.columns if c.name not in raw.columns}
         frames[name] = [typed_frame(table, raw, units, path.name, rows, issues, headers)]
-    for table in TABLES:
-        if table not in files and table != "projects":
-            notes.append(InputNote("input.absent-table", f"导出中没有 {table}（{TABLES[table].zh}）表。",
-                                   f"the export has no {table} table.", shown, table))
-    ds = assemble(frames, issues=issues, notes=notes, absent_columns=absent_columns, as_of=read_manifest(folder),
+        headers_of[name] = headers
+    for absent in TABLES:
+        if absent not in files and absent != "projects":
+            notes.append(InputNote("input.absent-table", f"导出中没有 {absent}（{TABLES[absent].zh}）表。",
+                                   f"the export has no {absent} table.", shown, absent))
+    ds = assemble(frames, unreadable, headers_of, issues=issues, notes=notes, absent_columns=absent_columns, as_of=read_manifest(folder),
                   sources=[str(p) for p in files.values()])
     return ds
 
@@ -87,12 +96,14 @@ def read_manifest(folder: Path) -> dt.date | None:
         path = folder / name
         if path.is_file():
             try:
-                data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+                data = load_yaml(path, str(path), aliases=False).data
                 value = (data or {}).get("as_of") if isinstance(data, dict) else None
                 if value is None:
                     return None
                 return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
-            except (yaml.YAMLError, ValueError) as exc:
+            except YamlUnreadable as exc:
+                raise InputError([exc.problem]) from exc
+            except ValueError as exc:
                 raise InputError([Problem("input.manifest", f"清单文件中的 as_of 无法识别：{exc}。",
                                           f"cannot read as_of in the manifest: {exc}.", Where(file=str(path), field="as_of"))]) from exc
     return None
@@ -110,7 +121,7 @@ def read_table(path: Path, table: Table, notes: list[InputNote], mapped: Callabl
         if suffix == ".csv":
             raw, rows = _read_csv(path, notes)
         elif suffix == ".xlsx":
-            raw = pd.read_excel(path, dtype=object, engine="openpyxl")
+            raw = _read_xlsx(path, notes)
             rows = row_numbers(2, len(raw))
         else:
             raw = _read_parquet(path, table)
@@ -120,17 +131,27 @@ def read_table(path: Path, table: Table, notes: list[InputNote], mapped: Callabl
     except Exception as exc:  # any reader failure means the file cannot be read at all
         raise InputError([Problem("input.unreadable", f"无法读取文件：{type(exc).__name__}: {exc}。",
                                   f"cannot read file: {type(exc).__name__}: {exc}.", Where(file=str(path)))]) from exc
+    seen: set[str] = set()
+    for header in map(str, raw.columns):
+        if header in seen:
+            raise InputError([Problem("input.duplicate-header", f"表头中列 {header!r} 出现了两次。",
+                                      f"the header names column {header!r} twice.", Where(file=str(path), line=1, field=header),
+                                      "删去或改名其中一列。", "Remove or rename one of them.")])
+        seen.add(header)
     resolve = functools.partial(resolve_header, table)
     if mapped is not None:
         raw, resolve = mapped(raw, rows)
     rename: dict[Any, str] = {}
     headers: dict[str, str] = {}
     units: dict[str, float] = {}
+    unused: list[Any] = []
     for header in raw.columns:
         name, unit = resolve(str(header))
         if name is None:
+            refuse_unknown_unit(table, str(header), path)
             continue
         if name in headers:
+            unused.append(header)
             notes.append(InputNote("input.duplicate-column", f"{path.name} 中列 {header!r} 与 {headers[name]!r} 指同一字段 {name}，使用前者。",
                                    f"in {path.name}, column {header!r} means the same field {name} as {headers[name]!r}; the first is used.",
                                    str(path), table.name, name))
@@ -139,8 +160,25 @@ def read_table(path: Path, table: Table, notes: list[InputNote], mapped: Callabl
         headers[name] = str(header)
         if unit is not None:
             units[name] = unit
-    raw = raw.rename(columns=rename)
+    # The unused twin is dropped: kept under its own header it could collide with the field's name.
+    raw = raw.drop(columns=unused).rename(columns=rename)
     return raw, rows, headers, units
+
+
+_HEADER_UNIT = re.compile(r"^(?P<label>.+?)\s*[(（](?P<unit>[^()（）]+)[)）]\s*$")
+
+
+def refuse_unknown_unit(table: Table, header: str, path: Path) -> None:
+    """A header that names a known column with a unit no one can convert (``申请金额(千元)``) is an error:
+    read as 元 its values would be silently wrong, and ignored its column would silently vanish."""
+    m = _HEADER_UNIT.match(header)
+    name = resolve_header(table, m.group("label"))[0] if m else None
+    if m and name is not None and table.by_name[name].kind == "money":
+        unit = m.group("unit")
+        raise InputError([Problem("input.unknown-unit", f"表头 {header!r} 中的金额单位 {unit!r} 无法识别。",
+                                  f"the unit {unit!r} in the header {header!r} is not a known money unit.",
+                                  Where(file=str(path), line=1, field=header),
+                                  f"可用：{'、'.join(UNIT_MULTIPLIERS)}。", f"Known units: {', '.join(UNIT_MULTIPLIERS)}.")])
 
 
 def row_numbers(first: int, n: int) -> pd.Series:
@@ -168,31 +206,97 @@ def _read_parquet(path: Path, table: Table) -> pd.DataFrame:
     return data.to_pandas(types_mapper=lambda t: None if pa.types.is_temporal(t) else pd.ArrowDtype(t))
 
 
+def _read_xlsx(path: Path, notes: list[InputNote]) -> pd.DataFrame:
+    """The first sheet of a workbook; every other sheet is named in a note (one table per file)."""
+    check_workbook_parts(path)
+    sheets = pd.read_excel(path, dtype=object, engine="openpyxl", sheet_name=None)
+    names = list(sheets)
+    for other in names[1:]:
+        if len(sheets[other]) or len(sheets[other].columns):
+            notes.append(InputNote("input.sheet-not-read", f"{path.name} 的工作表 {other!r}（{len(sheets[other])} 行）未读取：每个文件只读第一个工作表 {names[0]!r}。",
+                                   f"{path.name}: sheet {other!r} ({len(sheets[other])} rows) was not read; only the first sheet, {names[0]!r}, is.",
+                                   str(path)))
+    return sheets[names[0]] if names else pd.DataFrame()
+
+
 def _read_csv(path: Path, notes: list[InputNote]) -> tuple[pd.DataFrame, pd.Series]:
     """Read a CSV (UTF-8, UTF-8 with BOM, or GBK/GB18030) with Arrow; a malformed line is reported by number and skipped."""
     data = path.read_bytes()
     try:
         data.decode("utf-8")
         encoding = "utf8"
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as exc:
+        if any(b >= 0x80 for b in data[:exc.start]):  # UTF-8 text up to here, then something else
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise InputError([Problem("input.mixed-encoding", f"第 {line} 行不是 UTF-8 编码，而前面的行是：文件混用了两种编码。",
+                                      f"line {line} is not UTF-8 while the lines before it are: the file mixes two encodings.",
+                                      Where(file=str(path), line=line), "用同一种编码（UTF-8 或 GBK）重新保存。",
+                                      "Save the file again in one encoding (UTF-8 or GBK).")]) from None
         encoding = "gb18030"  # decodes any byte sequence, and GBK is a subset of it
     first = data.split(b"\n", 1)[0].decode("utf-8-sig" if encoding == "utf8" else encoding, errors="replace")
     header = next(csv.reader([first.rstrip("\r")]), [])
+    unclosed = unclosed_quote_lines(data)
+    for line in unclosed:  # the line cannot be read; a stand-in with the wrong field count makes Arrow skip it by number
+        data = _blank_line(data, line, b"\x00" if len(header) != 1 else b"\x00,\x00")
     bad: list[tuple[int | None, str]] = []
     table = _arrow_csv(data, encoding, header, bad, threads=True)
     if any(number is None for number, _ in bad):  # line numbers are known only to a single-threaded read
         bad.clear()
         table = _arrow_csv(data, encoding, header, bad, threads=False)
     for number, text in bad:
+        if number in unclosed:
+            notes.append(InputNote("input.malformed-row", f"{path.name} 第 {number} 行的引号没有闭合；该行未检查，其余行照常检查。",
+                                   f"{path.name} line {number} opens a quote that never closes; that line was not checked, the rest were.",
+                                   str(path)))
+            continue
         fields = len(next(csv.reader([text]), []))
         notes.append(InputNote("input.malformed-row", f"{path.name} 第 {number} 行有 {fields} 个字段，应为 {len(header)} 个；该行未检查。",
                                f"{path.name} line {number} has {fields} fields, expected {len(header)}; that line was not checked.",
                                str(path)))
+    _check_field_sizes(table, path)
     raw = table.to_pandas()
     if not bad:
         return raw, row_numbers(2, len(raw))
     lines = np.setdiff1d(np.arange(2, len(raw) + len(bad) + 2), np.array([n for n, _ in bad], dtype=np.int64))
     return raw, pd.Series(lines)
+
+
+def unclosed_quote_lines(data: bytes) -> set[int]:
+    """Physical line numbers where a quoted field opens and is never closed before the end of the file.
+
+    Read as written, such a quote swallows every later line into one cell; it is found when the file's
+    quotes do not pair up (an odd count), which is the only case in which it can be found at all.
+    """
+    found: set[int] = set()
+    while data.count(b'"') % 2:
+        inside, opened = False, 0
+        for number, line in enumerate(data.split(b"\n"), start=1):
+            if line.count(b'"') % 2:
+                if not inside:
+                    opened = number
+                inside = not inside
+        if not inside or opened in found:
+            break
+        found.add(opened)
+        data = _blank_line(data, opened, b"")
+    return found
+
+
+def _blank_line(data: bytes, number: int, stand_in: bytes) -> bytes:
+    lines = data.split(b"\n")
+    lines[number - 1] = stand_in + (b"\r" if lines[number - 1].endswith(b"\r") else b"")
+    return b"\n".join(lines)
+
+
+def _check_field_sizes(table: pa.Table, path: Path) -> None:
+    for name, column in zip(table.column_names, table.columns):
+        if not len(column) or not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            continue
+        longest = pc.max(pc.binary_length(column)).as_py() or 0
+        if longest > MAX_CSV_FIELD:
+            raise LimitError([Problem("input.field-too-large", f"列 {name!r} 中有一个单元格长 {longest:,} 字节，超过上限 {MAX_CSV_FIELD:,}。",
+                                      f"a cell of column {name!r} is {longest:,} bytes long, beyond the limit of {MAX_CSV_FIELD:,}.",
+                                      Where(file=str(path), field=name), "检查引号是否成对。", "Check that the file's quotes pair up.")])
 
 
 def _arrow_csv(data: bytes, encoding: str, header: list[str], bad: list[tuple[int | None, str]], threads: bool) -> pa.Table:

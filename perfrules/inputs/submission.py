@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from perfrules.errors import InputError, Problem, Where
-from perfrules.inputs.dataset import Dataset, ValueIssue, assemble, typed_frame
-from perfrules.inputs.values import ValueUnreadable, parse_value
+from perfrules.inputs.dataset import ROW, Dataset, InputNote, ValueIssue, assemble, typed_frame
+from perfrules.inputs.limits import MAX_DEPTH, check_document, refuse_non_regular_input, too_deep
+from perfrules.inputs.placement import REASONS, UNPLACEABLE, RowCount, describe_rows
+from perfrules.inputs.values import FIRST_YEAR, LAST_YEAR, ValueUnreadable, parse_value
 from perfrules.language.fields import NESTED_PREFIXES, PROJECTS, TABLES, UNIT_MULTIPLIERS, header_index
 from perfrules.yaml_source import YamlUnreadable, load_yaml
 
@@ -32,9 +34,7 @@ _LISTS = ("indicators", "payments", "monitoring", "evaluation_history")
 
 def read_document(path: Path, display: str | None = None) -> Any:
     """A submission file's document (JSON or YAML), or ``InputError`` naming the file and line."""
-    if not path.is_file():
-        name = display or str(path)
-        raise InputError([Problem("input.not-found", f"输入不存在：{name!r}。", f"input {name!r} does not exist.", Where(file=name))])
+    refuse_non_regular_input(path, display)
     return _read(path, display or str(path))
 
 
@@ -77,6 +77,8 @@ class FlatSubmission:
     rows: dict[str, list[dict[str, Any]]]
     labels: dict[str, list[str]]
     present: set[str]
+    notes: list[InputNote] = field(default_factory=list)       # rows set aside, each named
+    noted: dict[str, int] = field(default_factory=dict)        # per table: how many rows were set aside
 
 
 def flatten_submission(projects: list[Any], departments: list[Any], name: str, prefix: str | None = "projects") -> FlatSubmission:
@@ -107,7 +109,79 @@ def flatten_submission(projects: list[Any], departments: list[Any], name: str, p
     # A submission that gives no list of a kind for any project still has that table: it is empty.
     present |= {t for t in ("indicators", "payments", "monitoring", "evaluations") if any(
         _has_list(p, t) for p in projects if isinstance(p, dict))}
-    return FlatSubmission(rows, labels, present)
+    flat = FlatSubmission(rows, labels, present)
+    set_aside_unplaced(flat, name)
+    return flat
+
+
+def submission_row_accounting(flat: FlatSubmission, name: str) -> dict[tuple[str, str], RowCount]:
+    """Rows read, checked and set aside per table of one submission (for the per-record path; the batch path counts in ``assemble``)."""
+    out = {}
+    for table in TABLES:
+        checked, noted = len(flat.rows[table]), flat.noted.get(table, 0)
+        if checked or noted:
+            out[(name, table)] = RowCount(table, name, read=checked + noted, checked=checked, noted=noted)
+    return out
+
+
+def unplaceable_record_issues(typed: dict[str, list[dict[str, Any]]], name: str) -> list[ValueIssue]:
+    """The per-record path's twin of ``dataset.unplaceable_issues``: a payment without a date, a report without a month."""
+    out = []
+    for table, column in UNPLACEABLE.items():
+        for row in typed.get(table, []):
+            if row.get(column) is None:
+                fy = row.get("fiscal_year")
+                out.append(ValueIssue(table, name, str(row.get(ROW)), column, column, "", TABLES[table].by_name[column].kind,
+                                      project_id=None if row.get("project_id") is None else str(row["project_id"]),
+                                      fiscal_year=None if fy is None else int(fy)))
+    return out
+
+
+def set_aside_unplaced(flat: FlatSubmission, name: str) -> None:
+    """Set aside the rows no rule can place, as ``perfrules.inputs.placement`` does for exports: a project or
+    department without its id (with the project's related rows), and a payment dated outside its project's
+    fiscal year. Done on the flattened rows, so that both evaluators see the same rows."""
+    drop: dict[str, dict[str, list[str]]] = {}  # table → reason → labels
+
+    def mark(table: str, reason: str, label: str) -> None:
+        drop.setdefault(table, {}).setdefault(reason, []).append(label)
+
+    blank_projects = [label for row, label in zip(flat.rows["projects"], flat.labels["projects"]) if _blank_text(row.get("project_id"))]
+    for label in blank_projects:
+        mark("projects", "blank-id", label)
+    for table in ("indicators", "payments", "monitoring", "evaluations"):
+        for row, label in zip(flat.rows[table], flat.labels[table]):
+            if any(label.startswith(p + ".") for p in blank_projects):
+                mark(table, "blank-id", label)
+            elif table == "payments" and _outside_fiscal_year(row):
+                mark(table, "outside-year", label)
+    for row, label in zip(flat.rows["departments"], flat.labels["departments"]):
+        if _blank_text(row.get("department")):
+            mark("departments", "blank-id", label)
+    for table, reasons in drop.items():
+        gone = {label for labels in reasons.values() for label in labels}
+        kept = [(r, lb) for r, lb in zip(flat.rows[table], flat.labels[table]) if lb not in gone]
+        flat.rows[table] = [r for r, _ in kept]
+        flat.labels[table] = [lb for _, lb in kept]
+        flat.noted[table] = len(gone)
+        for reason, labels in reasons.items():
+            why_zh, why_en = REASONS[reason]
+            zh_rows, en_rows = describe_rows(labels)
+            flat.notes.append(InputNote(
+                f"input.set-aside.{reason}", f"{name} 中 {table}（{TABLES[table].zh}）{zh_rows}（共 {len(labels)} 项）{why_zh}，未参与检查。",
+                f"{name}: {len(labels)} {table} item(s) set aside, not checked, because {why_en}: {en_rows}.", name, table))
+
+
+def _blank_text(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip()) or (isinstance(value, float) and value != value)
+
+
+def _outside_fiscal_year(payment: dict[str, Any]) -> bool:
+    try:
+        paid_on, year = parse_value(payment.get("date"), "date"), parse_value(payment.get("fiscal_year"), "integer")
+    except ValueUnreadable:
+        return False  # reported as unreadable where the row is typed
+    return isinstance(paid_on, pd.Timestamp) and isinstance(year, int) and paid_on.year != year
 
 
 def submission_dataset(projects: list[Any], departments: list[Any], name: str, prefix: str | None = "projects") -> Dataset:
@@ -119,24 +193,36 @@ def submission_dataset(projects: list[Any], departments: list[Any], name: str, p
         if items or (table in ("projects",)):
             raw = pd.DataFrame(items, dtype=object) if items else pd.DataFrame(columns=["project_id"], dtype=object)
             frames[table] = [typed_frame(TABLES[table], raw, {}, name, flat.labels[table], issues)]
-    ds = assemble(frames, issues=issues, sources=[name])
+    ds = assemble(frames, {(name, t): n for t, n in flat.noted.items()}, issues=issues, notes=list(flat.notes), sources=[name])
     ds.present = flat.present & set(ds.tables)
     return ds
 
 
 def _read(path: Path, name: str) -> Any:
+    refuse_non_regular_input(path, name)
     if path.suffix.lower() == ".json":
         try:
-            return json.loads(path.read_text(encoding="utf-8-sig"))
+            data = json.loads(path.read_text(encoding="utf-8-sig"))
+        except RecursionError:
+            raise too_deep(name, MAX_DEPTH) from None
         except json.JSONDecodeError as exc:
             raise InputError([Problem("input.json", f"JSON 语法错误：{exc.msg}。", f"JSON syntax error: {exc.msg}.",
                                       Where(file=name, line=exc.lineno, column=exc.colno))]) from exc
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError([Problem("input.unreadable", f"无法读取文件：{exc}。", f"cannot read file: {exc}.", Where(file=name))]) from exc
+        except UnicodeDecodeError as exc:
+            line = exc.object[:exc.start].count(b"\n") + 1 if isinstance(exc.object, bytes) else None
+            raise InputError([Problem("input.encoding", "文件不是 UTF-8 编码。", "the file is not UTF-8 encoded.",
+                                      Where(file=name, line=line), "请以 UTF-8 编码保存。", "Save it as UTF-8.")]) from None
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            raise InputError([Problem("input.unreadable", f"无法读取文件：{why}。", f"cannot read file: {why}.", Where(file=name))]) from None
+        check_document(data, name)
+        return data
     try:
-        return load_yaml(path, name).data
+        data = load_yaml(path, name, aliases=False).data
     except YamlUnreadable as exc:
         raise InputError([exc.problem]) from exc
+    check_document(data, name)
+    return data
 
 
 def _english_keys(obj: dict[str, Any]) -> dict[str, Any]:
@@ -161,8 +247,17 @@ def _has_list(project: dict[str, Any], table: str) -> bool:
 def _flatten_project(p: dict[str, Any], label: str, rows: dict[str, list[dict[str, Any]]],
                      labels: dict[str, list[str]], problems: list[Problem], name: str) -> None:
     flat: dict[str, Any] = {}
-    unit = UNIT_MULTIPLIERS.get(str(p.pop("amount_unit", "元")).strip(), 1.0)
-    key = {"project_id": p.get("project_id"), "fiscal_year": p.get("fiscal_year")}
+    unit_text = str(p.pop("amount_unit", None) or "元").strip()
+    if unit_text not in UNIT_MULTIPLIERS:
+        problems.append(Problem("input.unknown-unit", f"{label}.amount_unit 为 {unit_text!r}，不是可识别的金额单位。",
+                                f"{label}.amount_unit is {unit_text!r}, which is not a known money unit.",
+                                Where(file=name, field=f"{label}.amount_unit"),
+                                f"可用：{'、'.join(UNIT_MULTIPLIERS)}。", f"Known units: {', '.join(UNIT_MULTIPLIERS)}."))
+        return
+    unit = UNIT_MULTIPLIERS[unit_text]
+    p["fiscal_year"] = outside_years_unreadable(p.get("fiscal_year"))
+    # Related rows take the project's fiscal year; an unreadable one is reported once, on the project.
+    key = {"project_id": p.get("project_id"), "fiscal_year": _readable_or_none(p.get("fiscal_year"), "integer")}
     for k, v in p.items():
         if k in NESTED_PREFIXES or k in _LISTS:
             continue
@@ -181,29 +276,63 @@ def _flatten_project(p: dict[str, Any], label: str, rows: dict[str, list[dict[st
             if obj_name == "execution" and k in ("budget", "paid_to_date", "ppp_subsidy_paid"):
                 v = _convert_money(v, unit)
             flat.setdefault(prefix + k, v)
+    for field_name in _LISTS:
+        if p.get(field_name) is not None and not isinstance(p.get(field_name), list):
+            problems.append(_not_a_list(f"{label}.{field_name}", name))
+            return
     goal = p.get("performance_goal")
+    if isinstance(goal, dict) and _english_keys(goal).get("indicators") is not None and not isinstance(_english_keys(goal)["indicators"], list):
+        problems.append(_not_a_list(f"{label}.performance_goal.indicators", name))
+        return
     flat.setdefault("has_goal", isinstance(goal, dict))
     if isinstance(goal, dict):
         for j, ind in enumerate(_english_keys(goal).get("indicators") or []):
             _child(rows, labels, "indicators", {**key, **ind}, f"{label}.performance_goal.indicators[{j}]", problems, name)
-    for table, field in (("payments", "payments"), ("monitoring", "monitoring")):
-        for j, item in enumerate(p.get(field) or []):
+    for table, key_name in (("payments", "payments"), ("monitoring", "monitoring")):
+        for j, item in enumerate(p.get(key_name) or []):
             item = dict(item) if isinstance(item, dict) else item
             if isinstance(item, dict) and table == "payments":
                 item["amount"] = _convert_money(item.get("amount"), unit)
-            _child(rows, labels, table, {**key, **item} if isinstance(item, dict) else item, f"{label}.{field}[{j}]", problems, name)
+            _child(rows, labels, table, {**key, **item} if isinstance(item, dict) else item, f"{label}.{key_name}[{j}]", problems, name)
     prior = p.get("prior_evaluation")
     if isinstance(prior, dict):
-        year = prior.get("year")
+        year = outside_years_unreadable(prior.get("year"))
         if year is None and isinstance(key["fiscal_year"], int):
             year = key["fiscal_year"] - 1
         _child(rows, labels, "evaluations", {"project_id": key["project_id"], **_english_keys(prior), "year": year},
                f"{label}.prior_evaluation", problems, name)
     for j, item in enumerate(p.get("evaluation_history") or []):
+        if isinstance(item, dict) and "year" in item:
+            item = {**item, "year": outside_years_unreadable(item["year"])}
         _child(rows, labels, "evaluations", {"project_id": key["project_id"], **item} if isinstance(item, dict) else item,
                f"{label}.evaluation_history[{j}]", problems, name)
     rows["projects"].append(flat)
     labels["projects"].append(label)
+
+
+def outside_years_unreadable(value: Any) -> Any:
+    """A year outside FIRST_YEAR–LAST_YEAR as a text no parser reads, so that both evaluators report it as
+    unreadable (with the range in the finding) instead of computing dates they cannot hold."""
+    try:
+        year = parse_value(value, "integer")
+    except ValueUnreadable:
+        return value
+    if isinstance(year, int) and not FIRST_YEAR <= year <= LAST_YEAR:
+        return f"{value}（超出 {FIRST_YEAR}–{LAST_YEAR} out of range）"
+    return value
+
+
+def _readable_or_none(value: Any, kind: str) -> Any:
+    try:
+        parse_value(value, kind)
+    except ValueUnreadable:
+        return None
+    return value
+
+
+def _not_a_list(label: str, name: str) -> Problem:
+    return Problem("input.shape", f"{label} 须为列表。", f"{label} must be a list.", Where(file=name, field=label),
+                   "写成 [...]，没有内容时写 []。", "Write it as [...], or [] when there is nothing.")
 
 
 def _child(rows: dict[str, list[dict[str, Any]]], labels: dict[str, list[str]], table: str, item: Any, label: str,

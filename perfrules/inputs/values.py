@@ -49,6 +49,10 @@ _LIST_SPLIT = re.compile(r"[、;；,，|/\n\r]+")
 _FAST_NUM = r"^-?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$"
 _MM, _DD = r"(0[1-9]|1[0-2])", r"(0[1-9]|[12]\d|3[01])"
 _FAST_DATE = rf"^\d{{4}}(-{_MM}-{_DD}|/{_MM}/{_DD})( ([01]\d|2[0-3]):[0-5]\d:[0-5]\d)?$"
+# Years and dates the checker supports. Both evaluators agree on every date in this range (the batch path
+# holds dates as 64-bit nanoseconds, which end in 2262); a value outside it is a data finding, never a
+# silently wrapped date.
+FIRST_YEAR, LAST_YEAR = 1900, 2200
 _NS_MIN, _NS_MAX = np.datetime64("1677-09-22", "D"), np.datetime64("2262-04-11", "D")
 _NUMBER_TYPES = (int, float, np.integer, np.floating, Decimal)
 _BOOL_TYPES = (bool, np.bool_)
@@ -117,6 +121,8 @@ def _number(v: Any, kind: str, mult: float) -> float | int:
 def _ts(value: Any) -> pd.Timestamp:
     ts = pd.Timestamp(value)
     ts = ts.tz_localize(None) if ts.tzinfo is not None else ts
+    if not FIRST_YEAR <= ts.year <= LAST_YEAR:  # the same range as the vectorised path (dataset.within_supported_years)
+        raise ValueError
     return ts.normalize().as_unit("ns")  # raises OutOfBoundsDatetime (a ValueError)
 
 

@@ -57,9 +57,16 @@ class Checked:
 def parse_expression(text: str, scope: Scope, where: Where | None = None) -> Checked:
     """Parse ``text`` in ``scope``; problems carry positions relative to ``where`` (a YAML location)."""
     base = where or Where()
+    if len(str(text)) > MAX_LENGTH:
+        return Checked(None, "error", [_problem(
+            "rule.too-long", f"条件长 {len(str(text)):,} 个字符，超过上限 {MAX_LENGTH:,}。",
+            f"the condition is {len(str(text)):,} characters long, beyond the limit of {MAX_LENGTH:,}.", base, 1, 1,
+            "把它拆成派生事实（derived）。", "Split it into derived facts.")])
     # Wrapping in parentheses lets a condition span several lines of a YAML block scalar.
     try:
         tree = ast.parse("(\n" + str(text) + "\n)", mode="eval")
+    except (RecursionError, MemoryError):
+        return Checked(None, "error", [_too_deep(base, 1, 1)])
     except SyntaxError as exc:
         lines = str(text).split("\n")
         line, col = max((exc.lineno or 2) - 1, 1), exc.offset or 1
@@ -68,9 +75,34 @@ def parse_expression(text: str, scope: Scope, where: Where | None = None) -> Che
         return Checked(None, "error", [_problem(
             "rule.syntax", f"条件语法错误：{exc.msg}", f"syntax error in condition: {exc.msg}",
             base, line, col, "检查括号、引号和运算符。", "Check brackets, quotes and operators.")])
+    deep = _deeper_than(tree.body, MAX_DEPTH)
+    if deep is not None:
+        return Checked(None, "error", [_too_deep(base, max(getattr(deep, "lineno", 2) - 1, 1), getattr(deep, "col_offset", 0) + 1)])
     checker = _Checker(scope, base)
     node, typ = checker.visit(tree.body)
     return Checked(node if not checker.problems else None, typ, checker.problems)
+
+
+MAX_DEPTH = 40        # nesting of a condition's parts; the bundled rules nest at most 8 deep
+MAX_LENGTH = 20_000   # characters of one condition
+MAX_LITERAL = 1e15    # a number literal beyond this is a typo (and beyond exact floating point)
+
+
+def _deeper_than(root: ast.AST, limit: int) -> ast.AST | None:
+    """The first node nested deeper than ``limit`` (walked without recursion), or None."""
+    stack: list[tuple[ast.AST, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return node
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node)
+                     if not isinstance(child, (ast.expr_context, ast.boolop, ast.operator, ast.unaryop, ast.cmpop)))
+    return None
+
+
+def _too_deep(base: Where, line: int, col: int) -> Problem:
+    return _problem("rule.too-deep", f"条件嵌套超过 {MAX_DEPTH} 层。", f"the condition nests deeper than {MAX_DEPTH} levels.",
+                    base, line, col, "把它拆成派生事实（derived）。", "Split it into derived facts.")
 
 
 def _problem(code: str, zh: str, en: str, base: Where, line: int, col: int,
@@ -117,6 +149,9 @@ class _Checker:
         if isinstance(v, bool):
             return E.Literal(v, "bool", pos=self.pos(node)), "bool"
         if isinstance(v, (int, float)):
+            if not abs(v) <= MAX_LITERAL:  # (also catches nan and inf, and an int too big for a float)
+                return self.type_error(node, f"数字 {str(v)[:20]}… 超出范围（绝对值至多 {MAX_LITERAL:g}）。",
+                                       f"the number {str(v)[:20]}… is out of range (at most {MAX_LITERAL:g} in size).")
             return E.Literal(float(v), "number", pos=self.pos(node)), "number"
         if isinstance(v, str):
             return E.Literal(v, "string", pos=self.pos(node)), "string"
@@ -206,6 +241,8 @@ class _Checker:
         if lt != "number" or rt != "number":
             return self.type_error(node, f"算术运算 {op} 需要两个数值，实际为 {lt} 与 {rt}。",
                                    f"arithmetic {op} needs two numbers, got {lt} and {rt}.")
+        if op == "/" and isinstance(right, E.Literal) and right.value == 0:
+            return self.fail(node.right, "rule.division-by-zero", "条件中除以零。", "the condition divides by zero.")
         return E.Arith(op, left, right, pos=self.pos(node)), "number"  # type: ignore[arg-type]
 
     def visit_Compare(self, node: ast.Compare) -> tuple[E.Node | None, str]:
@@ -285,8 +322,11 @@ class _Checker:
             types.append(t)
         if "error" in types:
             return None, "error"
+        bad = _bad_constant_argument(name, node.args)
+        if bad is not None:
+            return self.type_error(node.args[0], *bad)
         if name in ("missing", "present"):
-            return E.IsMissing(args[0], negate=name == "present", pos=self.pos(node)), "bool"
+            return E.IsMissing(args[0], negate=name == "present", pos=self.pos(node)), "bool"  # type: ignore[arg-type]
         result = sig.result
         if result == "T":
             result = types[0]
@@ -337,6 +377,27 @@ class _Checker:
 
     def generic_visit(self, node: ast.AST) -> tuple[None, str]:  # pragma: no cover - via visit()
         return self.fail(node, "rule.unsupported", "不支持的写法。", "unsupported construct.")
+
+
+def _bad_constant_argument(name: str, args: list[ast.expr]) -> tuple[str, str] | None:
+    """Why a literal argument would fail at evaluation (zh, en), or None: lint rejects what evaluation would."""
+    arg = args[0] if args else None
+    if not isinstance(arg, ast.Constant):
+        return None
+    if name == "fy_date" and not _is_month_day(str(arg.value)):
+        return (f'fy_date 的参数须为每年都有的 "MM-DD" 月日，实际为 {arg.value!r}。',
+                f'fy_date() takes a "MM-DD" month-day every year has, got {arg.value!r}.')
+    if name == "month_end" and not (isinstance(arg.value, (int, float)) and arg.value in range(1, 13)):
+        return f"month_end 的参数须为 1–12 的月份，实际为 {arg.value!r}。", f"month_end() takes a month 1-12, got {arg.value!r}."
+    return None
+
+
+def _is_month_day(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(f"2001-{text}")  # not a leap year: "02-29" is not a day every year has
+    except ValueError:
+        return False
+    return len(text) == 5
 
 
 def _dotted(node: ast.AST) -> list[str] | None:

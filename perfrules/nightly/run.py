@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -26,11 +27,13 @@ import pandas as pd
 
 import perfrules.outputs.csv_jsonl as finding_files
 from perfrules.api import check_datasets, default_rules_dir
+from perfrules.atomic import exchange, fsync_directory, fsync_file, public_mode, write_failed
 from perfrules.errors import Problem, UsageError, Where
 from perfrules.evaluation.check import CheckResult
 from perfrules.findings.model import evidence_labels, exit_code
 from perfrules.inputs import load_inputs
-from perfrules.nightly.state import Comparison, StateStore
+from perfrules.inputs.dataset import row_totals
+from perfrules.nightly.state import Comparison, StateStore, history_entry_problem
 from perfrules.outputs.html_page import write_html
 from perfrules.outputs.notices import NOTICES, write_nightly_notices
 from perfrules.outputs.runs_index import write_index
@@ -92,9 +95,11 @@ def run_nightly(export: str | Path, out: str | Path, state: str | Path | None = 
         raise UsageError([Problem("nightly.not-export", f"{export} 不是导出目录。", f"{export} is not an export folder.",
                                   Where(file=str(export)), "nightly 读取一个导出目录（每表一个 CSV/XLSX/Parquet 文件）。",
                                   "nightly reads one export folder (one CSV/XLSX/Parquet file per table).")])
+    check_out_dir(out, export, Path(state) if state is not None else None)
     pack = load_pack(rules_dir or default_rules_dir())
     if profile:
         load_profile(pack, profile)
+    clean_leftovers(out)
     store = StateStore(state) if state is not None else None
     with store.lock() if store else contextlib.nullcontext():
         t0 = time.perf_counter()
@@ -123,7 +128,7 @@ def run_nightly(export: str | Path, out: str | Path, state: str | Path | None = 
         # For the reports (issue 17): what each rule in force did, and the evidence keys' names.
         labels = evidence_labels(pack, lang)
         summary["rules"] = rule_outcomes([pack.rules[r] for r in result.rules_in_force if r in pack.rules], table, labels)
-        history = (store.history() if store else []) + [history_entry(summary)]
+        history = (store.history(history_entry_problem) if store else []) + [history_entry(summary)]
         progress.stage("write", str(out))
         write_run_dir(out, table, result, summary, comparison, history, lang, t3, labels)
         if store is not None and comparison is not None:
@@ -150,6 +155,7 @@ def build_summary(result: CheckResult, table: pd.DataFrame, comparison: Comparis
                 "profile": result.profile, "pack_version": result.pack_version, "rules_in_force": len(result.rules_in_force),
                 "export": str(export), "exit_code": code},
         "inputs": rows,
+        "rows": row_totals(result.row_accounting.values()),
         "counts": {"total": len(table), "by_severity": {s: int(by_sev.get(s, 0)) for s in SEVERITIES},
                    "by_rule": {r: {"title": titles.get(r, r), "severity": str(severities[r]), "count": int(by_rule[r])}
                                for r in sorted(by_rule.index, key=lambda r: (-int(by_rule[r]), r))},
@@ -171,13 +177,15 @@ def history_entry(summary: dict[str, Any]) -> dict[str, Any]:
 def write_run_dir(out: Path, table: pd.DataFrame, result: CheckResult, summary: dict[str, Any],
                   comparison: Comparison | None, history: list[dict[str, Any]], lang: str, t_start: float,
                   labels: dict[str, str] | None = None) -> None:
-    """Write every output into a temporary directory beside ``out``, then rename it to ``out``."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    """Write every output into a temporary directory beside ``out``, then put it at ``out`` in one step."""
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the run directory is for people to read
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}{TMP_INFIX}", dir=out.parent))
+    except OSError as exc:
+        raise write_failed(out, exc) from None
+    try:
+        os.chmod(tmp, public_mode(directory=True))  # mkdtemp makes it private; the run directory is for people to read
+        write_marker(tmp)
         resolved = comparison.resolved if comparison is not None else None
         summary["run"]["finished"] = dt.datetime.now().replace(microsecond=0).isoformat()  # checking done; writing follows
         history[-1]["finished"] = summary["run"]["finished"]
@@ -196,36 +204,130 @@ def write_run_dir(out: Path, table: pd.DataFrame, result: CheckResult, summary: 
         summary["timings"]["total"] = round(sum(v for k, v in summary["timings"].items() if k != "total"), 3)
         (tmp / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         for name in OUTPUTS:
-            _fsync(tmp / name)
-        _replace_dir(tmp, out)
-    except BaseException:
+            fsync_file(tmp / name)
+        fsync_directory(tmp)
+        replace_run_dir(tmp, out)
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise write_failed(out, exc) from None
         raise
     write_index(out.parent, lang)  # index.html: every run in the runs folder
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+# -- the run directory: ours to replace only when it carries our marker ---------------------------------
+
+MARKER = ".perfrules-run"
+TMP_INFIX, OLD_INFIX = ".tmp-", ".old-"
+
+
+def write_marker(directory: Path) -> None:
+    """Mark ``directory`` as a perfrules run directory (the writer's pid lets a later run tell a live one from a leftover)."""
+    holder = {"tool": "perfrules", "kind": "nightly-run", "pid": os.getpid(), "host": socket.gethostname()}
+    (directory / MARKER).write_text(json.dumps(holder) + "\n", encoding="utf-8")
+
+
+def is_run_dir(path: Path) -> bool:
+    """True when ``path`` is a real directory (not a link) holding a perfrules run marker."""
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        marker = json.loads((path / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return not path.is_symlink() and path.is_dir() and isinstance(marker, dict) and marker.get("tool") == "perfrules"
 
 
-def _replace_dir(new: Path, target: Path) -> None:
-    """Put the finished directory ``new`` at ``target``; an earlier run directory there is replaced."""
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-        os.replace(target, old / target.name)
-        os.replace(new, target)
-        shutil.rmtree(old, ignore_errors=True)
+def check_out_dir(out: Path, export: Path, state: Path | None) -> None:
+    """Refuse an ``--out`` that is not ours to replace: the input, the state, their parents and children,
+    a file, a link, or a directory that holds anything but an earlier perfrules run."""
+    target = out.resolve()
+    for other, zh, en in ((export, "输入导出目录", "the input export"), (state, "状态目录", "the state directory")):
+        if other is None:
+            continue
+        theirs = other.resolve()
+        if target == theirs or target.is_relative_to(theirs) or theirs.is_relative_to(target):
+            raise _refused(out, f"与{zh} {other} 相同、在其中或包含它", f"is, is inside or contains {en} {other}")
+    if not os.path.lexists(out):
+        return
+    if out.is_symlink() or not out.is_dir():
+        raise _refused(out, "已存在且不是目录", "exists and is not a directory")
+    try:
+        empty = next(out.iterdir(), None) is None
+    except OSError as exc:
+        raise write_failed(out, exc) from None
+    if not empty and not is_run_dir(out):
+        raise _refused(out, "已存在且不是 perfrules 的运行目录（没有 .perfrules-run 标记）",
+                       "exists and is not a perfrules run directory (it has no .perfrules-run marker)")
+
+
+def _refused(out: Path, why_zh: str, why_en: str) -> UsageError:
+    return UsageError([Problem("nightly.out-refused", f"--out {out} {why_zh}；不会替换它。", f"--out {out} {why_en}; it will not be replaced.",
+                               Where(file=str(out), field="--out"), "请为每次运行指定新的运行目录（或上次运行的目录）。",
+                               "Give each run a new run directory (or an earlier run's).")])
+
+
+def replace_run_dir(new: Path, target: Path) -> None:
+    """Put the finished directory ``new`` at ``target``; an earlier run directory there is replaced.
+
+    Where the system can swap two paths atomically, ``target`` always holds a whole run. Elsewhere the old
+    run is first moved aside to ``.NAME.old-*``; if the process dies before the new one is in place, the
+    next run moves it back (``clean_leftovers``).
+    """
+    if os.path.lexists(target):
+        if not exchange(new, target):
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}{OLD_INFIX}", dir=target.parent))
+            os.replace(target, old / target.name)
+            os.replace(new, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            shutil.rmtree(new, ignore_errors=True)  # after the swap, ``new`` holds the old run
     else:
         os.replace(new, target)
-    dir_fd = os.open(target.parent, os.O_RDONLY)
+    fsync_directory(target.parent)
+
+
+def clean_leftovers(out: Path) -> None:
+    """Tidy what killed runs left beside ``out``: move a run that was set aside back, delete abandoned temporaries.
+
+    A temporary whose writer is still alive on this host is left alone.
+    """
     try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+        entries = list(out.parent.iterdir()) if out.parent.is_dir() else []
+    except OSError:
+        return
+    for path in entries:
+        name = path.name
+        if not name.startswith(f".{out.name}{OLD_INFIX}") and not name.startswith(f".{out.name}{TMP_INFIX}"):
+            continue
+        if name.startswith(f".{out.name}{OLD_INFIX}"):
+            kept = path / out.name
+            if is_run_dir(kept) and not os.path.lexists(out):
+                os.replace(kept, out)
+            if is_run_dir(kept) or not os.path.lexists(kept):
+                shutil.rmtree(path, ignore_errors=True)
+        elif _abandoned(path):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _abandoned(tmp: Path) -> bool:
+    try:
+        holder = json.loads((tmp / MARKER).read_text(encoding="utf-8"))
+        pid, host = int(holder["pid"]), holder.get("host")
+    except (OSError, ValueError, KeyError, TypeError):
+        # No readable marker: the writer died before writing it (it is the first thing written) — or is
+        # writing it right now; a temporary younger than a minute is given the benefit of the doubt.
+        try:
+            return time.time() - tmp.stat().st_mtime > 60
+        except OSError:
+            return False
+    if host != socket.gethostname() or pid == os.getpid():
+        return host == socket.gethostname()
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def one_line(summary: dict[str, Any], out: Path, lang: str) -> str:

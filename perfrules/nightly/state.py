@@ -54,6 +54,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from perfrules.atomic import fsync_directory, fsync_file, replace_file
 from perfrules.errors import PerfrulesError, Problem
 from perfrules.inputs.values import one_array
 
@@ -75,7 +76,6 @@ REPETITIVE_COLUMNS = ["rule_id", "title", "severity", "department", "first_seen"
 COMPRESSION = "zstd"
 
 POINTER = "CURRENT"
-POINTER_TEMP = "CURRENT.tmp"
 LOCK_FILE = "lock"
 FINDINGS_FILE = "findings.parquet"
 HISTORY_FILE = "history.jsonl"
@@ -246,8 +246,11 @@ class StateStore:
         self._cache = (identity, previous)
         return previous
 
-    def history(self) -> list[dict]:
-        """The committed history entries, oldest first ([] before the first commit)."""
+    def history(self, check: Callable[[dict[str, Any]], str | None] | None = None) -> list[dict]:
+        """The committed history entries, oldest first ([] before the first commit).
+
+        ``check`` names what is wrong with an entry (or returns None); an entry it faults is ``state.corrupt``.
+        """
         generation = self._current_generation()
         if generation is None:
             return []
@@ -256,7 +259,7 @@ class StateStore:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             if self._current_generation() != generation:
-                return self.history()
+                return self.history(check)
             raise self._corrupt(path, "文件不存在", "the file does not exist") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise self._corrupt(path, str(exc), str(exc)) from None
@@ -271,6 +274,9 @@ class StateStore:
                                     f"line {number} is not valid JSON ({exc.msg})") from None
             if not isinstance(entry, dict):
                 raise self._corrupt(path, f"第 {number} 行不是 JSON 对象", f"line {number} is not a JSON object")
+            wrong = check(entry) if check is not None else None
+            if wrong is not None:
+                raise self._corrupt(path, f"第 {number} 行的 {wrong} 不对", f"line {number} has a wrong {wrong}")
             entries.append(entry)
         return entries
 
@@ -279,6 +285,10 @@ class StateStore:
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
+            # No pointer is a fresh state only when there is nothing it could point at: with generations
+            # on disk the pointer was lost, and starting over would prune them.
+            if self._generations():
+                raise self._corrupt(path, "文件不存在，但目录中有已提交的代", "it is missing, yet the directory holds committed generations") from None
             return None
         except (OSError, UnicodeDecodeError) as exc:
             raise self._corrupt(path, str(exc), str(exc)) from None
@@ -392,14 +402,10 @@ class StateStore:
             try:
                 new_dir.mkdir()
                 created = True
-                with open(new_dir / FINDINGS_FILE, "wb") as f:
-                    pq.write_table(comparison.next_state, f, compression=COMPRESSION)
-                    f.flush()
-                    os.fsync(f.fileno())
-                with open(new_dir / HISTORY_FILE, "wb") as f:
-                    f.write(previous_history + history_line.encode("utf-8"))
-                    f.flush()
-                    os.fsync(f.fileno())
+                pq.write_table(comparison.next_state, new_dir / FINDINGS_FILE, compression=COMPRESSION)
+                fsync_file(new_dir / FINDINGS_FILE)
+                (new_dir / HISTORY_FILE).write_bytes(previous_history + history_line.encode("utf-8"))
+                fsync_file(new_dir / HISTORY_FILE)
                 fsync_directory(new_dir)
                 self._switch_pointer(new)
             except BaseException as exc:
@@ -426,16 +432,7 @@ class StateStore:
             self._remove_generations(lambda n: n < current_number)
 
     def _switch_pointer(self, generation: str) -> None:
-        temp = self.directory / POINTER_TEMP
-        with open(temp, "w", encoding="utf-8") as f:
-            f.write(generation + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.replace(temp, self.directory / POINTER)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
+        replace_file(self.directory / POINTER, generation + "\n")
 
     def _generations(self) -> dict[str, int]:
         return {p.name: int(m.group(1)) for p in self.directory.iterdir()
@@ -491,13 +488,20 @@ def read_lock_holder(path: Path) -> dict[str, Any]:
     return {"pid": pid if isinstance(pid, int) else None, "started": holder.get("started"), "host": holder.get("host")}
 
 
-def fsync_directory(path: Path) -> None:
-    """Flush a directory's entries (new files, renames) to disk."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def history_entry_problem(entry: dict[str, Any]) -> str | None:
+    """The name of the first field of a history entry that is missing or of the wrong type, or None.
+
+    The reports draw the trend from these entries; a hand-edited or damaged one is found here, not there.
+    """
+    counts = entry.get("by_severity")
+    checks = {
+        "finished": isinstance(entry.get("finished"), str),
+        "as_of": isinstance(entry.get("as_of"), str),
+        "total": isinstance(entry.get("total"), int) and not isinstance(entry.get("total"), bool),
+        "by_severity": isinstance(counts, dict) and all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+                                                        for k, v in counts.items()),
+    }
+    return next((name for name, ok in checks.items() if not ok), None)
 
 
 def json_default(value: Any) -> Any:

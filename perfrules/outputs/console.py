@@ -5,14 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
-from pathlib import Path
 
+from perfrules.atomic import write_atomic
 from perfrules.evaluation.check import CheckResult
 from perfrules.findings.model import evidence_text, format_value
 from perfrules.outputs.cells import safe_text
 from perfrules.rulepack.model import SEVERITY_EN
+
+__all__ = ["render_result", "to_csv", "to_json", "to_table", "write_atomic"]  # write_atomic lives in perfrules.atomic
 
 CSV_COLUMNS = ("severity", "rule_id", "requirement", "project_id", "fiscal_year", "department", "message",
                "recommendation", "source", "evidence", "file", "row")
@@ -97,19 +97,3 @@ def render_result(result: CheckResult, fmt: str, lang: str) -> str:
     if fmt == "csv":
         return to_csv(result, lang)
     return to_table(result, lang)
-
-
-def write_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder, then rename it."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding=encoding, newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from perfrules.errors import RulePackError
 from perfrules.rulepack.backing import KIND_TEXT, backings
 from perfrules.rulepack.compile import CompiledPack
 from perfrules.rulepack.data_rules import D03_RULES, D03_SOURCE
 from perfrules.rulepack.model import RulePack
+from perfrules.yaml_source import YamlUnreadable, load_yaml
 
 REQUIREMENTS_FILE = Path("sources") / "requirements.yaml"
 
@@ -31,7 +31,10 @@ def load_requirements(pack: RulePack) -> list[Requirement]:
     path = Path(pack.directory) / REQUIREMENTS_FILE
     if not path.is_file():
         return []
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        data = load_yaml(path).data or {}  # (duplicate keys, like every YAML the tool reads, are refused)
+    except YamlUnreadable as exc:
+        raise RulePackError([exc.problem]) from None
     return [Requirement(r["id"], r["title"], r.get("group", "")) for r in data.get("requirements", [])]
 
 

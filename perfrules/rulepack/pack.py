@@ -55,7 +55,9 @@ def load_schema(name: str) -> dict[str, Any]:
 
 def rule_files(directory: Path) -> list[Path]:
     """The rule files of a rules directory, in name order."""
-    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    # Every .yaml entry counts, a dangling link or a folder too: load_yaml reports what it cannot read,
+    # where skipping it would shrink the pack without a word.
+    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and not p.name.startswith("."))
 
 
 def load_pack(directory: str | Path) -> RulePack:
@@ -331,8 +333,9 @@ def check_param_value(kind: str, value: Any) -> tuple[str, str] | None:
 
 
 def _is_month_day(text: str) -> bool:
+    """A month-day every fiscal year has ("02-29" is not: most years have no such day)."""
     try:
-        dt.date.fromisoformat(f"2000-{text}")
+        dt.date.fromisoformat(f"2001-{text}")
         return True
     except ValueError:
         return False

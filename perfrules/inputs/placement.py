@@ -1,0 +1,134 @@
+"""Row accounting: every input row is checked, or set aside and named in a note with its file, row and reason.
+
+A record row (a project, a department) without its id cannot be told apart from another; a related row
+(indicator, payment, monitoring report, evaluation) whose project is not in the input, or is there only
+for another fiscal year, belongs to no record a rule looks at; a payment dated outside its project's
+fiscal year does not count toward it. Such rows are set aside here, once, before any rule runs, and each
+is named in a note. A related row whose key value is blank (a payment without a date, a monitoring
+report without a month) cannot be placed in time: it stays, and is reported as a D03 data finding.
+
+Per input file and table the result says how many rows were read, checked, and set aside (noted):
+read = checked + noted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from perfrules.inputs.keys import joined, key_text, positions
+
+SOURCE, ROW = "_source", "_row"
+RELATED_BY_YEAR = ("indicators", "payments", "monitoring")
+UNPLACEABLE = {"payments": "date", "monitoring": "month"}
+
+REASONS = {
+    "blank-id": ("编码为空", "its id is blank"),
+    "unknown-project": ("项目表中没有该项目", "its project is not in the projects table"),
+    "other-year": ("项目表中该项目没有这一预算年度", "its project is in the projects table only for another fiscal year"),
+    "outside-year": ("支付日期不在项目的预算年度内，不计入该年度", "it is dated outside its project's fiscal year and does not count toward it"),
+    "malformed": ("该行无法解析", "the line cannot be parsed"),
+}
+
+
+@dataclass
+class RowCount:
+    """Rows of one table from one input file."""
+
+    table: str
+    source: str
+    read: int = 0
+    checked: int = 0
+    noted: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """``{"read", "checked", "noted"}``."""
+        return {"read": self.read, "checked": self.checked, "noted": self.noted}
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """Rows of a table set aside for one reason (positions in the frame as it was)."""
+
+    table: str
+    reason: str
+    mask: np.ndarray
+
+
+def place_rows(tables: dict[str, pd.DataFrame]) -> list[SetAside]:
+    """Which rows of each table cannot be placed on a record (nothing is changed here)."""
+    out: list[SetAside] = []
+    projects = tables["projects"]
+    blank = _blank(projects["project_id"])
+    if blank.any():
+        out.append(SetAside("projects", "blank-id", blank))
+    departments = tables["departments"]
+    if len(departments):
+        blank_dept = _blank(departments["department"])
+        if blank_dept.any():
+            out.append(SetAside("departments", "blank-id", blank_dept))
+    kept = projects[~blank]
+    known_ids = key_text(kept["project_id"])
+    record_keys = joined(kept["project_id"], kept["fiscal_year"].astype("Int64"))
+    for name in (*RELATED_BY_YEAR, "evaluations"):
+        frame = tables[name]
+        if not len(frame):
+            continue
+        no_id = _blank(frame["project_id"])
+        has_project = positions(key_text(frame["project_id"]), known_ids) >= 0
+        unknown = ~no_id & ~has_project
+        masks = {"blank-id": no_id, "unknown-project": unknown}
+        if name in RELATED_BY_YEAR:
+            of_record = positions(joined(frame["project_id"], frame["fiscal_year"].astype("Int64")), record_keys) >= 0
+            masks["other-year"] = ~no_id & has_project & ~of_record
+        if name == "payments":
+            year = pd.to_numeric(frame["fiscal_year"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            paid_in = frame["date"].dt.year.to_numpy(dtype=float, na_value=np.nan)
+            dated = ~np.isnan(paid_in)
+            placed = ~(masks["blank-id"] | masks["unknown-project"] | masks["other-year"])
+            masks["outside-year"] = placed & dated & ~np.isnan(year) & (paid_in != year)
+        out += [SetAside(name, reason, m) for reason, m in masks.items() if m.any()]
+    return out
+
+
+def _blank(column: pd.Series) -> np.ndarray:
+    text = column.astype("string").str.strip()
+    return (text.isna() | (text == "")).to_numpy(dtype=bool, na_value=True)
+
+
+def set_aside_rows(tables: dict[str, pd.DataFrame], aside: list[SetAside]) -> dict[str, pd.DataFrame]:
+    """The tables without the rows set aside."""
+    out = dict(tables)
+    for name in {a.table for a in aside}:
+        drop = np.zeros(len(tables[name]), dtype=bool)
+        for a in aside:
+            if a.table == name:
+                drop |= a.mask
+        out[name] = tables[name][~drop].reset_index(drop=True)
+    return out
+
+
+def describe_rows(rows: Iterable[object], shown: int = 200) -> tuple[str, str]:
+    """Row labels as compact ranges ("3–7、9" / "3-7, 9"); beyond ``shown`` ranges, a count of the rest."""
+    labels = list(rows)
+    numbers = [int(r) for r in labels if isinstance(r, (int, np.integer)) or (isinstance(r, str) and r.isdigit())]
+    if len(numbers) != len(labels):  # a submission's item paths
+        parts = [str(r) for r in labels]
+    else:
+        parts = []
+        ordered = sorted(numbers)
+        start = prev = ordered[0]
+        for n in [*ordered[1:], None]:
+            if n is not None and n == prev + 1:
+                prev = n
+                continue
+            parts.append(str(start) if start == prev else f"{start}–{prev}")
+            if n is not None:
+                start = prev = n
+    more = len(parts) - shown
+    zh = "、".join(parts[:shown]) + (f" 等（另有 {more} 段）" if more > 0 else "")
+    en = ", ".join(parts[:shown]).replace("–", "-") + (f" and {more} more ranges" if more > 0 else "")
+    return zh, en
