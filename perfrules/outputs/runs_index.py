@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from perfrules.atomic import write_atomic
 from perfrules.outputs.workbook import text
 from perfrules.rulepack.model import SEVERITIES
 
 INDEX = "index.html"
+GENERATOR = '<meta name="generator" content="perfrules runs index">'  # how a later run knows the page is ours
 EN = {"预算绩效规则检查：全部运行": "Budget performance checks: all runs", "运行目录": "Run folder", "检查日期": "As of",
       "运行结束": "Finished", "配置": "Profile", "项目数": "Projects", "发现总数": "Findings", "新增": "New",
       "已解决": "Resolved", "报告": "Report", "工作簿": "Workbook", "整改通知": "Notices", "共 {n} 次运行": "{n} run(s)"}
@@ -69,7 +69,7 @@ def render_index(folder: Path, lang: str = "zh") -> str:
         rows.append("<tr>" + "".join(f'<td{" class=num" if i in numeric else ""}>{c}</td>' for i, c in enumerate(cells))
                     + "</tr>")
     title = _t("预算绩效规则检查：全部运行", lang)
-    return (f'<!DOCTYPE html>\n<html lang="{"en" if lang == "en" else "zh-CN"}"><head><meta charset="utf-8">'
+    return (f'<!DOCTYPE html>\n<html lang="{"en" if lang == "en" else "zh-CN"}"><head><meta charset="utf-8">{GENERATOR}'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{_e(title)}</title><style>{_CSS}</style>'
             f'</head><body><main><h1>{_e(title)}</h1><p class="meta">{_e(_t("共 {n} 次运行", lang).format(n=len(runs)))}</p>'
             f'<table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></main></body></html>\n')
@@ -79,20 +79,19 @@ def _count(value: Any) -> str:
     return f"{int(value):,}" if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
 
 
-def write_index(folder: str | Path, lang: str = "zh") -> Path:
-    """Write ``folder/index.html`` (whole or not at all)."""
+def write_index(folder: str | Path, lang: str = "zh") -> Path | None:
+    """Write ``folder/index.html`` (whole or not at all), unless an index.html that perfrules did not write is there."""
     folder = Path(folder)
-    page = render_index(folder, lang)
-    fd, tmp = tempfile.mkstemp(prefix=f".{INDEX}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(page)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, folder / INDEX)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return folder / INDEX
+    target = folder / INDEX
+    if target.exists() or target.is_symlink():
+        try:
+            ours = not target.is_symlink() and target.is_file() and GENERATOR in target.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            ours = False
+        if not ours:
+            return None  # someone else's page: never replaced
+    write_atomic(target, render_index(folder, lang))
+    return target
 
 
 _CSS = """
