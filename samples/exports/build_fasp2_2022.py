@@ -153,8 +153,8 @@ def write_fasp2(out: Path) -> None:
 
 # What the sample must give (tests/test_samples.py checks it; samples/README.md shows it). The same under both shapes.
 # M01: paid 20–30% of the budget by the as-of date, under the mid-year pace; M05: the July report flags a deviation or
-# slow execution; FX-005 has no payment rows, which the engine today reads as "paid" unknown (D03-MISSING for M01, M02);
-# the eight PF-D03-ABSENT name the projects fields FASP2 has no column for (see maps/fasp2.yaml); qitai also asks for
+# slow execution; FX-005 has no rows in the supplied payments table, so nothing is paid (M01 and M02 fire: supplied
+# means complete); the seven PF-D03-ABSENT name the projects fields FASP2 has no column for (see maps/fasp2.yaml); qitai also asks for
 # a monitoring report every month (M07).
 _COMMON = """\
   - {rule: PF-P01-NOGOAL, project_id: FX-002, severity: 阻断}
@@ -164,13 +164,13 @@ _COMMON = """\
   - {rule: PF-P05-EXANTE, project_id: FX-003, severity: 阻断}
   - {rule: PF-M01-MIDYEAR, project_id: FX-004, severity: 警告}
   - {rule: PF-P08-POORGRADE, project_id: FX-004, severity: 阻断}
-  - {rule: PF-D03-MISSING, project_id: FX-005, severity: 警告}
-  - {rule: PF-D03-MISSING, project_id: FX-005, severity: 警告}
+  - {rule: PF-M01-MIDYEAR, project_id: FX-005, severity: 警告}
+  - {rule: PF-M02-ZEROPAID, project_id: FX-005, severity: 警告}
   - {rule: PF-M05-DEVIATION, project_id: FX-005, severity: 警告}
   - {rule: PF-M01-MIDYEAR, project_id: FX-006, severity: 警告}
   - {rule: PF-M01-MIDYEAR, project_id: FX-007, severity: 警告}
   - {rule: PF-P10-GOODGRADE, project_id: FX-007, severity: 提示}
-""" + "  - {rule: PF-D03-ABSENT, severity: 警告}\n" * 8
+""" + "  - {rule: PF-D03-ABSENT, severity: 警告}\n" * 7
 MANIFEST = f"""\
 # 导出清单：预算管理一体化系统（FASP2）绩效模块的夜间导出，由列映射 maps/fasp2.yaml 读成 perfrules 数据契约。
 # 由 samples/exports/build_fasp2_2022.py 生成。
