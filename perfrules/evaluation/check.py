@@ -13,7 +13,7 @@ import datetime as dt
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,6 +86,7 @@ class CheckResult:
     def _column(self, name: str) -> list[str]:
         if self._findings is not None:
             return [getattr(f, name) for f in self._findings]
+        assert self._table is not None  # one of the two forms is always there
         return self._table[name].tolist()
 
     def summary(self) -> dict[str, Any]:
@@ -331,7 +332,7 @@ def base_inputs_blamed(cr: CompiledRule, compiled: CompiledPack, blamed: dict[st
     return base_blame
 
 
-def d03_findings(cr: CompiledRule, rows: list[Mapping[str, Any]], base_blame: dict[str, np.ndarray],
+def d03_findings(cr: CompiledRule, rows: Sequence[Mapping[str, Any]], base_blame: dict[str, np.ndarray],
                  absent: dict[str, str], compiled: CompiledPack, lang: str) -> list[Finding]:
     """D03 findings for the records a rule could not decide: one per record, or one per rule when
     what they lack is a table or column the whole input lacks."""
@@ -352,7 +353,7 @@ def d03_findings(cr: CompiledRule, rows: list[Mapping[str, Any]], base_blame: di
     base = _base_inputs(cr, compiled)
     order = list(base)
     for j in np.flatnonzero(~summarised):
-        row = rows[j]
+        row = rows[int(j)]
         names = list(dict.fromkeys(absent.get(n) or _label(base.get(n) or E.Ref("field", n), compiled)
                                    for n in sorted(base_blame, key=lambda n: order.index(n) if n in order else len(order))
                                    if base_blame[n][j]))

@@ -151,7 +151,7 @@ def _screen_group(compiled: CompiledPack, program: Program, engine: DurableEngin
             for cr in rules:
                 rid = cr.rule.id
                 if f"{rid}|T" in fired:
-                    severity = cr.rule.escalate_severity if f"{rid}|E" in fired else cr.rule.severity
+                    severity = cr.rule.escalate_severity if cr.rule.escalate_severity and f"{rid}|E" in fired else cr.rule.severity
                     out.append(rule_finding(cr, values, severity, compiled.params, as_of, lang))
                 elif f"{rid}|F" not in fired:
                     undecided.setdefault(rid, []).append(values)

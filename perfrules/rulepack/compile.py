@@ -29,6 +29,7 @@ class CompiledRule:
     leaves: tuple[E.Ref, ...]  # fields, derived values and facts the conditions read (the evidence)
     params: tuple[str, ...]
     value_leaves: tuple[E.Ref, ...] = ()  # the leaves whose missing value can leave the outcome unknown
+    _reads_as_of: bool = field(default=False, init=False, repr=False, compare=False)
 
     @property
     def reads_as_of(self) -> bool:
@@ -130,9 +131,9 @@ def compile_pack(pack: RulePack, profile: Profile | str | None = None) -> Compil
         params = tuple(dict.fromkeys([*(p for t in sources for p in E.params_read(t)), *through_derived]))
         value_leaves = tuple(r for r in E.value_refs(condition) if r.space in ("field", "derived", "fact"))
         rules.append(CompiledRule(rule, condition, escalate, leaves, params, value_leaves))
-    params = {name: (dt.date.fromisoformat(v) if pack.params[name].type == "date" and isinstance(v, str) else v)
-              for name, v in profile.params.items()}
-    return CompiledPack(pack, profile, params, facts, fact_tables, derived, rules, derived_leaves)
+    param_values = {name: (dt.date.fromisoformat(v) if pack.params[name].type == "date" and isinstance(v, str) else v)
+                    for name, v in profile.params.items()}
+    return CompiledPack(pack, profile, param_values, facts, fact_tables, derived, rules, derived_leaves)
 
 
 def transform(node: E.Node, fn: Callable[[E.Node], E.Node]) -> E.Node:
