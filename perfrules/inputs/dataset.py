@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -260,7 +260,7 @@ def assemble(frames: dict[str, list[pd.DataFrame]], unreadable: dict[tuple[str, 
     ds = Dataset(tables, present, **kwargs)  # type: ignore[arg-type]
     ds.row_accounting = accounting
     ds.notes.extend(n for group in set_aside_notes for n in group)
-    ds.issues.extend(unplaceable_issues(tables, headers or {}))
+    ds.issues.extend(unplaceable_issues(tables, headers or {}, {(i.table, i.source, i.row, i.column) for i in ds.issues}))
     ids = unique_keys(tables["projects"]["project_id"]) if len(tables["projects"]) else None
     fill_prior_from_evaluations(ds, ids)
     duplicates = duplicate_records_note(tables["projects"]) if ids is None else None  # unique ids: no project twice
@@ -304,8 +304,13 @@ def _set_aside_note(frame: pd.DataFrame, table: str, reason: str, mask: np.ndarr
     return notes
 
 
-def unplaceable_issues(tables: dict[str, pd.DataFrame], headers: dict[str, dict[str, str]]) -> list[ValueIssue]:
-    """A D03 issue for each related row whose key value in time is blank (a payment without a date, a report without a month)."""
+def unplaceable_issues(tables: dict[str, pd.DataFrame], headers: dict[str, dict[str, str]],
+                       reported: Collection[tuple[str, str, str, str]] = ()) -> list[ValueIssue]:
+    """A D03 issue for each related row whose key value in time is blank (a payment without a date, a report without a month).
+
+    A cell already reported as unreadable (``reported``: table, source, row, column) is blank for that reason; it is
+    not reported twice.
+    """
     out: list[ValueIssue] = []
     for table, column in UNPLACEABLE.items():
         frame = tables[table]
@@ -314,6 +319,8 @@ def unplaceable_issues(tables: dict[str, pd.DataFrame], headers: dict[str, dict[
             continue
         blank = frame[column].isna().to_numpy()
         for i in map(int, np.flatnonzero(blank)):
+            if (table, str(frame[SOURCE].iloc[i]), str(frame[ROW].iloc[i]), column) in reported:
+                continue
             out.append(ValueIssue(table, str(frame[SOURCE].iloc[i]), str(frame[ROW].iloc[i]), column, header, "",
                                   TABLES[table].by_name[column].kind, project_id=_cell(frame["project_id"], i),
                                   fiscal_year=_cell(frame["fiscal_year"], i, int)))
