@@ -10,6 +10,7 @@ import click
 
 from perfrules.api import check_paths
 from perfrules.cli.options import FAIL_ON, common_options, remember_lang
+from perfrules.cli.partition import engine_options, make_engine
 from perfrules.findings.model import exit_code
 from perfrules.outputs.console import render_result, write_atomic
 
@@ -22,8 +23,10 @@ from perfrules.outputs.console import render_result, write_atomic
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="写入文件（整体写入或不写）。(write to a file, whole or not at all.)")
 @click.option("--fail-on", "fail_on", type=click.Choice(list(FAIL_ON)), default="阻断", show_default=True,
               help="达到此严重程度时退出码为 1。(exit 1 when a finding reaches this severity.)")
+@engine_options
 def check(inputs: tuple[str, ...], rules_dir: str | None, profile: str | None, as_of: dt.date | None, lang: str,
-          fmt: str, output: str | None, fail_on: str) -> None:
+          fmt: str, output: str | None, fail_on: str, engine: str, scheduler: str | None, workers: int | None,
+          memory_limit: str | None) -> None:
     """检查提交文件或导出目录。Check submissions (JSON/YAML) or export folders (CSV/XLSX/Parquet).
 
     \b
@@ -31,7 +34,12 @@ def check(inputs: tuple[str, ...], rules_dir: str | None, profile: str | None, a
       perfrules check samples/submissions/ --format json --fail-on 警告
     """
     remember_lang(lang)
-    result = check_paths(list(inputs), rules_dir, profile, as_of, lang)
+    dask = make_engine(engine, scheduler, workers, memory_limit)
+    if dask is not None:  # partitioned datasets, partition by partition on a Dask cluster
+        from perfrules.distributed.runner import check_partitioned_paths
+        result = check_partitioned_paths(list(inputs), rules_dir, profile, as_of, lang, dask.options)
+    else:
+        result = check_paths(list(inputs), rules_dir, profile, as_of, lang)
     text = render_result(result, fmt, lang)
     if output:
         write_atomic(output, text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")

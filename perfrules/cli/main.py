@@ -12,6 +12,7 @@ import click
 
 from perfrules.cli import authoring, checking, nightly
 from perfrules.cli.options import LANG_KEY
+from perfrules.cli.partition import partition_command
 from perfrules.cli.version import print_version
 from perfrules.errors import PerfrulesError
 
@@ -43,6 +44,7 @@ def main() -> None:
 for command in (checking.check, checking.screen_command, nightly.nightly_command, authoring.rules_command,
                 authoring.explain_command, authoring.lint_command, authoring.diff_command, authoring.test_command):
     main.add_command(command)
+main.add_command(partition_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from perfrules.distributed.collect import collect
-from perfrules.distributed.layout import Manifest, read_manifest
+from perfrules.distributed.layout import Manifest, is_partitioned, read_manifest
 from perfrules.distributed.task import PartitionResult, check_partition
 from perfrules.errors import InputError, PerfrulesError, Problem, UsageError, Where
-from perfrules.evaluation.check import CheckResult
+from perfrules.evaluation.check import CheckResult, merge_results
+from perfrules.language.fields import TABLES
 from perfrules.rulepack.compile import CompiledPack, compile_pack
 from perfrules.rulepack.model import RulePack
 from perfrules.rulepack.profile import available_profiles
@@ -80,28 +81,33 @@ class RunInfo:
     memory_limit: int | None = None
     worker_peak_rss: dict[str, int] = field(default_factory=dict)
     wall_seconds: float = 0.0
+    worker_seconds: dict[str, float] = field(default_factory=dict)
     dashboard: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         """For summary.json: the engine, partitions and workers."""
         return {"name": "dask", "partitions": self.partitions, "workers": len(self.workers),
                 "memory_limit": self.memory_limit, "worker_peak_rss": self.worker_peak_rss,
-                "wall_seconds": round(self.wall_seconds, 3)}
+                "wall_seconds": round(self.wall_seconds, 3),
+                "worker_seconds": {k: round(v, 3) for k, v in self.worker_seconds.items()}}
 
 
 Progress = Callable[[int, int], None]  # (partitions done, partitions) → shown to the user
 
 
 def check_partitioned(folder: str | Path, pack: RulePack, profile: str | None, as_of: dt.date | None, lang: str,
-                      options: DaskOptions | None, progress: Progress | None = None) -> tuple[CheckResult, Manifest, RunInfo]:
-    """Check every partition of ``folder`` (on Dask, or in this process when ``options`` is None) and collect the results."""
+                      options: DaskOptions | None, progress: Progress | None = None, client: Any = None) -> tuple[CheckResult, Manifest, RunInfo]:
+    """Check every partition of ``folder`` and collect the results: on ``client`` if given, else on the cluster
+    ``options`` describes, else (``options`` None) one partition after another in this process."""
     folder = Path(folder).resolve()
     manifest = read_manifest(folder)
     when = as_of or (dt.date.fromisoformat(manifest.as_of) if manifest.as_of else dt.date.today())
     info = RunInfo(manifest.partitions)
     t0 = time.perf_counter()
     args = (manifest, pack, profile, when, lang)
-    if options is None:
+    if client is not None:
+        outcomes = _run_on(client, str(folder), args, manifest.partitions, progress, info)
+    elif options is None:
         outcomes = []
         for i in range(manifest.partitions):
             outcomes.append(_checked(check_partition(str(folder), manifest, i, pack, profile, when, lang)))
@@ -110,7 +116,6 @@ def check_partitioned(folder: str | Path, pack: RulePack, profile: str | None, a
     else:
         with _client(options) as client:
             outcomes = _run_on(client, str(folder), args, manifest.partitions, progress, info)
-    info.wall_seconds = time.perf_counter() - t0
     compiled: dict[str, CompiledPack] = {}
 
     def for_profile(name: str) -> CompiledPack:
@@ -119,7 +124,12 @@ def check_partitioned(folder: str | Path, pack: RulePack, profile: str | None, a
         return compiled[name]
 
     result = collect(outcomes, manifest, for_profile, profile, available_profiles(pack), when, lang)
-    result.timings["load"] = sum(o.seconds.get("load", 0.0) for o in outcomes)
+    # The stages ran on the workers, partitions overlapping: their seconds summed over partitions are the
+    # engine's detail; this process's clock saw one stage, the distributed check, and reports it as "load".
+    info.worker_seconds = {"load": sum(o.seconds.get("load", 0.0) for o in outcomes),
+                           **{k: result.timings.get(k, 0.0) for k in ("facts", "evaluate", "findings")}}
+    info.wall_seconds = time.perf_counter() - t0
+    result.timings = {"load": info.wall_seconds, "facts": 0.0, "evaluate": 0.0, "findings": 0.0}
     return result, manifest, info
 
 
@@ -157,6 +167,8 @@ def _run_on(client: Any, folder: str, args: tuple[Any, ...], n: int, progress: P
             if progress:
                 progress(len(outcomes), n)
         info.worker_peak_rss = {str(k): int(v) for k, v in client.run(peak_rss).items()}
+        limits = {w.get("memory_limit") for w in client.scheduler_info()["workers"].values()}
+        info.memory_limit = int(limits.pop()) if len(limits) == 1 and None not in limits else None
     finally:
         for future in futures:
             future.cancel()
@@ -186,7 +198,74 @@ def _client(options: DaskOptions) -> Iterator[Any]:
         with client:
             yield client
         return
-    cluster = LocalCluster(n_workers=options.workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+    cluster = LocalCluster(  # on loopback, no dashboard: a local cluster lives and dies with the command
+n_workers=options.workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
                            host="127.0.0.1", dashboard_address=None, memory_limit=options.memory_limit or "auto")
     with cluster, Client(cluster) as client:
         yield client
+
+
+class DaskEngine:
+    """The ``--engine dask`` of ``check`` and ``nightly``: one cluster for the command, partitioned inputs checked on it."""
+
+    def __init__(self, options: DaskOptions, client: Any = None) -> None:
+        require_dask()
+        options.validate()
+        self.options, self.client = options, client
+        self.info: RunInfo | None = None
+
+    def check(self, export: Path, pack: RulePack, profile: str | None, as_of: dt.date | None, lang: str,
+              progress: Any = None) -> tuple[CheckResult, dict[str, int]]:
+        """``nightly``'s check stage: the result and the rows of each table (from the manifest)."""
+        if not is_partitioned(Path(export)):
+            raise UsageError([not_partitioned(Path(export))])
+
+        def show(done: int, n: int) -> None:
+            if progress is not None:
+                filled = done * 20 // n
+                zh, en = f"分区 {done}/{n}", f"partitions {done}/{n}"
+                progress.stage("check", f"▕{'█' * filled}{'░' * (20 - filled)}▏ {en if progress.lang == 'en' else zh}")
+
+        show(0, read_manifest(Path(export)).partitions)
+        if self.client is not None:
+            result, manifest, self.info = check_partitioned(export, pack, profile, as_of, lang, None, show, self.client)
+        else:
+            result, manifest, self.info = check_partitioned(export, pack, profile, as_of, lang, self.options, show)
+        return result, {t: manifest.total_rows(t) for t in TABLES}
+
+    def describe(self) -> dict[str, Any]:
+        """The engine's part of summary.json."""
+        return self.info.as_json() if self.info else {"name": "dask"}
+
+
+def not_partitioned(path: Path) -> Problem:
+    """The problem of giving ``--engine dask`` an input that has not been partitioned."""
+    return Problem("engine.not-partitioned", f"{path} 不是分区数据集；--engine dask 读取 perfrules partition 写出的目录。",
+                   f"{path} is not a partitioned dataset; --engine dask reads a folder written by perfrules partition.",
+                   Where(file=str(path)), f"先运行：perfrules partition {path} --out DIR --partitions N",
+                   f"Run first: perfrules partition {path} --out DIR --partitions N")
+
+
+def check_partitioned_paths(paths: list[str], rules_dir: str | Path | None, profile: str | None, as_of: dt.date | None,
+                            lang: str, options: DaskOptions, client: Any = None) -> CheckResult:
+    """``check --engine dask``: every input a partitioned dataset, checked on one cluster, results merged as
+    ``perfrules.api.check_paths`` merges several inputs."""
+    from perfrules.rulepack.pack import default_rules_dir, load_pack
+    from perfrules.rulepack.profile import load_profile
+
+    require_dask()
+    options.validate()
+    pack = load_pack(rules_dir or default_rules_dir())
+    if profile:
+        load_profile(pack, profile)
+    bad = [not_partitioned(Path(p)) for p in paths if not is_partitioned(Path(p))]
+    if bad:
+        raise UsageError(bad)
+    if client is None:
+        with _client(options) as own:
+            results = [check_partitioned(p, pack, profile, as_of, lang, None, None, own)[0] for p in paths]
+    else:
+        results = [check_partitioned(p, pack, profile, as_of, lang, None, None, client)[0] for p in paths]
+    merged = merge_results(results)
+    merged.profile = ", ".join(dict.fromkeys(p for r in results for p in r.profile.split(", ")))
+    return merged

@@ -16,6 +16,9 @@ def load_input(path: str | Path) -> list[Dataset]:
     """Load a submission file, a folder of submission files, or an export folder (one Dataset per file or export)."""
     p = Path(path)
     if p.is_dir():
+        from perfrules.distributed import layout, reader  # (imported here: the reader imports this package)
+        if layout.is_partitioned(p):  # written by `perfrules partition`
+            return [reader.load_partitioned(p)]
         if any(c.suffix.lower() in (".csv", ".xlsx", ".parquet") for c in p.iterdir()):
             return [load_export(p, str(p))]
         return [load_submission(f, str(f)) for f in sorted(p.iterdir())
