@@ -200,7 +200,8 @@ def _client(options: DaskOptions) -> Iterator[Any]:
         return
     cluster = LocalCluster(  # on loopback, no dashboard: a local cluster lives and dies with the command
 n_workers=options.workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                           host="127.0.0.1", dashboard_address=None, memory_limit=options.memory_limit or "auto")
+                           host="127.0.0.1", dashboard_address=None, memory_limit=options.memory_limit or "auto",
+                           scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
     with cluster, Client(cluster) as client:
         yield client
 

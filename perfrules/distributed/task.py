@@ -18,6 +18,7 @@ from perfrules.distributed.reader import load_partition
 from perfrules.errors import PerfrulesError, Problem
 from perfrules.evaluation.check import CheckResult, check
 from perfrules.inputs.jurisdiction import split_by_jurisdiction
+from perfrules.language.fields import RELATED_TABLES
 from perfrules.rulepack.compile import compile_pack
 from perfrules.rulepack.model import RulePack
 from perfrules.rulepack.profile import available_profiles
@@ -45,6 +46,10 @@ def check_partition(folder: str, manifest: Manifest, partition: int, pack: RuleP
     except PerfrulesError as exc:
         return PartitionResult(partition, [], problems=exc.problems)
     t1 = time.perf_counter()
+    if dataset.frame("projects").empty:
+        # Related rows with no project here belong to no record: nothing to aggregate (and the fact layer
+        # expects records when a related table has rows). Their unreadable cells are kept.
+        dataset.tables = {t: f.iloc[:0] if t in RELATED_TABLES else f for t, f in dataset.tables.items()}
     if profile:
         parts = {profile: dataset}
     else:
