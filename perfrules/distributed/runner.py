@@ -80,7 +80,8 @@ class RunInfo:
     workers: list[str] = field(default_factory=list)
     memory_limit: int | None = None
     worker_peak_rss: dict[str, int] = field(default_factory=dict)
-    wall_seconds: float = 0.0
+    wall_seconds: float = 0.0  # the whole distributed stage: cluster start, tasks, collection
+    tasks_seconds: float = 0.0  # from the first task submitted to the last result in: loading and checking the partitions
     worker_seconds: dict[str, float] = field(default_factory=dict)
     dashboard: str | None = None
 
@@ -88,7 +89,8 @@ class RunInfo:
         """For summary.json: the engine, partitions and workers."""
         return {"name": "dask", "partitions": self.partitions, "workers": len(self.workers),
                 "memory_limit": self.memory_limit, "worker_peak_rss": self.worker_peak_rss,
-                "wall_seconds": round(self.wall_seconds, 3),
+                "workers_replaced": len(set(self.worker_peak_rss) - set(self.workers)),
+                "wall_seconds": round(self.wall_seconds, 3), "tasks_seconds": round(self.tasks_seconds, 3),
                 "worker_seconds": {k: round(v, 3) for k, v in self.worker_seconds.items()}}
 
 
@@ -145,6 +147,7 @@ def _run_on(client: Any, folder: str, args: tuple[Any, ...], n: int, progress: P
     manifest, pack, profile, when, lang = args
     info.workers = sorted(client.scheduler_info()["workers"])
     info.dashboard = client.dashboard_link if client.scheduler_info().get("services", {}).get("dashboard") else None
+    started = time.perf_counter()
     token = uuid.uuid4().hex[:8]
     [pack_data] = client.scatter([pack], broadcast=True)
     futures = [client.submit(check_partition, folder, manifest, i, pack_data, profile, when, lang,
@@ -166,6 +169,7 @@ def _run_on(client: Any, folder: str, args: tuple[Any, ...], n: int, progress: P
             future.release()
             if progress:
                 progress(len(outcomes), n)
+        info.tasks_seconds = time.perf_counter() - started
         info.worker_peak_rss = {str(k): int(v) for k, v in client.run(peak_rss).items()}
         limits = {w.get("memory_limit") for w in client.scheduler_info()["workers"].values()}
         info.memory_limit = int(limits.pop()) if len(limits) == 1 and None not in limits else None
