@@ -267,6 +267,23 @@ def test_a_profile_and_an_as_of_date_reach_every_partition(tmp_path: Path, two_w
         assert_same(result, check_paths([export], profile=profile, as_of=when))
 
 
+def test_an_orphan_row_s_unreadable_cell_is_reported_once_in_an_export_of_several_jurisdictions(tmp_path: Path) -> None:
+    export = tmp_path / "two-places"
+    shutil.copytree(SAMPLES / "exports" / "sheyang-2022", export)
+    projects = export / "项目.csv"
+    lines = projects.read_text(encoding="utf-8-sig").split("\n")
+    lines.insert(2, lines[1].replace("SY-A01", "NX-001").replace(",sheyang,", ",,"))  # a national project beside sheyang's
+    projects.write_text("\n".join(lines), encoding="utf-8-sig")
+    with (export / "绩效指标.csv").open("a", encoding="utf-8") as f:
+        f.write("ORPH-1,2022,产出指标,数量指标,完成数量,≥1项,abc,项\n")  # a row of no project, with an unreadable value
+    whole = check_paths([export])
+    assert whole.profile == "national, sheyang"
+    [orphan] = [f for f in whole.findings if f.rule_id == "PF-D03-UNREADABLE"]
+    assert orphan.project_id == "ORPH-1" and "'abc'" in orphan.message
+    for n in (2, 3, 5):
+        assert_same(check_partitioned(partitioned(export, tmp_path, n), PACK, None, None, "zh", None)[0], whole)
+
+
 def test_check_of_several_partitioned_inputs_merges_them_as_check_does(messy: Path, tmp_path: Path, two_workers) -> None:
     qitai = SAMPLES / "exports" / "qitai-2022"
     merged = check_partitioned_paths([str(partitioned(messy, tmp_path, 3)), str(partitioned(qitai, tmp_path, 2))],
