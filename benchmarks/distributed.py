@@ -1,7 +1,7 @@
 """Distributed benchmark (issue 18): the Dask engine on this machine, against one process.
 
     .venv/bin/python benchmarks/distributed.py [--projects 1000000] [--partitions 16] [--data DIR]
-    .venv/bin/python benchmarks/distributed.py --big [--big-chunks 10] [--big-partitions 40] [--memory-limit 6GB]
+    .venv/bin/python benchmarks/distributed.py --big [--big-chunks 10] [--big-partitions 40] [--memory-limit 6GB] [--prepare-only]
 
 Part one (default): a synthetic export of --projects projects (Parquet; per project 5 indicators, 6 payments,
 1 monitoring row, 2 evaluations), generated once into --data. It is partitioned with ``perfrules partition``
@@ -124,6 +124,8 @@ def part_two(args: argparse.Namespace) -> None:
             manifest = writer.finish(exports)
         print(f"partitioned {manifest.total_rows('projects'):,} projects in {time.perf_counter() - t:.1f} s "
               f"(export generation included)", flush=True)
+    if args.prepare_only:
+        return
     summary, wall, rss = nightly(parts, args.data / "run-big", "--engine", "dask", "--workers", "2", "--memory-limit", args.memory_limit)
     rows = summary["inputs"]
     print(f"\n{rows['projects']:,} projects, {rows['indicators']:,} indicators, {rows['payments']:,} payments, "
@@ -145,6 +147,7 @@ def main() -> None:
     ap.add_argument("--big-partitions", type=int, default=40)
     ap.add_argument("--chunk-projects", type=int, default=1_000_000, help="projects per export piece of part two")
     ap.add_argument("--memory-limit", default="6GB")
+    ap.add_argument("--prepare-only", action="store_true", help="part two: write the partitioned dataset, do not run")
     ap.add_argument("--keep-exports", action="store_true", help="keep the 1M-project exports the big dataset is made of")
     args = ap.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)

@@ -36,18 +36,21 @@ def collect(partitions: list[PartitionResult], manifest: Manifest, compiled: Cal
             profile: str | None, known_profiles: list[str], as_of: dt.date, lang: str) -> CheckResult:
     """One CheckResult from every partition's (``compiled(name)``: the pack compiled for a profile)."""
     by_profile: dict[str, list[CheckResult]] = {}
-    for outcome in sorted(partitions, key=lambda p: p.partition):
+    ordered = sorted(partitions, key=lambda p: p.partition)
+    first = ordered[0].results[0]
+    for outcome in ordered:
         for name, result, held in outcome.results:
             # A part with no record and no finding (an empty partition) says nothing, not even its profile.
             if held or len(result.table):
                 by_profile.setdefault(name, []).append(result)
     if not by_profile:  # no record anywhere: the result of an empty dataset, as one process gives it
-        first = sorted(partitions, key=lambda p: p.partition)[0].results[0]
         by_profile[first[0]] = [first[1]]
-    joined = merge_results([_join(name, by_profile[name], manifest, compiled(name), lang) for name in sorted(by_profile)])
+    unknown = {j for p in partitions for j in p.jurisdictions} - set(known_profiles)
+    for outcome in partitions:  # from here on the findings are held once, in by_profile (millions of rows at scale)
+        outcome.results = []
+    joined = merge_results([_join(name, by_profile.pop(name), manifest, compiled(name), lang) for name in sorted(by_profile)])
     notes = [InputNote(**n) for n in manifest.notes]
     if not profile:
-        unknown = {j for p in partitions for j in p.jurisdictions} - set(known_profiles)
         if unknown:
             notes.append(unknown_jurisdiction_note(unknown))
     joined.errors = [note_error(n, lang) for n in notes]
@@ -58,12 +61,19 @@ def _join(name: str, results: list[CheckResult], manifest: Manifest, compiled: C
     """One profile's results over the partitions: findings joined in partition order and sorted stably."""
     first = results[0]
     tables = [r.table for r in results]
+    records = {t: sum(r.records[t] for r in results) for t in first.records}
+    timings = {k: sum(r.timings.get(k, 0.0) for r in results) for k in first.timings}
+    del results[1:]  # the partitions' tables now live only in ``tables``, freed once joined
     absent = pd.concat([t[t["rule_id"] == ABSENT] for t in tables], ignore_index=True)
     if len(absent):
         tables = [t[t["rule_id"] != ABSENT] for t in tables] + [_absent_findings(absent, first.rules_in_force, manifest, compiled, lang)]
-    table = finding_table.sort_table(pd.concat(tables, ignore_index=True)) if len(tables) > 1 else first.table
-    records = {t: sum(r.records[t] for r in results) for t in first.records}
-    timings = {k: sum(r.timings.get(k, 0.0) for r in results) for k in first.timings}
+    if len(tables) > 1:
+        joined = pd.concat(tables, ignore_index=True)
+        tables.clear()
+        table = finding_table.sort_table(joined)
+        del joined
+    else:
+        table = tables[0]
     return CheckResult(table, first.as_of, first.profile, first.pack_version, records, list(first.rules_in_force),
                        timings=timings, as_of_dates=list(first.as_of_dates), sources=dict(first.sources))
 

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from perfrules.errors import InputError, Problem, Where
 
@@ -112,12 +114,16 @@ def part_files(folder: Path, table: str, partition: int) -> list[Path]:
 
 
 def buckets(project_ids: pd.Series, partitions: int) -> np.ndarray:
-    """The partition of each row: the stable hash of its project id modulo ``partitions``; 0 without an id."""
+    """The partition of each row: the stable hash of its project id modulo ``partitions``; 0 without an id.
+
+    Each distinct id is hashed once (a project's related rows repeat its id many times).
+    """
     if len(project_ids) == 0:
         return np.zeros(0, dtype=np.int64)
-    missing = project_ids.isna().to_numpy()
-    text = project_ids.astype(object).where(~missing, "").to_numpy(dtype=object)
-    hashed = pd.util.hash_array(text, categorize=True)
-    out = (hashed % np.uint64(partitions)).astype(np.int64)
-    out[missing] = 0
+    encoded = pc.dictionary_encode(pa.array(project_ids.astype("string"), from_pandas=True).cast(pa.large_string()))
+    distinct = encoded.dictionary.to_numpy(zero_copy_only=False).astype(object)
+    of_distinct = (pd.util.hash_array(distinct, categorize=False) % np.uint64(partitions)).astype(np.int64)
+    codes = encoded.indices
+    out = of_distinct[pc.fill_null(codes, 0).to_numpy()] if len(distinct) else np.zeros(len(codes), np.int64)
+    out[codes.is_null().to_numpy(zero_copy_only=False)] = 0
     return out
