@@ -219,6 +219,25 @@ def test_the_bucket_of_an_id_is_the_same_in_every_process() -> None:
     assert len(set(here)) > 1
 
 
+def test_several_exports_written_as_pieces_of_one_dataset_keep_every_row_cell_and_note(tmp_path: Path) -> None:
+    from perfrules.distributed.writer import writing_folder
+    from perfrules.inputs.export import load_export
+
+    qitai = SAMPLES / "exports" / "qitai-2022"
+    pieces = [load_export(COUNTY), load_export(qitai)]
+    with writing_folder(tmp_path / "both", 3) as writer:
+        for piece in pieces:
+            writer.add(piece)
+        writer.finish([str(COUNTY), str(qitai)])
+    both = load_partitioned(tmp_path / "both")
+    assert read_manifest(tmp_path / "both").pieces == 2
+    for table in ("projects", "indicators", "payments", "monitoring", "evaluations", "departments"):
+        assert len(both.frame(table)) == sum(len(p.frame(table)) for p in pieces)
+    assert sorted(both.frame("projects")["project_id"]) == sorted(pid for p in pieces for pid in p.frame("projects")["project_id"])
+    assert len(both.issues) == sum(len(p.issues) for p in pieces) and both.notes == [n for p in pieces for n in p.notes]
+    assert both.present == pieces[0].present | pieces[1].present
+
+
 # ---- parity: one process, partitions in one process, and a LocalCluster of 1 and 2 workers ----------
 
 

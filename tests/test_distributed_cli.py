@@ -104,7 +104,9 @@ def test_the_dask_engine_on_an_export_that_was_not_partitioned_says_to_partition
 
 
 def test_partition_mistakes_exit_2_and_leave_nothing_half_written(tmp_path: Path) -> None:
-    assert cli("partition", str(COUNTY), "--out", str(tmp_path / "p"), "-n", "0").returncode == 2
+    zero = cli("partition", str(COUNTY), "--out", str(tmp_path / "p"), "-n", "0", "--lang", "en")
+    assert zero.returncode == 2 and "the partition count must be 1 to 100000, got 0" in zero.stderr
+    assert not list(tmp_path.iterdir())
     missing = cli("partition", str(tmp_path / "nowhere"), "--out", str(tmp_path / "p"), "-n", "2", "--lang", "en")
     assert missing.returncode == 2 and "is not an export folder" in missing.stderr
     other = tmp_path / "someone-elses"

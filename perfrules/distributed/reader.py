@@ -50,9 +50,9 @@ def load_partitions(folder: Path, manifest: Manifest, partitions: range | list[i
 
 
 def _read(folder: Path, name: str, partitions: range | list[int], count: int, frame: bool = True) -> pd.DataFrame | pa.Table:
-    files = [f for i in partitions for f in part_files(folder, name, i)]
-    wanted = len(list(partitions))
-    if len({f.name[:10] for f in files}) != wanted:  # every partition has a file of every table the export had
+    per_partition = [part_files(folder, name, i) for i in partitions]
+    files = [f for found in per_partition for f in found]
+    if not all(per_partition):  # every partition has a file of every table the export had, empty or not
         raise InputError([Problem("partitions.missing-file", f"分区数据集不完整：{folder / name} 缺少分区文件（共 {count} 个分区）。",
                                   f"the partitioned dataset is incomplete: {folder / name} lacks partition files ({count} partitions).",
                                   Where(file=str(folder / name)), "重新运行 perfrules partition。", "Run perfrules partition again.")])

@@ -15,6 +15,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -33,13 +35,18 @@ MAX_PARTITIONS = 100_000
 ISSUE_SCHEMA = pa.schema([(f.name, pa.int64() if f.name == "fiscal_year" else pa.large_string()) for f in fields(ValueIssue)])
 
 
+def check_count(partitions: int) -> None:
+    """A usage error unless 1 ≤ ``partitions`` ≤ MAX_PARTITIONS."""
+    if not 1 <= partitions <= MAX_PARTITIONS:
+        raise UsageError([Problem("partition.count", f"分区数须在 1 到 {MAX_PARTITIONS} 之间，实际为 {partitions}。",
+                                  f"the partition count must be 1 to {MAX_PARTITIONS}, got {partitions}.", Where(field="--partitions"))])
+
+
 class PartitionWriter:
     """Writes one or more loaded datasets (pieces) into the partitions of a folder, then its manifest."""
 
     def __init__(self, folder: Path, partitions: int) -> None:
-        if not 1 <= partitions <= MAX_PARTITIONS:
-            raise UsageError([Problem("partition.count", f"分区数须在 1 到 {MAX_PARTITIONS} 之间，实际为 {partitions}。",
-                                      f"the partition count must be 1 to {MAX_PARTITIONS}, got {partitions}.", Where(field="--partitions"))])
+        check_count(partitions)
         self.folder, self.partitions = folder, partitions
         self.pieces = 0
         self.present: set[str] = set()
@@ -115,41 +122,38 @@ def partition_export(export: str | Path, out: str | Path, partitions: int) -> Ma
         return writer.finish([str(export)])
 
 
-class writing_folder:
+@contextmanager
+def writing_folder(out: Path, partitions: int) -> Iterator[PartitionWriter]:
     """A ``PartitionWriter`` on a temporary folder beside ``out``, renamed to ``out`` when the block ends
     without an error (and removed when it does not). An existing partitioned dataset at ``out`` is replaced;
     any other existing folder is refused."""
-
-    def __init__(self, out: Path, partitions: int) -> None:
-        self.out, self.partitions = out, partitions
-
-    def __enter__(self) -> PartitionWriter:
-        if self.out.exists() and not (self.out.is_dir() and (is_partitioned(self.out) or not any(self.out.iterdir()))):
-            raise UsageError([Problem("partition.out-exists", f"{self.out} 已存在且不是分区数据集；不会覆盖。",
-                                      f"{self.out} exists and is not a partitioned dataset; it is not overwritten.",
-                                      Where(file=str(self.out)), "换一个 --out 目录。", "Choose another --out folder.")])
-        try:
-            self.out.parent.mkdir(parents=True, exist_ok=True)
-            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.out.parent))
-        except OSError as exc:
-            raise InputError([Problem("partition.write", f"无法创建输出目录：{exc}。", f"cannot create the output folder: {exc}.",
-                                      Where(file=str(self.out)))]) from exc
-        return PartitionWriter(self.tmp, self.partitions)
-
-    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
-        if exc is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            if isinstance(exc, OSError):
-                raise InputError([Problem("partition.write", f"写出分区失败：{exc}。", f"writing the partitions failed: {exc}.",
-                                          Where(file=str(self.out)))]) from exc
-            return
+    check_count(partitions)
+    if out.exists() and not (out.is_dir() and (is_partitioned(out) or not any(out.iterdir()))):
+        raise UsageError([Problem("partition.out-exists", f"{out} 已存在且不是分区数据集；不会覆盖。",
+                                  f"{out} exists and is not a partitioned dataset; it is not overwritten.",
+                                  Where(file=str(out)), "换一个 --out 目录。", "Choose another --out folder.")])
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    except OSError as exc:
+        raise InputError([Problem("partition.write", f"无法创建输出目录：{exc}。", f"cannot create the output folder: {exc}.",
+                                  Where(file=str(out)))]) from exc
+    try:
+        yield PartitionWriter(tmp, partitions)
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(self.tmp, 0o777 & ~umask)  # mkdtemp makes it private; workers on other accounts read it
-        if self.out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.old-", dir=self.out.parent))
-            os.replace(self.out, old / self.out.name)
-            os.replace(self.tmp, self.out)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; workers may run under other accounts
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.replace(out, old / out.name)
+            os.replace(tmp, out)
             shutil.rmtree(old, ignore_errors=True)
         else:
-            os.replace(self.tmp, self.out)
+            os.replace(tmp, out)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise InputError([Problem("partition.write", f"写出分区失败：{exc}。", f"writing the partitions failed: {exc}.",
+                                  Where(file=str(out)))]) from exc
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
