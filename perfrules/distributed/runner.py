@@ -10,6 +10,7 @@ run with an error, before anything is written.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import resource
 import time
@@ -23,7 +24,7 @@ from typing import Any
 from perfrules.distributed.collect import collect
 from perfrules.distributed.layout import Manifest, is_partitioned, read_manifest
 from perfrules.distributed.task import PartitionResult, check_partition
-from perfrules.errors import InputError, PerfrulesError, Problem, UsageError, Where
+from perfrules.errors import InputError, Problem, UsageError, Where
 from perfrules.evaluation.check import CheckResult, merge_results
 from perfrules.language.fields import TABLES
 from perfrules.rulepack.compile import CompiledPack, compile_pack
@@ -74,7 +75,8 @@ class DaskOptions:
 
 @dataclass
 class RunInfo:
-    """How a distributed check went: the cluster, and each worker's peak memory (resident set, bytes)."""
+    """How a distributed check went: the cluster, and each worker's peak memory (resident set, bytes; on an
+    existing cluster, the peak of the worker process's life so far)."""
 
     partitions: int
     workers: list[str] = field(default_factory=list)
@@ -90,7 +92,7 @@ class RunInfo:
         return {"name": "dask", "partitions": self.partitions, "workers": len(self.workers),
                 "memory_limit": self.memory_limit, "worker_peak_rss": self.worker_peak_rss,
                 "workers_replaced": len(set(self.worker_peak_rss) - set(self.workers)),
-                "wall_seconds": round(self.wall_seconds, 3), "tasks_seconds": round(self.tasks_seconds, 3),
+                "dashboard": self.dashboard, "wall_seconds": round(self.wall_seconds, 3), "tasks_seconds": round(self.tasks_seconds, 3),
                 "worker_seconds": {k: round(v, 3) for k, v in self.worker_seconds.items()}}
 
 
@@ -157,8 +159,6 @@ def _run_on(client: Any, folder: str, args: tuple[Any, ...], n: int, progress: P
         for future in as_completed(futures):
             try:
                 outcome = future.result()
-            except PerfrulesError:
-                raise
             except Exception as exc:  # a task that kept failing, or a worker that kept dying under it
                 partition = futures.index(future)
                 raise InputError([Problem("engine.partition-failed", f"分区 {partition} 无法检查：{type(exc).__name__}: {exc}。本次运行未写出任何结果。",
@@ -202,10 +202,11 @@ def _client(options: DaskOptions) -> Iterator[Any]:
         with client:
             yield client
         return
-    cluster = LocalCluster(  # on loopback, no dashboard: a local cluster lives and dies with the command
-n_workers=options.workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+    # On loopback and without a dashboard: a local cluster lives and dies with the command. Its routine
+    # warnings (a worker slow to stop) stay out of cron's mail; errors still show.
+    cluster = LocalCluster(n_workers=options.workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
                            host="127.0.0.1", dashboard_address=None, memory_limit=options.memory_limit or "auto",
-                           scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
+                           scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"}, silence_logs=logging.ERROR)
     with cluster, Client(cluster) as client:
         yield client
 
