@@ -13,6 +13,7 @@ import click
 from perfrules.api import check_paths, default_rules_dir
 from perfrules.cli.maps import map_option
 from perfrules.cli.options import FAIL_ON, common_options, remember_lang
+from perfrules.cli.partition import engine_options, make_engine
 from perfrules.evaluation.check import CheckResult, merge_results
 from perfrules.findings.model import evidence_labels, exit_code
 from perfrules.findings.table import with_input
@@ -32,8 +33,10 @@ from perfrules.rulepack.pack import load_pack
               help="写入文件（整体写入或不写）。(write to FILE, whole or not at all.)")
 @click.option("--fail-on", "fail_on", type=click.Choice(list(FAIL_ON)), default="阻断", show_default=True,
               help="达到此严重程度时退出码为 1。(exit 1 when a finding reaches this severity.)")
+@engine_options
 def check(inputs: tuple[str, ...], rules_dir: str | None, profile: str | None, as_of: dt.date | None, lang: str,
-          column_map: str | None, fmt: str, output: str | None, fail_on: str) -> None:
+          column_map: str | None, fmt: str, output: str | None, fail_on: str, engine: str, scheduler: str | None,
+          workers: int | None, memory_limit: str | None) -> None:
     """检查申报文件或导出目录。Check submissions (JSON/YAML) or export folders (CSV/XLSX/Parquet).
 
     INPUTS 可以是文件或目录，可给多个；每项发现和说明都注明来自哪个输入。
@@ -48,7 +51,12 @@ def check(inputs: tuple[str, ...], rules_dir: str | None, profile: str | None, a
     """
     remember_lang(lang)
     started = time.perf_counter()
-    result = _check(list(inputs), rules_dir, profile, as_of, lang, column_map)
+    dask = make_engine(engine, scheduler, workers, memory_limit)
+    if dask is not None:  # partitioned datasets, partition by partition on a Dask cluster
+        from perfrules.distributed.runner import check_partitioned_paths
+        result = check_partitioned_paths(list(inputs), rules_dir, profile, as_of, lang, dask.options)
+    else:
+        result = _check(list(inputs), rules_dir, profile, as_of, lang, column_map)
     if fmt == "junit":
         text = check_junit(result, FAIL_ON[fail_on], lang, time.perf_counter() - started)
     elif fmt == "table":  # evidence named by the data contract's headers and the pack's titles

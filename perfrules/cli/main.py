@@ -19,6 +19,7 @@ import click
 
 from perfrules.cli import authoring, checking, maps, nightly, notices, serve
 from perfrules.cli.options import LANG_KEY
+from perfrules.cli.partition import partition_command
 from perfrules.cli.version import print_version
 from perfrules.errors import PerfrulesError
 
@@ -98,6 +99,7 @@ for command in (checking.check, checking.screen_command, nightly.nightly_command
                 notices.notices_command, maps.maps_command, maps.map_check_command, serve.serve_command,
                 serve.decisions_command):
     main.add_command(command)
+main.add_command(partition_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

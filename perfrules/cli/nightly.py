@@ -9,6 +9,7 @@ import click
 
 from perfrules.cli.maps import map_option
 from perfrules.cli.options import FAIL_ON, common_options, remember_lang
+from perfrules.cli.partition import engine_options, make_engine
 
 
 @click.command(name="nightly")
@@ -23,8 +24,10 @@ from perfrules.cli.options import FAIL_ON, common_options, remember_lang
 @click.option("--fail-on", "fail_on", type=click.Choice(list(FAIL_ON)), default="阻断", show_default=True,
               help="达到此严重程度时退出码为 1。(exit 1 when a finding reaches this severity.)")
 @click.option("--quiet", "-q", is_flag=True, help="不在 stderr 输出进度和一行摘要。(no progress bar or summary line on stderr.)")
+@engine_options
 def nightly_command(export: str, out: str, state: str | None, rules_dir: str | None, profile: str | None,
-                    as_of: dt.date | None, lang: str, column_map: str | None, fail_on: str, quiet: bool) -> None:
+                    as_of: dt.date | None, lang: str, column_map: str | None, fail_on: str, quiet: bool, engine: str,
+                    scheduler: str | None, workers: int | None, memory_limit: str | None) -> None:
     """每晚检查一个导出目录，生成报告并与上次运行对比。Nightly check of an export folder, with reports and changes.
 
     \b
@@ -34,7 +37,7 @@ def nightly_command(export: str, out: str, state: str | None, rules_dir: str | N
     remember_lang(lang)
     from perfrules.nightly.run import one_line, run_nightly, terminal_progress
     run = run_nightly(export, out, state, rules_dir, profile, as_of, lang, FAIL_ON[fail_on], terminal_progress(quiet, lang),
-                      column_map=column_map)
+                      make_engine(engine, scheduler, workers, memory_limit), column_map=column_map)
     if not quiet:
         click.echo(one_line(run.summary, run.out, lang), err=True)
     sys.exit(run.exit_code)

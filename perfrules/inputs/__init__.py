@@ -21,6 +21,9 @@ def load_input(path: str | Path, column_map: ColumnMap | str | None = None) -> l
     p = Path(path)
     chosen = resolve_map(column_map)  # a wrong map is an error even when the input turns out not to be an export
     if p.is_dir():
+        from perfrules.distributed import layout, reader  # (imported here: the reader imports this package)
+        if layout.is_partitioned(p):  # written by `perfrules partition`
+            return [reader.load_partitioned(p)]
         if any(c.suffix.lower() in (".csv", ".xlsx", ".parquet") for c in p.iterdir()):
             return [load_export(p, str(p), chosen)]
         return [load_submission(f, str(f)) for f in sorted(p.iterdir())

@@ -26,6 +26,7 @@ def split_by_jurisdiction(dataset: Dataset, profiles: list[str]) -> dict[str, Da
     if len(names) == 1:
         return {names[0]: _with_unknown_notes(dataset, projects, departments, profiles)}
     out = {}
+    all_ids = set(projects["project_id"].astype(object))
     for name in names:
         keep = projects[(p_prof == name).to_numpy()]
         keys = set(zip(keep["project_id"].astype(object), keep["fiscal_year"].astype(object)))
@@ -39,7 +40,8 @@ def split_by_jurisdiction(dataset: Dataset, profiles: list[str]) -> dict[str, Da
         ev = dataset.frame("evaluations")
         tables["evaluations"] = ev[ev["project_id"].astype(object).isin(ids).to_numpy()].reset_index(drop=True)
         tables["departments"] = departments[(d_prof == name).to_numpy()].reset_index(drop=True)
-        issues = [i for i in dataset.issues if (i.project_id in ids) or (i.project_id is None and name == names[0])]
+        # a cell of no known project (no id, or an orphan row's) is reported once, with the first part
+        issues = [i for i in dataset.issues if (i.project_id in ids) or (i.project_id not in all_ids and name == names[0])]
         out[name] = replace(dataset, tables=tables, issues=issues, notes=dataset.notes if name == names[0] else [])
     first = names[0]
     out[first] = _with_unknown_notes(out[first], projects, departments, profiles)

@@ -1,0 +1,159 @@
+"""Distributed benchmark (issue 18): the Dask engine on this machine, against one process.
+
+    .venv/bin/python benchmarks/distributed.py [--projects 1000000] [--partitions 16] [--data DIR]
+    .venv/bin/python benchmarks/distributed.py --big [--big-chunks 10] [--big-partitions 40] [--memory-limit 6GB] [--prepare-only]
+
+Part one (default): a synthetic export of --projects projects (Parquet; per project 5 indicators, 6 payments,
+1 monitoring row, 2 evaluations), generated once into --data. It is partitioned with ``perfrules partition``
+(timed on its own), then ``perfrules nightly`` runs as a separate process: single-process on the export, and
+``--engine dask`` on a LocalCluster of 1 and of 2 workers. Printed: end-to-end wall time, the distributed
+stage's task time (first task submitted to last result: loading and checking the partitions), each worker's
+peak memory, and whether the findings files are byte-identical to the single-process run's.
+Floor: 2 workers ≥ 1.6× faster than 1 worker on the task time.
+
+Part two (--big): --big-chunks exports of 1,000,000 projects each (so 10M projects, 50M indicators, 60M
+payments by default), each loaded by the export loader and written into one partitioned dataset as a piece
+(no process ever holds the whole national export), then ``nightly --engine dask --workers 2 --memory-limit``
+end to end. Printed: partitioning time, end-to-end time, driver and per-worker peak memory, and whether any
+worker was replaced (a worker over its limit is killed and replaced by its nanny).
+
+The machine may be shared: the figures are what this run saw, not a best case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from synthetic import EXPORT_AS_OF, export_tables, write_export  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+GB = 1024 ** 3
+
+
+def timed(args: list[str]) -> tuple[float, float]:
+    """Run a perfrules command in its own process: wall seconds and the process's peak RSS (GB)."""
+    t = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "perfrules.cli.main", *args], cwd=ROOT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        raise SystemExit(f"perfrules {' '.join(args)} exited {code}")
+    return wall, usage.ru_maxrss / 1024 / 1024
+
+
+def ensure_export(data: Path, n: int, seed: int = 20221115, prefix: str = "") -> Path:
+    """A Parquet export of ``n`` synthetic projects (ids prefixed with ``prefix``), generated once."""
+    folder = data / f"export-{prefix}{n}"
+    if not (folder / "manifest.yaml").exists():
+        print(f"generating {n:,} projects in {folder} …", flush=True)
+        tables = export_tables(n, seed=seed)
+        if prefix:
+            for frame in tables.values():
+                frame["project_id"] = prefix + frame["project_id"].astype(str)
+        tmp = data / f".{folder.name}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        write_export(tables, tmp, "parquet")
+        tmp.rename(folder)
+    return folder
+
+
+def nightly(source: Path, out: Path, *engine: str) -> tuple[dict, float, float]:
+    """``perfrules nightly`` on ``source``: its summary, wall time and the driver's peak RSS."""
+    wall, rss = timed(["nightly", str(source), "--out", str(out), "--profile", "national", "--quiet", "--fail-on", "never", *engine])
+    return json.loads((out / "summary.json").read_text(encoding="utf-8")), wall, rss
+
+
+def same_findings(a: Path, b: Path) -> bool:
+    return all((a / f).read_bytes() == (b / f).read_bytes() for f in ("findings.jsonl", "findings.csv"))
+
+
+def show_engine(label: str, summary: dict, wall: float, rss: float) -> None:
+    e = summary.get("engine")
+    line = f"  {label}: end to end {wall:.1f} s, driver peak RSS {rss:.2f} GB, {summary['counts']['total']:,} findings"
+    if e:
+        peaks = ", ".join(f"{v / GB:.2f}" for v in e["worker_peak_rss"].values())
+        line += (f"; distributed stage {e['wall_seconds']:.1f} s of which tasks {e['tasks_seconds']:.1f} s; "
+                 f"worker peak RSS (GB) [{peaks}]; workers replaced {e['workers_replaced']}")
+    print(line, flush=True)
+
+
+def part_one(args: argparse.Namespace) -> None:
+    export = ensure_export(args.data, args.projects)
+    parts = args.data / f"partitioned-{args.projects}-{args.partitions}"
+    wall, rss = timed(["partition", str(export), "--out", str(parts), "--partitions", str(args.partitions), "--quiet"])
+    print(f"\n{args.projects:,} projects: perfrules partition into {args.partitions} partitions: {wall:.1f} s, peak RSS {rss:.2f} GB")
+    one, wall1, rss1 = nightly(export, args.data / "run-single")
+    show_engine("single process", one, wall1, rss1)
+    runs = {}
+    for workers in (1, 2):
+        summary, wall, rss = nightly(parts, args.data / f"run-dask-{workers}", "--engine", "dask", "--workers", str(workers))
+        runs[workers] = summary
+        show_engine(f"dask, {workers} worker{'s' if workers > 1 else ''}", summary, wall, rss)
+        print(f"    findings identical to the single-process run: {same_findings(args.data / 'run-single', args.data / f'run-dask-{workers}')}")
+    t1, t2 = runs[1]["engine"]["tasks_seconds"], runs[2]["engine"]["tasks_seconds"]
+    print(f"  2 workers vs 1 on the evaluation stages (task time): {t1 / t2:.2f}× (floor ≥ 1.6: {'met' if t1 / t2 >= 1.6 else 'NOT MET'})")
+
+
+def part_two(args: argparse.Namespace) -> None:
+    from perfrules.distributed.writer import writing_folder
+    from perfrules.inputs.export import load_export
+
+    parts = args.data / f"partitioned-big-{args.big_chunks}x{args.chunk_projects}-{args.big_partitions}"
+    if not (parts / "manifest.json").exists():
+        t = time.perf_counter()
+        with writing_folder(parts, args.big_partitions) as writer:
+            exports = []
+            for chunk in range(args.big_chunks):
+                export = ensure_export(args.data, args.chunk_projects, seed=1000 + chunk, prefix=f"C{chunk:02d}-")
+                t0 = time.perf_counter()
+                writer.add(load_export(export, str(export)))
+                exports.append(str(export))
+                print(f"  piece {chunk + 1}/{args.big_chunks} loaded and partitioned in {time.perf_counter() - t0:.1f} s", flush=True)
+                if not args.keep_exports:
+                    shutil.rmtree(export)
+            manifest = writer.finish(exports)
+        print(f"partitioned {manifest.total_rows('projects'):,} projects in {time.perf_counter() - t:.1f} s "
+              f"(export generation included)", flush=True)
+    if args.prepare_only:
+        return
+    summary, wall, rss = nightly(parts, args.data / "run-big", "--engine", "dask", "--workers", "2", "--memory-limit", args.memory_limit)
+    rows = summary["inputs"]
+    print(f"\n{rows['projects']:,} projects, {rows['indicators']:,} indicators, {rows['payments']:,} payments, "
+          f"{rows['monitoring']:,} monitoring, {rows['evaluations']:,} evaluations; {args.big_partitions} partitions; "
+          f"2 workers, memory limit {args.memory_limit} each")
+    show_engine("dask, 2 workers", summary, wall, rss)
+    limit = summary["engine"]["memory_limit"]
+    over = [v for v in summary["engine"]["worker_peak_rss"].values() if limit and v > limit]
+    print(f"  every worker under its limit: {not over and summary['engine']['workers_replaced'] == 0}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--projects", type=int, default=1_000_000)
+    ap.add_argument("--partitions", type=int, default=16)
+    ap.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "perfrules-dask-bench")
+    ap.add_argument("--big", action="store_true", help="run part two (10M projects) instead of part one")
+    ap.add_argument("--big-chunks", type=int, default=10)
+    ap.add_argument("--big-partitions", type=int, default=40)
+    ap.add_argument("--chunk-projects", type=int, default=1_000_000, help="projects per export piece of part two")
+    ap.add_argument("--memory-limit", default="6GB")
+    ap.add_argument("--prepare-only", action="store_true", help="part two: write the partitioned dataset, do not run")
+    ap.add_argument("--keep-exports", action="store_true", help="keep the 1M-project exports the big dataset is made of")
+    args = ap.parse_args()
+    args.data.mkdir(parents=True, exist_ok=True)
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; profile national; as of {EXPORT_AS_OF}", flush=True)
+    part_two(args) if args.big else part_one(args)
+
+
+if __name__ == "__main__":
+    main()

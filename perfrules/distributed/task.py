@@ -1,0 +1,62 @@
+"""What a worker does with one partition: load it and check it with the pandas evaluator, as one machine would.
+
+Under ``--profile`` the partition is checked with that profile; otherwise it is split by jurisdiction the
+way ``perfrules.api.check_datasets`` splits a whole dataset, and each part is checked with its own
+profile. The results stay per profile, so that ``collect`` can join each profile's partitions before it
+joins the profiles, in the order one process joins them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from perfrules.distributed.layout import Manifest
+from perfrules.distributed.reader import load_partition
+from perfrules.errors import PerfrulesError, Problem
+from perfrules.evaluation.check import CheckResult, check
+from perfrules.inputs.jurisdiction import split_by_jurisdiction
+from perfrules.language.fields import RELATED_TABLES
+from perfrules.rulepack.compile import compile_pack
+from perfrules.rulepack.model import RulePack
+from perfrules.rulepack.profile import available_profiles
+
+
+@dataclass
+class PartitionResult:
+    """One partition's results, per profile, and what ``collect`` needs besides the findings."""
+
+    partition: int
+    results: list[tuple[str, CheckResult, bool]]  # (profile, result, whether the part held any record)
+    jurisdictions: set[str] = field(default_factory=set)  # the jurisdiction values its records name
+    seconds: dict[str, float] = field(default_factory=dict)
+    # A problem a person can act on (an unreadable partition file), carried back as data: the
+    # PerfrulesError holding it does not survive pickling between processes.
+    problems: list[Problem] = field(default_factory=list)
+
+
+def check_partition(folder: str, manifest: Manifest, partition: int, pack: RulePack, profile: str | None,
+                    as_of: dt.date, lang: str) -> PartitionResult:
+    """Load partition ``partition`` of ``folder`` and check it (runs on a worker)."""
+    t0 = time.perf_counter()
+    try:
+        dataset = load_partition(Path(folder), manifest, partition)
+    except PerfrulesError as exc:
+        return PartitionResult(partition, [], problems=exc.problems)
+    t1 = time.perf_counter()
+    if dataset.frame("projects").empty:
+        # Related rows with no project here belong to no record: nothing to aggregate (and the fact layer
+        # expects records when a related table has rows). Their unreadable cells are kept.
+        dataset.tables = {t: f.iloc[:0] if t in RELATED_TABLES else f for t, f in dataset.tables.items()}
+    if profile:
+        parts = {profile: dataset}
+    else:
+        parts = split_by_jurisdiction(dataset, available_profiles(pack))
+    results = []
+    for name, part in parts.items():
+        held = len(part.frame("projects")) + len(part.frame("departments")) > 0
+        results.append((name, check(part, compile_pack(pack, name), as_of, lang), held))
+    named = {str(j) for t in ("projects", "departments") for j in dataset.frame(t)["jurisdiction"].dropna()}
+    return PartitionResult(partition, results, named, {"load": t1 - t0, "check": time.perf_counter() - t1})
