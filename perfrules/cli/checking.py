@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -54,9 +55,10 @@ def check(inputs: tuple[str, ...], rules_dir: str | None, profile: str | None, a
     dask = make_engine(engine, scheduler, workers, memory_limit)
     if dask is not None:  # partitioned datasets, partition by partition on a Dask cluster
         from perfrules.distributed.runner import check_partitioned_paths
-        result = check_partitioned_paths(list(inputs), rules_dir, profile, as_of, lang, dask.options)
+        options = dask.options
+        result = _check(list(inputs), lambda paths: check_partitioned_paths(paths, rules_dir, profile, as_of, lang, options))
     else:
-        result = _check(list(inputs), rules_dir, profile, as_of, lang, column_map)
+        result = _check(list(inputs), lambda paths: check_paths(paths, rules_dir, profile, as_of, lang, column_map))
     if fmt == "junit":
         text = check_junit(result, FAIL_ON[fail_on], lang, time.perf_counter() - started)
     elif fmt == "table":  # evidence named by the data contract's headers and the pack's titles
@@ -70,14 +72,13 @@ def check(inputs: tuple[str, ...], rules_dir: str | None, profile: str | None, a
     sys.exit(exit_code(result.worst(), FAIL_ON[fail_on]))
 
 
-def _check(inputs: list[str], rules_dir: str | None, profile: str | None, as_of: dt.date | None, lang: str,
-           column_map: str | None) -> CheckResult:
+def _check(inputs: list[str], check_inputs: Callable[[list[str]], CheckResult]) -> CheckResult:
     """One input is checked as it is; several are checked one by one, each finding naming its input."""
     if len(inputs) == 1:
-        return check_paths(inputs, rules_dir, profile, as_of, lang, column_map)
+        return check_inputs(inputs)
     results = []
     for name in inputs:
-        result = check_paths([name], rules_dir, profile, as_of, lang, column_map)
+        result = check_inputs([name])
         results.append(dataclasses.replace(result, found=with_input(result.table, name), _table=None, _findings=None))
     return merge_results(results)
 

@@ -26,6 +26,7 @@ from perfrules.distributed.task import PartitionResult
 from perfrules.evaluation.check import CheckResult, absent_inputs, d03_findings, merge_results, note_error
 from perfrules.inputs.dataset import InputNote
 from perfrules.inputs.jurisdiction import unknown_jurisdiction_note
+from perfrules.inputs.placement import RowCount
 from perfrules.rulepack.compile import CompiledPack
 
 ABSENT = "PF-D03-ABSENT"
@@ -75,7 +76,8 @@ def _join(name: str, results: list[CheckResult], manifest: Manifest, compiled: C
     else:
         table = tables[0]
     return CheckResult(table, first.as_of, first.profile, first.pack_version, records, list(first.rules_in_force),
-                       timings=timings, as_of_dates=list(first.as_of_dates), sources=dict(first.sources))
+                       timings=timings, as_of_dates=list(first.as_of_dates), sources=dict(first.sources),
+                       row_accounting={(r["source"], r["table"]): RowCount(**r) for r in manifest.row_accounting})
 
 
 def _absent_findings(rows: pd.DataFrame, in_force: list[str], manifest: Manifest, compiled: CompiledPack, lang: str) -> pd.DataFrame:

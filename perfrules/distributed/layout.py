@@ -51,13 +51,15 @@ class Manifest:
     as_of: str | None = None
     exports: list[str] = field(default_factory=list)
     created: str = ""
+    row_accounting: list[dict[str, Any]] = field(default_factory=list)  # per input file and table: read/checked/noted
 
     def as_json(self) -> dict[str, Any]:
         """The manifest as written (format, key and hash first, for people reading the file)."""
         return {"format": FORMAT, "version": VERSION, "partitions": self.partitions, "key": KEY, "hash": HASH,
                 "departments": "partition 0", "pieces": self.pieces, "as_of": self.as_of, "exports": self.exports,
                 "created": self.created, "present": self.present, "absent_columns": self.absent_columns,
-                "rows": self.rows, "issues": self.issues, "notes": self.notes, "sources": self.sources}
+                "rows": self.rows, "issues": self.issues, "notes": self.notes, "sources": self.sources,
+                "row_accounting": self.row_accounting}
 
     def total_rows(self, table: str) -> int:
         """Rows of ``table`` over all partitions (0 when the export had no such table)."""
@@ -97,7 +99,7 @@ def read_manifest(folder: Path) -> Manifest:
                         {k: list(v) for k, v in data["absent_columns"].items()},
                         {k: [int(n) for n in v] for k, v in data["rows"].items()}, [int(n) for n in data["issues"]],
                         list(data["notes"]), list(data["sources"]), data.get("as_of"), list(data.get("exports", [])),
-                        str(data.get("created", "")))
+                        str(data.get("created", "")), [dict(r) for r in data.get("row_accounting", [])])
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError([Problem("partitions.manifest", f"分区清单缺少或写错了字段：{exc}。",
                                   f"the partition manifest lacks or misstates a field: {exc}.", Where(file=str(path)))]) from exc

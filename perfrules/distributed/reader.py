@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from perfrules.distributed.layout import ISSUES, Manifest, part_files, read_manifest
 from perfrules.errors import InputError, Problem, Where
 from perfrules.inputs.dataset import Dataset, InputNote, ValueIssue, empty_frame
+from perfrules.inputs.placement import RowCount
 from perfrules.language.fields import TABLES
 
 
@@ -44,9 +45,12 @@ def load_partitions(folder: Path, manifest: Manifest, partitions: range | list[i
         else:
             tables[name] = empty_frame(table)
     issues = _read(folder, ISSUES, partitions, manifest.partitions, frame=False)
-    return Dataset(tables, set(manifest.present), {t: set(c) for t, c in manifest.absent_columns.items()},
-                   [ValueIssue(**row) for row in issues.to_pylist()], [],
-                   dt.date.fromisoformat(manifest.as_of) if manifest.as_of else None, list(manifest.sources))
+    dataset = Dataset(tables, set(manifest.present), {t: set(c) for t, c in manifest.absent_columns.items()},
+                      [ValueIssue(**row) for row in issues.to_pylist()], [],
+                      dt.date.fromisoformat(manifest.as_of) if manifest.as_of else None, list(manifest.sources))
+    # The row accounting is the export's, taken when it was partitioned; every partition carries it whole.
+    dataset.row_accounting = {(r["source"], r["table"]): RowCount(**r) for r in manifest.row_accounting}
+    return dataset
 
 
 def _read(folder: Path, name: str, partitions: range | list[int], count: int, frame: bool = True) -> pd.DataFrame | pa.Table:

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -55,6 +56,7 @@ class PartitionWriter:
         self.issues = [0] * partitions
         self.notes: list[dict[str, str]] = []
         self.sources: list[str] = []
+        self.row_accounting: list[dict[str, Any]] = []
         self.as_of: dt.date | None = None
 
     def add(self, dataset: Dataset) -> None:
@@ -81,6 +83,7 @@ class PartitionWriter:
         self.notes += [{"code": n.code, "zh": n.zh, "en": n.en, "source": n.source, "table": n.table, "column": n.column}
                        for n in dataset.notes]
         self.sources += dataset.sources
+        self.row_accounting += [asdict(count) for count in dataset.row_accounting.values()]
         self.as_of = max(filter(None, [self.as_of, dataset.as_of]), default=None)
 
     def _write(self, folder: Path, data: pa.Table, at: np.ndarray, piece: int, counts: list[int]) -> None:
@@ -105,7 +108,8 @@ class PartitionWriter:
             self.partitions, self.pieces, present,
             {t: sorted(cols) for t, cols in sorted(self.absent_columns.items())},
             {t: self.rows[t] for t in present}, self.issues, self.notes, self.sources,
-            self.as_of.isoformat() if self.as_of else None, exports, dt.datetime.now().replace(microsecond=0).isoformat())
+            self.as_of.isoformat() if self.as_of else None, exports, dt.datetime.now().replace(microsecond=0).isoformat(),
+            self.row_accounting)
         (self.folder / MANIFEST).write_text(json.dumps(manifest.as_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         return manifest
 
