@@ -157,3 +157,14 @@ def test_every_aggregate_agrees_on_generated_submissions(every_aggregate, projec
 @pytest.fixture(scope="module")
 def every_aggregate(tmp_path_factory):
     return every_aggregate_pack(tmp_path_factory.mktemp("pack"))
+
+
+def test_an_unreadable_payment_date_is_reported_once_on_both_paths(screener):
+    # Found by the generated test after the merges: the batch path reported an unreadable date once, the per-record
+    # path also as an unplaceable row (a second PF-D03-UNREADABLE with value '').
+    project = {"project_id": "G-1", "fiscal_year": 2022, "amount": 100000, "has_goal": True,
+               "payments": [{"date": "not a date", "amount": 100}]}
+    batch, durable = both(screener, [project], [], dt.date(2022, 11, 15), "national")
+    assert_same(batch, durable)
+    dates = [f for f in batch.findings if f.rule_id == "PF-D03-UNREADABLE" and f.location.get("column") == "date"]
+    assert [f.evidence["value"] for f in dates] == ["not a date"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,12 +125,16 @@ def submission_row_accounting(flat: FlatSubmission, name: str) -> dict[tuple[str
     return out
 
 
-def unplaceable_record_issues(typed: dict[str, list[dict[str, Any]]], name: str) -> list[ValueIssue]:
-    """The per-record path's twin of ``dataset.unplaceable_issues``: a payment without a date, a report without a month."""
+def unplaceable_record_issues(typed: dict[str, list[dict[str, Any]]], name: str,
+                              reported: Collection[tuple[str, str, str, str]] = ()) -> list[ValueIssue]:
+    """The per-record path's twin of ``dataset.unplaceable_issues``: a payment without a date, a report without a month.
+
+    A cell already reported as unreadable (``reported``: table, source, row, column) is not reported twice.
+    """
     out = []
     for table, column in UNPLACEABLE.items():
         for row in typed.get(table, []):
-            if row.get(column) is None:
+            if row.get(column) is None and (table, name, str(row.get(ROW)), column) not in reported:
                 fy = row.get("fiscal_year")
                 out.append(ValueIssue(table, name, str(row.get(ROW)), column, column, "", TABLES[table].by_name[column].kind,
                                       project_id=None if row.get("project_id") is None else str(row["project_id"]),
