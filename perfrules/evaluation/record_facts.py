@@ -66,7 +66,7 @@ def submission_records(projects: list[Any], departments: list[Any], name: str, p
                               if "evaluations" in present else None)
         records.append(Record(values, rel))
     departments_out = [Record(values, {}) for values in typed["departments"]]
-    issues += unplaceable_record_issues(typed, name, {(i.table, i.source, i.row, i.column) for i in issues})
+    issues += unplaceable_record_issues(typed, name, {i.cell for i in issues})
     return SubmissionRecords(records, departments_out, issues, present, flat.notes, submission_row_accounting(flat, name))
 
 

@@ -47,6 +47,11 @@ class ValueIssue:
     fiscal_year: int | None = None
     department: str | None = None
 
+    @property
+    def cell(self) -> tuple[str, str, str, str]:
+        """Which cell it is: table, source, row and column."""
+        return (self.table, self.source, self.row, self.column)
+
 
 @dataclass(frozen=True)
 class InputNote:
@@ -260,7 +265,7 @@ def assemble(frames: dict[str, list[pd.DataFrame]], unreadable: dict[tuple[str, 
     ds = Dataset(tables, present, **kwargs)  # type: ignore[arg-type]
     ds.row_accounting = accounting
     ds.notes.extend(n for group in set_aside_notes for n in group)
-    ds.issues.extend(unplaceable_issues(tables, headers or {}, {(i.table, i.source, i.row, i.column) for i in ds.issues}))
+    ds.issues.extend(unplaceable_issues(tables, headers or {}, {i.cell for i in ds.issues}))
     ids = unique_keys(tables["projects"]["project_id"]) if len(tables["projects"]) else None
     fill_prior_from_evaluations(ds, ids)
     duplicates = duplicate_records_note(tables["projects"]) if ids is None else None  # unique ids: no project twice
