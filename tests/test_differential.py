@@ -1,5 +1,5 @@
-"""The durable-rules path and the pandas batch path give the same findings: rule, record, severity,
-evidence, message — on every sample, every rule case, and 500 generated submissions.
+"""The durable-rules path and the pandas batch path give the same findings — the same row of the findings
+table: rule, record, severity, evidence, message, amounts, watch list — on every sample, every rule case, and 500 generated submissions.
 
 A disagreement is fixed in a backend, never by loosening this test.
 """
@@ -38,7 +38,9 @@ def screener():
 
 
 def _key(findings) -> list[str]:
-    return sorted(json.dumps(f.to_dict(), ensure_ascii=False, sort_keys=True) for f in findings)
+    """Each finding's whole row of the findings table (project name, amounts and watch list included) and its
+    JSON form: the two paths make the same rows."""
+    return sorted(json.dumps([f.row, f.to_dict()], ensure_ascii=False, sort_keys=True, default=str) for f in findings)
 
 
 def both(screener, projects, departments, as_of, profile, prefix="projects"):

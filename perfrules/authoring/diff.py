@@ -1,7 +1,7 @@
 """The impact of a rule change: evaluate two rule packs on the same data and compare their findings.
 
-Findings are matched by a stable key — rule, project (or department), fiscal year, and for data
-findings the rule and column they are about — and reported as added, removed, or changed (same key,
+Findings are matched by the findings table's key (``findings.schema.finding_keys``: rule, what a data
+finding is about, project or department, fiscal year) — as the nightly state matches them — and reported as added, removed, or changed (same key,
 different severity or evidence), with counts per rule and per department.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from perfrules.api import check_datasets
-from perfrules.findings.model import Finding, json_value
+from perfrules.findings.model import Finding
 from perfrules.inputs import Dataset
 from perfrules.rulepack.model import RulePack
 
@@ -39,7 +39,7 @@ class Change:
         if self.kind == "changed" and self.base and self.head:
             if self.base.severity != self.head.severity:
                 out["severity"] = {"base": self.base.severity, "head": self.head.severity}
-            before, after = _ev(self.base), _ev(self.head)
+            before, after = self.base.evidence, self.head.evidence
             out["evidence"] = {k: {"base": before.get(k), "head": after.get(k)}
                                for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)}
         else:
@@ -78,31 +78,21 @@ class Impact:
                 "summary": self.counts(), "changes": [c.to_dict() for c in self.changes]}
 
 
-def finding_key(f: Finding) -> tuple[Any, ...]:
-    """What makes two findings 'the same finding' across two runs."""
-    about = (f.evidence.get("rule"), f.evidence.get("column")) if f.kind == "data" else (None, None)
-    return (f.rule_id, f.project_id or "", f.fiscal_year, f.department or "", *about)
-
-
 def compare(datasets: list[Dataset], base: RulePack, head: RulePack, profile: str | None = None,
             as_of: dt.date | None = None, lang: str = "zh") -> Impact:
     """Evaluate both packs on ``datasets`` and report the differences."""
     before = check_datasets(datasets, base, profile, as_of, lang)
     after = check_datasets(datasets, head, profile, as_of, lang)
-    old = {finding_key(f): f for f in before.findings}
-    new = {finding_key(f): f for f in after.findings}
+    old = dict(zip(before.table["key"], before.findings))
+    new = dict(zip(after.table["key"], after.findings))
     changes = [Change("added", None, new[k]) for k in new if k not in old]
     changes += [Change("removed", old[k], None) for k in old if k not in new]
     changes += [Change("changed", old[k], new[k]) for k in new if k in old
-                and (old[k].severity != new[k].severity or _ev(old[k]) != _ev(new[k]))]
+                and (old[k].severity != new[k].severity or old[k].evidence != new[k].evidence)]
     order = {"added": 0, "removed": 1, "changed": 2}
     changes.sort(key=lambda c: (order[c.kind], c.finding.rule_id, c.finding.department or "", c.finding.project_id or ""))
     return Impact(changes, len(before.findings), len(after.findings), base.version, head.version,
                   [d.isoformat() for d in after.as_of_dates])
-
-
-def _ev(f: Finding) -> dict[str, Any]:
-    return {k: json_value(v) for k, v in f.evidence.items()}
 
 
 def render_text(impact: Impact, lang: str = "zh") -> str:

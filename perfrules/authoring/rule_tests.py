@@ -166,7 +166,7 @@ def _about(f: Finding, rules: list[str]) -> bool:
 
 
 def _summary(f: Finding) -> dict[str, Any]:
-    out: dict[str, Any] = {"rule": f.rule_id, "severity": f.severity, "evidence": {k: json_value(v) for k, v in f.evidence.items()}}
+    out: dict[str, Any] = {"rule": f.rule_id, "severity": f.severity, "evidence": dict(f.evidence)}
     if f.project_id is not None:
         out["project_id"] = f.project_id
     else:

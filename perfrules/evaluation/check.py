@@ -27,7 +27,8 @@ import perfrules.findings.table as finding_table
 import perfrules.language.expr as E
 from perfrules.evaluation.facts import FactFrames, build_facts
 from perfrules.evaluation.vectorised import Context, evaluate, evaluate_truth
-from perfrules.findings.model import Finding, render, source_refs
+from perfrules.findings.model import Finding, render, source_refs, source_text
+from perfrules.findings.schema import column_type
 from perfrules.inputs.dataset import PARALLEL_ROWS, ROW, SOURCE, Dataset, InputNote, ValueIssue, row_totals
 from perfrules.inputs.placement import RowCount
 from perfrules.rulepack.compile import CompiledPack, CompiledRule
@@ -250,8 +251,8 @@ LOCATED = ("project_id", "project_name", "fiscal_year", "department", "amount", 
 def located_rows(frame: pd.DataFrame) -> pa.Table:
     """A record table's ``LOCATED`` columns plus file and row, in Arrow."""
     n = len(frame)
-    arrays = [finding_table.to_arrow(frame[c] if c in frame else None, finding_table.column_type(c), n) for c in LOCATED]
-    text = finding_table.column_type("file")
+    arrays = [finding_table.to_arrow(frame[c] if c in frame else None, column_type(c), n) for c in LOCATED]
+    text = column_type("file")
     for c in (SOURCE, ROW):
         arrays.append(pc.fill_null(finding_table.to_arrow(frame[c], text, n), "") if c in frame else finding_table.to_arrow("", text, n))
     return pa.Table.from_arrays(arrays, names=[*LOCATED, "file", "row"])
@@ -265,19 +266,19 @@ def fired_table(fired: list[FiredTexts], located: pa.Table, lang: str) -> pa.Tab
     rules = [f.rule.rule for f in fired]
 
     def per_rule(values: list[Any], name: str) -> pa.Array:
-        return pa.array(values, finding_table.column_type(name)).take(which)
+        return pa.array(values, column_type(name)).take(which)
 
     at = located.take(pa.array(np.concatenate([f.positions for f in fired])))
     return finding_table.assemble(
         len(which), rule_id=per_rule([r.id for r in rules], "rule_id"),
         title=per_rule([r.title if lang != "en" else r.title_en for r in rules], "title"),
         requirement=per_rule(["、".join(r.requirement) for r in rules], "requirement"),
-        severity=pa.array(np.concatenate([f.severity for f in fired]), finding_table.column_type("severity")),
+        severity=pa.array(np.concatenate([f.severity for f in fired]), column_type("severity")),
         stage=per_rule([r.stage for r in rules], "stage"), kind="rule",
         **{c: at[c] for c in at.column_names},
         message=pa.concat_arrays([f.message for f in fired]),
         recommendation=pa.concat_arrays([f.recommendation for f in fired]),
-        source=per_rule([finding_table.source_text(source_refs(r)) for r in rules], "source"),
+        source=per_rule([source_text(source_refs(r)) for r in rules], "source"),
         evidence=pa.concat_arrays([f.evidence for f in fired]),
         watchlist=per_rule([r.watchlist for r in rules], "watchlist"),
     )
@@ -299,11 +300,11 @@ def rule_finding(cr: CompiledRule, row: Mapping[str, Any], severity: str, params
     ev = evidence(cr, row, params, as_of)
     values = {**{k: row.get(k) for k in IDENTITY}, **ev}
     rule = cr.rule
-    return Finding(
+    return Finding.of(
         rule.id, rule.title if lang != "en" else rule.title_en, list(rule.requirement), severity, rule.stage,
         _opt_str(row.get("project_id")), _opt_int(row.get("fiscal_year")), _opt_str(row.get("department")),
         render(rule.message, values, lang), render(rule.recommendation, values, lang), source_refs(rule),
-        ev, _location(row),
+        ev, _location(row), record=row, watchlist=rule.watchlist,
     )
 
 
@@ -439,7 +440,7 @@ def _data_finding(rule_id: str, about_rule: str | None, project_id: str | None, 
                   department: str | None, zh: str, en: str, evidence: dict[str, Any], location: dict[str, str],
                   lang: str) -> Finding:
     title = D03_RULES[rule_id]
-    return Finding(rule_id, title[0] if lang != "en" else title[1], ["D03"], "警告", "data", project_id, fiscal_year,
+    return Finding.of(rule_id, title[0] if lang != "en" else title[1], ["D03"], "警告", "data", project_id, fiscal_year,
                    department, zh if lang != "en" else en, D03_RECOMMENDATION[0] if lang != "en" else D03_RECOMMENDATION[1],
                    list(D03_SOURCE), evidence, location, kind="data")
 

@@ -10,53 +10,160 @@ import datetime as dt
 import json
 import math
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from perfrules.findings.schema import sort_key
 from perfrules.language.fields import PROJECTS, TABLES
 from perfrules.rulepack.model import SEVERITIES, Rule, RulePack, Text
 
 _MONEY = {c.name for c in PROJECTS.columns if c.kind == "money"} | {"paid"}
 _TEMPLATE = re.compile(r"\{([^{}]+)\}")
+LINE_NUMBER = "0|[1-9][0-9]*"  # a location's row that is a line of a file (not a place in a submission, projects[0])
 
 
-@dataclass
 class Finding:
-    """One finding about one record (a project in a fiscal year, or a department)."""
+    """One finding: a view of one row of a findings table (``perfrules.findings.schema``), with its rule's
+    sources as document and clause.
 
-    rule_id: str
-    title: str
-    requirement: list[str]
-    severity: str
-    stage: str
-    project_id: str | None
-    fiscal_year: int | None
-    department: str | None
-    message: str
-    recommendation: str
-    source: list[dict[str, str]]
-    evidence: dict[str, Any] = field(default_factory=dict)
-    location: dict[str, str] = field(default_factory=dict)
-    kind: str = "rule"  # rule | data
+    The batch path makes findings from its table's rows (``findings.table.to_findings``), the per-record path
+    makes the row itself (``Finding.of``); either way a finding reads the same values in the same form.
+    """
 
-    def key(self) -> tuple[str, str, int | None, str]:
-        """A stable identity: rule, project (or department), fiscal year."""
-        return (self.rule_id, self.project_id or "", self.fiscal_year, self.department or "")
+    __slots__ = ("_evidence", "row", "source")
+
+    def __init__(self, row: Mapping[str, Any], source: list[dict[str, str]]) -> None:
+        self.row = row
+        self.source = source
+        self._evidence: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, rule_id: str, title: str, requirement: list[str], severity: str, stage: str, project_id: str | None,
+           fiscal_year: int | None, department: str | None, message: str, recommendation: str,
+           source: list[dict[str, str]], evidence: dict[str, Any], location: dict[str, str] | None = None,
+           kind: str = "rule", record: Mapping[str, Any] | None = None, watchlist: bool = False) -> Finding:
+        """A finding from its parts: the row the batch path would have made for it. ``record`` is the record
+        the rule looked at, for the project's name, amount and payments."""
+        location = location or {}
+        record = record or {}
+        return cls({
+            "rule_id": rule_id, "title": title, "requirement": "、".join(requirement), "severity": severity,
+            "stage": stage, "kind": kind, "project_id": project_id, "project_name": _text(record.get("project_name")),
+            "fiscal_year": fiscal_year, "department": department, "amount": _number(record.get("amount")),
+            "paid": _number(record.get("paid")), "message": message, "recommendation": recommendation,
+            "source": source_text(source), "evidence": json_object(evidence),
+            "file": location.get("file"), "row": location.get("row"), "column": location.get("column"),
+            "watchlist": watchlist, "about": _about(kind, evidence),
+        }, source)
+
+    def __repr__(self) -> str:
+        return f"Finding({self.rule_id} {self.severity} {self.project_id or self.department or ''} {self.fiscal_year or ''})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Finding) and self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def rule_id(self) -> str:
+        return str(self.row["rule_id"])
+
+    @property
+    def title(self) -> str:
+        return str(self.row["title"])
+
+    @property
+    def requirement(self) -> list[str]:
+        return self.row["requirement"].split("、") if self.row["requirement"] else []
+
+    @property
+    def severity(self) -> str:
+        return str(self.row["severity"])
+
+    @property
+    def stage(self) -> str:
+        return str(self.row["stage"])
+
+    @property
+    def kind(self) -> str:
+        return str(self.row["kind"])
+
+    @property
+    def project_id(self) -> str | None:
+        return _text(self.row["project_id"])
+
+    @property
+    def fiscal_year(self) -> int | None:
+        value = self.row["fiscal_year"]
+        return None if is_missing(value) else int(value)
+
+    @property
+    def department(self) -> str | None:
+        return _text(self.row["department"])
+
+    @property
+    def message(self) -> str:
+        return str(self.row["message"])
+
+    @property
+    def recommendation(self) -> str:
+        return str(self.row["recommendation"])
+
+    @property
+    def evidence(self) -> dict[str, Any]:
+        """The values the rule looked at, in their JSON form (dates as ISO text)."""
+        if self._evidence is None:
+            self._evidence = json.loads(self.row["evidence"])
+        return self._evidence
+
+    @property
+    def location(self) -> dict[str, str]:
+        """Where the record is: ``{"file", "row"}`` and, for an unreadable cell, ``"column"``; empty if unknown."""
+        file, row, column = (_text(self.row[c]) for c in ("file", "row", "column"))
+        if file is None and row is None:
+            return {}
+        return {"file": file or "", "row": row or "", **({"column": column} if column is not None else {})}
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form of the finding."""
+        """The JSON form of the finding; ``outputs.csv_jsonl.jsonl_lines`` writes the same a column at a time."""
+        location: dict[str, Any] = self.location
+        if re.fullmatch(LINE_NUMBER, location.get("row", "")):
+            location = {**location, "row": int(location["row"])}  # a line number is a number
         return {
             "rule_id": self.rule_id, "title": self.title, "requirement": self.requirement,
             "severity": self.severity, "stage": self.stage, "project_id": self.project_id,
             "fiscal_year": self.fiscal_year, "department": self.department, "message": self.message,
-            "recommendation": self.recommendation, "source": self.source,
-            "evidence": {k: json_value(v) for k, v in self.evidence.items()},
-            "location": self.location, "kind": self.kind,
+            "recommendation": self.recommendation, "source": self.source, "evidence": self.evidence,
+            "location": location, "kind": self.kind,
         }
+
+
+def _text(value: Any) -> str | None:
+    return None if is_missing(value) else str(value)
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None or is_missing(value) or isinstance(value, str) else float(value)
+
+
+def _about(kind: str, evidence: Mapping[str, Any]) -> str | None:
+    """What a data finding is about (the rule it could not decide, or the unreadable column)."""
+    if kind != "data":
+        return None
+    return str(evidence.get("rule") or evidence.get("column") or "") or None
+
+
+def json_object(values: Mapping[str, Any]) -> str:
+    """Evidence as the findings table holds it: a JSON object text of ``json_value``s."""
+    return json.dumps({k: json_value(v) for k, v in values.items()}, ensure_ascii=False)
+
+
+def source_text(source: list[dict[str, str]]) -> str:
+    """A rule's sources as one line: ``document clause；document clause``."""
+    return "；".join(f"{s['document']} {s['clause']}" for s in source)
 
 
 def severity_rank(severity: str) -> int:
@@ -72,9 +179,8 @@ def exit_code(worst: str | None, fail_on: str) -> int:
 
 
 def sort_findings(findings: list[Finding]) -> list[Finding]:
-    """Most severe first, then by rule, department and project."""
-    return sorted(findings, key=lambda f: (severity_rank(f.severity), f.rule_id, f.department or "",
-                                           f.project_id or "", f.fiscal_year or 0))
+    """Findings in the one order of findings (``findings.schema.ORDER``)."""
+    return sorted(findings, key=lambda f: sort_key(f.severity, f.rule_id, f.department, f.project_id, f.fiscal_year))
 
 
 def source_refs(rule: Rule) -> list[dict[str, str]]:

@@ -22,16 +22,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from perfrules.findings.model import Finding, format_value, json_number, json_value, number_text
+from perfrules.findings.schema import PARTS, TEXT, TO_PANDAS, finding_keys, sort_frame, sort_indices
 from perfrules.inputs.values import distinct_cells, one_array, true_mask
-from perfrules.rulepack.model import SEVERITIES, Text
+from perfrules.rulepack.model import Text
 
-TEXT_COLUMNS = ("rule_id", "title", "requirement", "severity", "stage", "kind", "project_id", "project_name",
-                "department", "message", "recommendation", "source", "evidence", "file", "row", "column", "about", "key")
-COLUMNS = ("rule_id", "title", "requirement", "severity", "stage", "kind", "project_id", "project_name",
-           "fiscal_year", "department", "amount", "paid", "message", "recommendation", "source", "evidence",
-           "file", "row", "column", "watchlist", "about", "key")
 _TEMPLATE = re.compile(r"\{([^{}]+)\}")
-_STR = pa.large_string()
+_STR = TEXT
 
 
 def _constant(value: str | None, n: int) -> pa.Array:
@@ -249,27 +245,11 @@ def evidence_column(columns: Rows | Mapping[str, pd.Series], scalars: Mapping[st
     return pc.binary_join_element_wise(*parts, pa.scalar("", _STR))
 
 
-def source_text(source: list[dict[str, str]]) -> str:
-    """A rule's sources as one line: ``document clause；document clause``."""
-    return "；".join(f"{s['document']} {s['clause']}" for s in source)
-
-
-_TYPES = {**dict.fromkeys(TEXT_COLUMNS, _STR), "fiscal_year": pa.int64(), "amount": pa.float64(), "paid": pa.float64(),
-          "watchlist": pa.bool_()}
-_PARTS = pa.schema([(c, _TYPES[c]) for c in COLUMNS if c != "key"])
-_TO_PANDAS = {_STR: pd.StringDtype("pyarrow"), pa.int64(): pd.Int64Dtype(), pa.float64(): pd.Float64Dtype()}
-
-
 def assemble(n: int, **columns: Any) -> pa.Table:
     """One part of a findings table: ``n`` rows from per-column values (Arrow arrays, Series, arrays, or one
     value for all). Parts stay in Arrow until ``finish`` joins them: a pandas frame per rule costs more than
     the rule."""
-    return pa.Table.from_arrays([to_arrow(columns.get(f.name), f.type, n) for f in _PARTS], schema=_PARTS)
-
-
-def column_type(name: str) -> pa.DataType:
-    """The Arrow type of a findings table column."""
-    return _TYPES[name]
+    return pa.Table.from_arrays([to_arrow(columns.get(f.name), f.type, n) for f in PARTS], schema=PARTS)
 
 
 def to_arrow(value: Any, typ: pa.DataType, n: int) -> pa.Array:
@@ -289,29 +269,12 @@ def to_arrow(value: Any, typ: pa.DataType, n: int) -> pa.Array:
 
 
 def finish(parts: list[pa.Table]) -> pd.DataFrame:
-    """The findings table: the parts joined, each finding's key added, most severe first."""
-    table = pa.concat_tables(parts) if parts else _PARTS.empty_table()
+    """The findings table: the parts joined, each finding's key added, in the one order of findings."""
+    table = pa.concat_tables(parts) if parts else PARTS.empty_table()
     table = table.append_column("key", finding_keys(table))
     if table.num_rows > 1:
-        table = table.take(_sort_order(table))
-    return table.to_pandas(types_mapper=_TO_PANDAS.get)
-
-
-def _sort_order(table: pa.Table) -> pa.Array:
-    """Most severe first, then by rule, department, project and fiscal year (as ``findings.sort_findings``)."""
-    keys = pa.table({
-        "s": pc.index_in(table["severity"], value_set=pa.array(SEVERITIES, _STR)),
-        "r": table["rule_id"], "d": pc.fill_null(table["department"], ""), "p": pc.fill_null(table["project_id"], ""),
-        "y": pc.fill_null(table["fiscal_year"], 0)})
-    return pc.sort_indices(keys, sort_keys=[(c, "ascending") for c in ("s", "r", "d", "p", "y")])
-
-
-def finding_keys(table: pa.Table) -> pa.ChunkedArray:
-    """The stable identity of each finding: rule, what a data finding is about, project (else department), fiscal year."""
-    subject = pc.coalesce(table["project_id"], table["department"], pa.scalar("", _STR))
-    year = pc.fill_null(pc.cast(table["fiscal_year"], _STR), "")
-    return pc.binary_join_element_wise(table["rule_id"], pc.fill_null(table["about"], ""), subject, year,
-                                       pa.scalar("|", _STR))
+        table = table.take(sort_indices(table))
+    return table.to_pandas(types_mapper=TO_PANDAS.get)
 
 
 def empty() -> pd.DataFrame:
@@ -321,61 +284,19 @@ def empty() -> pd.DataFrame:
 
 def from_findings(findings: list[Finding]) -> pa.Table:
     """A part of a findings table from ``Finding`` objects (the engine's data findings, the per-record path)."""
-    if not findings:
-        return _PARTS.empty_table()
-    col = lambda get: [get(f) for f in findings]  # noqa: E731
-    return assemble(
-        len(findings),
-        rule_id=pa.array(col(lambda f: f.rule_id), _STR), title=pa.array(col(lambda f: f.title), _STR),
-        requirement=pa.array(col(lambda f: "、".join(f.requirement)), _STR),
-        severity=pa.array(col(lambda f: f.severity), _STR), stage=pa.array(col(lambda f: f.stage), _STR),
-        kind=pa.array(col(lambda f: f.kind), _STR), project_id=pa.array(col(lambda f: f.project_id), _STR),
-        fiscal_year=pd.Series(col(lambda f: f.fiscal_year), dtype="Int64"),
-        department=pa.array(col(lambda f: f.department), _STR),
-        message=pa.array(col(lambda f: f.message), _STR), recommendation=pa.array(col(lambda f: f.recommendation), _STR),
-        source=pa.array(col(lambda f: source_text(f.source)), _STR),
-        evidence=pa.array(col(lambda f: json.dumps({k: json_value(v) for k, v in f.evidence.items()}, ensure_ascii=False)), _STR),
-        file=pa.array(col(lambda f: f.location.get("file")), _STR), row=pa.array(col(lambda f: f.location.get("row")), _STR),
-        column=pa.array(col(lambda f: f.location.get("column")), _STR),
-        watchlist=False,  # data findings, and the per-record path's, which has no watch list
-        about=pa.array(col(lambda f: _about(f)), _STR),
-    )
-
-
-def _about(f: Finding) -> str | None:
-    """What a data finding is about (the rule it could not decide, or the unreadable column)."""
-    if f.kind != "data":
-        return None
-    return str(f.evidence.get("rule") or f.evidence.get("column") or "") or None
+    return pa.Table.from_pylist([f.row for f in findings], schema=PARTS)
 
 
 def sort_table(table: pd.DataFrame) -> pd.DataFrame:
     """A findings table in ``finish``'s order (for tables joined after the fact, as ``merge_results`` does)."""
-    if len(table) < 2:
-        return table.reset_index(drop=True)
-    columns = table[["severity", "rule_id", "department", "project_id", "fiscal_year"]]
-    keys = pa.Table.from_pandas(columns, preserve_index=False).cast(
-        pa.schema([(c, _TYPES[c]) for c in columns.columns]))
-    return table.iloc[_sort_order(keys).to_numpy()].reset_index(drop=True)
+    return sort_frame(table)
 
 
 def to_findings(table: pd.DataFrame, sources: Mapping[str, list[dict[str, str]]]) -> list[Finding]:
-    """``Finding`` objects for the rows of a findings table."""
-    records = table[["rule_id", "title", "requirement", "severity", "stage", "project_id", "fiscal_year", "department",
-                     "message", "recommendation", "evidence", "file", "row", "column", "kind"]].astype(object).to_dict("records")
-    out = []
-    for r in records:
-        opt = lambda v: None if v is None or v is pd.NA else v  # noqa: E731
-        location = {} if opt(r["file"]) is None and opt(r["row"]) is None else {"file": opt(r["file"]) or "", "row": opt(r["row"]) or ""}
-        if opt(r["column"]) is not None:
-            location["column"] = r["column"]
-        out.append(Finding(
-            r["rule_id"], r["title"], r["requirement"].split("、") if r["requirement"] else [], r["severity"], r["stage"],
-            opt(r["project_id"]), None if opt(r["fiscal_year"]) is None else int(r["fiscal_year"]), opt(r["department"]),
-            r["message"], r["recommendation"], [dict(s) for s in sources.get(r["rule_id"], [])],
-            json.loads(r["evidence"]), location, kind=r["kind"]))
-    return out
-
+    """The findings at the rows of a findings table."""
+    rows = table[[f.name for f in PARTS]].astype(object).to_dict("records")
+    return [Finding({k: None if v is pd.NA else v for k, v in r.items()}, [dict(s) for s in sources.get(r["rule_id"], [])])
+            for r in rows]
 
 
 def with_input(table: pd.DataFrame, name: str) -> pd.DataFrame:

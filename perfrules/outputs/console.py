@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 
 from perfrules.atomic import write_atomic
 from perfrules.evaluation.check import CheckResult
 from perfrules.findings.model import evidence_text, format_value
-from perfrules.outputs.cells import safe_text
+from perfrules.outputs.csv_jsonl import csv_bytes
 from perfrules.rulepack.model import SEVERITY_EN
 
 __all__ = ["render_result", "to_csv", "to_json", "to_table", "write_atomic"]  # write_atomic lives in perfrules.atomic
-
-CSV_COLUMNS = ("severity", "rule_id", "requirement", "project_id", "fiscal_year", "department", "message",
-               "recommendation", "source", "evidence", "file", "row")
-CSV_HEADERS_ZH = ("严重程度", "规则编号", "政策要求", "项目编码", "预算年度", "主管部门", "问题", "处理建议", "依据", "证据", "文件", "行")
-
 
 def to_json(result: CheckResult) -> str:
     """``{"summary": …, "findings": […], "errors": […]}``."""
@@ -26,20 +19,8 @@ def to_json(result: CheckResult) -> str:
 
 
 def to_csv(result: CheckResult, lang: str = "zh") -> str:
-    """One row per finding, with a header row in the chosen language; a cell that could be read as a formula is
-    written as text (``perfrules.outputs.cells``)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(CSV_HEADERS_ZH if lang != "en" else CSV_COLUMNS)
-    for f in result.findings:
-        d = f.to_dict()
-        writer.writerow([safe_text(cell) for cell in (
-            f.severity if lang != "en" else SEVERITY_EN[f.severity], f.rule_id, "、".join(f.requirement),
-            f.project_id or "", f.fiscal_year or "", f.department or "", f.message, f.recommendation,
-            "；".join(f"{s['document']} {s['clause']}" for s in f.source),
-            json.dumps(d["evidence"], ensure_ascii=False), f.location.get("file", ""), f.location.get("row", ""),
-        )])
-    return buf.getvalue()
+    """One row per finding, with a header row in the chosen language (``outputs.csv_jsonl.csv_bytes``)."""
+    return csv_bytes(result.table, lang).decode("utf-8")
 
 
 def to_table(result: CheckResult, lang: str = "zh", labels: dict[str, str] | None = None) -> str:

@@ -2,8 +2,8 @@
 
 Each JSON line is exactly ``json.dumps(finding.to_dict())`` of the finding (plus the nightly run's
 ``status`` and ``nights``): every value is encoded with ``json.dumps`` once per distinct value and the
-pieces are joined by Arrow, so no Python dict is built per finding. The CSV has the columns of
-``perfrules check --format csv`` and opens in Excel on Chinese Windows (UTF-8 with BOM).
+pieces are joined by Arrow, so no Python dict is built per finding. The CSV is the one CSV form of findings:
+``perfrules check --format csv`` writes it too.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from perfrules.findings.table import json_texts
+from perfrules.findings.model import LINE_NUMBER
+from perfrules.findings.table import json_strings, json_texts
 from perfrules.outputs.cells import safe_array
-from perfrules.outputs.console import CSV_COLUMNS, CSV_HEADERS_ZH
 from perfrules.rulepack.model import SEVERITY_EN
 
 _STR = pa.large_string()
@@ -50,8 +50,10 @@ def jsonl_lines(table: pd.DataFrame, sources: Mapping[str, list[dict[str, str]]]
                    for r, v in zip(per_rule["rule_id"], per_rule["requirement"])}
     source = {r: json.dumps(v, ensure_ascii=False) for r, v in sources.items()}
     located = table["file"].notna() | table["row"].notna()
+    row = pa.array(table["row"].fillna(""), _STR)
+    row = pc.if_else(pc.match_substring_regex(row, f"^({LINE_NUMBER})$"), row, json_strings(row))  # a line number is a number
     location = pc.binary_join_element_wise(
-        _lit('{"file": '), json_texts(table["file"].fillna("")), _lit(', "row": '), json_texts(table["row"].fillna("")),
+        _lit('{"file": '), json_texts(table["file"].fillna("")), _lit(', "row": '), row,
         pc.if_else(pa.array(table["column"].notna().to_numpy()),
                    pc.binary_join_element_wise(_lit(', "column": '), json_texts(table["column"]), _lit("")), _lit("")),
         _lit("}"), _lit(""))
@@ -88,18 +90,18 @@ def text_bytes(texts: pa.Array) -> memoryview:
     return memoryview(texts.buffers()[2])[offsets[0]:offsets[-1]]
 
 
-def write_csv(path: Path, table: pd.DataFrame, lang: str = "zh") -> None:
-    """``findings.csv``: the columns of ``check --format csv`` plus project name, amounts and change status; UTF-8 with BOM.
+CSV_COLUMNS = ("severity", "rule_id", "requirement", "project_id", "fiscal_year", "department", "message",
+               "recommendation", "source", "evidence", "file", "row")
+CSV_HEADERS_ZH = ("严重程度", "规则编号", "政策要求", "项目编码", "预算年度", "主管部门", "问题", "处理建议", "依据", "证据", "文件", "行")
 
-    Text that a spreadsheet could read as a formula is written as text (``perfrules.outputs.cells``)."""
+
+def csv_bytes(table: pd.DataFrame, lang: str = "zh") -> bytes:
+    """A findings table as CSV (UTF-8, no BOM): the columns above, then the project's name and amounts, and the
+    nightly run's change status when there is one. Text that a spreadsheet could read as a formula is written
+    as text (``perfrules.outputs.cells``)."""
     zh = lang != "en"
     severity = table["severity"] if zh else table["severity"].map(SEVERITY_EN).astype("string")
-    columns: dict[str, Any] = {
-        "severity": severity, "rule_id": table["rule_id"], "requirement": table["requirement"],
-        "project_id": table["project_id"], "fiscal_year": table["fiscal_year"], "department": table["department"],
-        "message": table["message"], "recommendation": table["recommendation"], "source": table["source"],
-        "evidence": table["evidence"], "file": table["file"], "row": table["row"],
-    }
+    columns: dict[str, Any] = {name: table[name] for name in CSV_COLUMNS} | {"severity": severity}
     headers = list(CSV_HEADERS_ZH if zh else CSV_COLUMNS)
     for name, header in NIGHTLY_CSV:
         if name in table and (name not in ("status", "nights") or table[name].notna().any()):
@@ -110,7 +112,13 @@ def write_csv(path: Path, table: pd.DataFrame, lang: str = "zh") -> None:
             headers.append(header if zh else name)
     arrays = [pa.array(v, from_pandas=True) for v in columns.values()]
     arrays = [safe_array(a) if pa.types.is_string(a.type) or pa.types.is_large_string(a.type) else a for a in arrays]
-    frame = pa.table(dict(zip(headers, arrays)))
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(pa.table(dict(zip(headers, arrays))), sink, write_options=pacsv.WriteOptions(quoting_style="needed"))
+    return sink.getvalue().to_pybytes()
+
+
+def write_csv(path: Path, table: pd.DataFrame, lang: str = "zh") -> None:
+    """``findings.csv``: ``csv_bytes``, with a BOM so that it opens in Excel on Chinese Windows."""
     with open(path, "wb") as fh:
         fh.write("\ufeff".encode("utf-8"))
-        pacsv.write_csv(frame, fh, write_options=pacsv.WriteOptions(quoting_style="needed"))
+        fh.write(csv_bytes(table, lang))
