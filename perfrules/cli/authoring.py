@@ -13,6 +13,7 @@ import click
 
 import perfrules.rulepack.catalogue as catalogue
 from perfrules.api import compile_rules, default_rules_dir
+from perfrules.atomic import write_atomic
 from perfrules.authoring.diff import compare
 from perfrules.authoring.diff import render_text as render_impact
 from perfrules.authoring.explain import explain
@@ -22,7 +23,6 @@ from perfrules.authoring.rule_tests import CaseRunner, load_cases
 from perfrules.cli.maps import map_option
 from perfrules.cli.options import _as_of, common_options, remember_lang
 from perfrules.inputs import Dataset, load_input, load_inputs
-from perfrules.outputs.console import write_atomic
 from perfrules.outputs.junit import cases_junit
 from perfrules.rulepack.compile import compile_pack
 from perfrules.rulepack.model import RulePack

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from perfrules.outputs.console import write_atomic
+from perfrules.atomic import write_atomic
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 HELP = {

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from perfrules.atomic import write_atomic
 from perfrules.errors import PerfrulesError, Problem, Where
-from perfrules.outputs.console import write_atomic
 
 CURRENT = "current.json"
 SHORT = 12

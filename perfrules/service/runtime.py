@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from perfrules.atomic import write_atomic
 from perfrules.evaluation.screening import Screener
-from perfrules.outputs.console import write_atomic
 from perfrules.rulepack.compile import CompiledPack, compile_pack
 from perfrules.rulepack.model import RulePack
 from perfrules.rulepack.pack import load_pack
