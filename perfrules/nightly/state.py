@@ -56,6 +56,8 @@ import pyarrow.parquet as pq
 
 from perfrules.atomic import fsync_directory, fsync_file, replace_file
 from perfrules.errors import PerfrulesError, Problem
+from perfrules.findings.schema import SCHEMA as FINDINGS
+from perfrules.findings.schema import TEXT
 from perfrules.inputs.values import one_array
 
 __all__ = ["Comparison", "Previous", "StateError", "StateLocked", "StateStore"]
@@ -64,11 +66,9 @@ FINDING_COLUMNS = ["key", "rule_id", "title", "severity", "project_id", "fiscal_
 STATE_COLUMNS = FINDING_COLUMNS + ["first_seen", "nights"]
 RESOLVED_COLUMNS = FINDING_COLUMNS + ["nights", "first_seen"]
 
-STATE_SCHEMA = pa.schema([
-    ("key", pa.string()), ("rule_id", pa.string()), ("title", pa.string()), ("severity", pa.string()),
-    ("project_id", pa.string()), ("fiscal_year", pa.int64()), ("department", pa.string()),
-    ("first_seen", pa.string()), ("nights", pa.int64()),
-])
+STATE_SCHEMA = pa.schema(  # the findings table's columns (text stored as plain string), and what the state adds
+    [(c, pa.string() if FINDINGS.field(c).type == TEXT else FINDINGS.field(c).type) for c in FINDING_COLUMNS]
+    + [("first_seen", pa.string()), ("nights", pa.int64())])
 FORMAT_KEY = b"perfrules.nightly.state.format"
 FORMAT_VERSION = b"1"
 RUN_DATE_KEY = b"perfrules.nightly.state.run_date"
