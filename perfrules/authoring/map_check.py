@@ -1,26 +1,31 @@
 """``map-check``: what a column map finds in an export, what it misses, and which rules that leaves unable to run.
 
 For each contract table: the fields the export gives (with the source column the map names for them),
-the fields it lacks, and the rules in force (under the chosen profile, on the as-of date) whose inputs
-include a lacking field or table; those rules would report PF-D03-ABSENT instead of deciding.
+the fields it lacks, and the rules in force (under the chosen profile, on the as-of date) that cannot run for
+lack of them. "Cannot run" is the evaluator's own verdict, not a second reading of the rules here: the export
+is checked as ``check`` checks it, and a rule cannot run exactly when that check reports PF-D03-ABSENT for it
+(records it could not decide because the whole input lacks a column or table behind its condition). So a field
+the export lacks but a rule does not need on this data is no obstacle: ``paid_to_date`` when ``paid`` is summed
+from the payments table, ``budget_approved_on`` when its absence has a meaning of its own (``missing(...)``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from perfrules.evaluation.check import absent_inputs
+from perfrules.api import check_datasets
+from perfrules.evaluation.check import CheckResult
 from perfrules.inputs.column_map import ColumnMap
 from perfrules.inputs.dataset import SOURCE, Dataset
 from perfrules.inputs.export import load_export
-from perfrules.inputs.jurisdiction import split_by_jurisdiction
-from perfrules.language.fields import RELATED_TABLES, TABLES
-from perfrules.rulepack.compile import compile_pack
+from perfrules.language.fields import TABLES
 from perfrules.rulepack.model import RulePack
-from perfrules.rulepack.profile import available_profiles
+
+ABSENT = "PF-D03-ABSENT"
 
 
 @dataclass
@@ -32,6 +37,7 @@ class TableReport:
     found: dict[str, str]  # field → the source column it was read from (the field's own name when the map names none)
     missing: list[str]
     blocked: dict[str, list[str]] = field(default_factory=dict)  # rule id → the missing fields or tables it needs
+    undecided: dict[str, int] = field(default_factory=dict)  # rule id → the records it could not decide for lack of them
 
     @property
     def present(self) -> bool:
@@ -63,7 +69,7 @@ class MapCheck:
         """The report as JSON-ready data."""
         return {"export": self.export, "map": self.map_name, "profile": self.profile, "as_of": self.as_of.isoformat(),
                 "tables": [{"table": t.table, "present": t.present, "files": t.files, "found": t.found, "missing": t.missing,
-                            "rules_blocked": t.blocked} for t in self.tables],
+                            "rules_blocked": t.blocked, "records_undecided": t.undecided} for t in self.tables],
                 "unreadable_cells": self.unreadable, "notes": self.notes}
 
 
@@ -71,28 +77,40 @@ def check_map(export: str | Path, column_map: ColumnMap, pack: RulePack, profile
               as_of: dt.date | None = None, lang: str = "zh") -> MapCheck:
     """Load ``export`` through ``column_map`` and report, per table, found and missing fields and the rules they block.
 
-    The rules are those in force under ``profile``, else under each profile the records' jurisdictions name (as ``check``).
+    The export is checked as ``check`` would check it: under ``profile``, else each record under the profile its
+    jurisdiction names; the rules blocked are those the check reports PF-D03-ABSENT for.
     """
     folder = Path(export)
     dataset = load_export(folder, str(folder), column_map)
     when = as_of or dataset.as_of or dt.date.today()
-    profiles = [profile] if profile else sorted(split_by_jurisdiction(dataset, available_profiles(pack)))
-    absent_tables = {t for t in RELATED_TABLES if t not in dataset.present}
+    result = check_datasets([dataset], pack, profile, when, lang)
     reports = [_table_report(dataset, name, column_map) for name in TABLES]
-    by_name = {r.table: r for r in reports}
-    for name in profiles:
-        compiled = compile_pack(pack, name)
-        for cr in compiled.rules:
-            if not cr.rule.in_force(when):
-                continue
-            lacking = absent_inputs(cr, compiled, dataset.absent_columns.get(cr.rule.table, set()), absent_tables)
-            for label in lacking.values():
-                table, _, column = label.partition(".")
-                lacks = by_name[table].blocked.setdefault(cr.rule.id, [])
-                if (column or table) not in lacks:  # several aggregates of one absent table, or several profiles
-                    lacks.append(column or table)
+    _add_blocked({r.table: r for r in reports}, result)
     notes = [n.zh if lang != "en" else n.en for n in dataset.notes if n.code.startswith(("map.", "input.unknown-file", "input.duplicate"))]
-    return MapCheck(str(folder), column_map.name, ", ".join(profiles), when, reports, len(dataset.issues), notes)
+    return MapCheck(str(folder), column_map.name, result.profile, when, reports, len(dataset.issues), notes)
+
+
+def _add_blocked(by_table: dict[str, TableReport], result: CheckResult) -> None:
+    """File each PF-D03-ABSENT finding under the tables of what it says is absent ("table.field" or "table")."""
+    for f in result.findings:
+        if f.rule_id != ABSENT:
+            continue
+        rule = str(f.evidence["rule"])
+        for label in f.evidence["absent"]:
+            table, _, column = str(label).partition(".")
+            report = by_table[table]
+            lacks = report.blocked.setdefault(rule, [])
+            if (column or table) not in lacks:  # the same rule in several jurisdictions' parts
+                lacks.append(column or table)
+                lacks.sort(key=_contract_order(table))
+        for table in {str(label).partition(".")[0] for label in f.evidence["absent"]}:
+            by_table[table].undecided[rule] = by_table[table].undecided.get(rule, 0) + int(f.evidence["records"])
+
+
+def _contract_order(table: str) -> Callable[[str], int]:
+    """Sort key: the table itself first, then its fields in the data contract's order."""
+    order = {c.name: i for i, c in enumerate(TABLES[table].columns, start=1)} | {table: 0}
+    return lambda name: order.get(name, len(order))
 
 
 def _table_report(dataset: Dataset, name: str, column_map: ColumnMap) -> TableReport:

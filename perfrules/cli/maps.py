@@ -62,6 +62,10 @@ def map_check_command(export: str, column_map: str | None, rules_dir: str | None
     """报告列映射在导出中找到和缺少的字段，以及因此无法运行的规则。Report, per table, the contract fields a map finds in an
     export, those it misses, and the rules in force that cannot run for lack of them.
 
+    规则"无法运行"即 check 对它报告 PF-D03-ABSENT（导出按 check 的方式检查一遍）。
+
+    A rule cannot run when check reports PF-D03-ABSENT for it (the export is checked as check checks it).
+
     Exit 0 when every rule in force can run, 1 when some cannot.
 
     \b

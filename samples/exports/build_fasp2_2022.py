@@ -4,9 +4,10 @@ The same facts are written in two shapes from the one list below:
 
 - ``fasp2`` (the committed sample): FASP2 table and column names (``BGT_PM_ANNUAL.csv`` with ``pro_code``,
   ``dept_code``, ``apply_up`` …), departments, units and the 财政区划 as codes with their code lists in
-  ``代码表/``, yes/no as ``1``/``2``, timestamps as 17-digit text (``20220301000000000``), amounts in 元, and a
-  manifest naming the map (``map: fasp2``). Fields FASP2 has no column for are added under perfrules' own
-  Chinese headers, which every map still reads.
+  ``代码表/``, flags as ``1``/``2`` (``is_deleted``), report timestamps as 17-digit text (``20220715000000000``),
+  voucher dates as an Oracle DATE prints (``2022-03-15 00:00:00``), amounts in 元, and a manifest naming the map
+  (``map: fasp2``). Fields the public FASP2 tables have no column for (是否新增, 是否重大, the implementation
+  dates, …; see maps/fasp2.yaml) are added under perfrules' own Chinese headers, which every map still reads.
 - ``perfrules``: perfrules' own Chinese headers and values (names, 是/否, ISO dates).
 
 ``perfrules check samples/exports/fasp2-2022 --map fasp2`` gives the same findings as the ``perfrules``
@@ -119,10 +120,12 @@ def stamp(iso: str) -> str:
 
 def _extras(p: dict) -> list[object]:
     """Fields FASP2 has no column for, under perfrules' Chinese headers (the same text in both shapes)."""
-    return [YES_NO[p["has_goal"]], p["review"], p["prior_year_amount"], p["ex_ante"], "一般公共预算", "项目"]
+    return [YES_NO[p["is_new"]], YES_NO[p["is_major"]], p["start"], p["end"],
+            YES_NO[p["has_goal"]], p["review"], p["prior_year_amount"], p["ex_ante"], "一般公共预算", "项目"]
 
 
-EXTRA_HEADERS = ["是否设定绩效目标", "绩效目标审核状态", "上年预算金额(元)", "事前评估报告编号", "预算类型", "类型"]
+EXTRA_HEADERS = ["是否新增", "是否重大", "实施开始日期", "实施结束日期",
+                 "是否设定绩效目标", "绩效目标审核状态", "上年预算金额(元)", "事前评估报告编号", "预算类型", "类型"]
 
 
 def write_fasp2(out: Path) -> None:
@@ -130,16 +133,15 @@ def write_fasp2(out: Path) -> None:
     code = next(iter(DIVISIONS))
     write_csv(out / "BGT_PM_ANNUAL.csv",
               ["mof_div_code", "fiscal_year", "agency_code", "dept_code", "pro_code", "pro_name", "pro_kind_code", "apply_up", "cur_amt",
-               "is_new", "is_major", "start_time", "end_time", "is_deleted", *EXTRA_HEADERS],
+               "is_deleted", *EXTRA_HEADERS],
               [[code, "2022", p["agency"], p["dept"], p["project_id"], p["project_name"], CATEGORY_CODES[p["category"]],
-                f"{p['amount']:.2f}", f"{p['budget']:.2f}", "1" if p["is_new"] else "2", "1" if p["is_major"] else "2",
-                stamp(p["start"]), stamp(p["end"]), "2", *_extras(p)] for p in PROJECTS])
+                f"{p['amount']:.2f}", f"{p['budget']:.2f}", "2", *_extras(p)] for p in PROJECTS])
     write_csv(out / "PM_PERF_INDICATOR.csv",
               ["mof_div_code", "fiscal_year", "pro_code", "kpi_lv1", "kpi_lv2", "kpi_content", "kpi_val", "meterunit", "kpi_evalstd", "指标数值"],
               [[code, "2022", pid, l1, l2, name, target, unit, "完成得满分，未完成按比例扣分", _number(target)]
                for pid, l1, l2, name, target, unit in INDICATORS])
-    write_csv(out / "PAY_VOUCHER.csv", ["mof_div_code", "fiscal_year", "pro_code", "vou_date", "pay_app_amt"],
-              [[code, "2022", pid, date.replace("-", ""), f"{amount:.2f}"] for pid, date, amount in PAYMENTS])
+    write_csv(out / "PAY_VOUCHER_BILL.csv", ["mof_div_code", "fiscal_year", "pro_code", "vou_date", "pay_amt"],
+              [[code, "2022", pid, f"{date} 00:00:00", f"{amount:.2f}"] for pid, date, amount in PAYMENTS])
     write_csv(out / "PAY_PERF_MONITOR_INFO.csv",
               ["mof_div_code", "fiscal_year", "pro_code", "perf_send_date", "是否偏离绩效目标", "执行进度是否滞后", "是否存在严重问题"],
               [[code, "2022", pid, stamp(date), YES_NO[dev], YES_NO[poor], YES_NO[serious]] for pid, date, dev, poor, serious in MONITORING])
@@ -154,8 +156,9 @@ def write_fasp2(out: Path) -> None:
 # What the sample must give (tests/test_samples.py checks it; samples/README.md shows it). The same under both shapes.
 # M01: paid 20–30% of the budget by the as-of date, under the mid-year pace; M05: the July report flags a deviation or
 # slow execution; FX-005 has no rows in the supplied payments table, so nothing is paid (M01 and M02 fire: supplied
-# means complete); the seven PF-D03-ABSENT name the projects fields FASP2 has no column for (see maps/fasp2.yaml); qitai also asks for
-# a monitoring report every month (M07).
+# means complete); the seven PF-D03-ABSENT name projects fields that FASP2 has no column for (see maps/fasp2.yaml) and this
+# sample does not add under a Chinese header either (prior_goals_met, goal_published, prior_published, carryover_years,
+# ex_ante_conclusion, prior_rectification, goal_multi_year); qitai also asks for a monitoring report every month (M07).
 _COMMON = """\
   - {rule: PF-P01-NOGOAL, project_id: FX-002, severity: 阻断}
   - {rule: PF-M01-MIDYEAR, project_id: FX-003, severity: 警告}
@@ -177,8 +180,9 @@ MANIFEST = f"""\
 as_of: {AS_OF}
 map: fasp2
 system: 预算管理一体化系统（FASP2）
-about: FASP2 的表名与列名（BGT_PM_ANNUAL、pro_code、apply_up…）、部门/单位/财政区划写成代码（代码表/ 中的代码表换成名称，
-  财政区划 652325 → qitai 配置）、是否写成 1/2、17 位时间戳、元为单位；FASP2 没有对应列的字段用 perfrules 的中文表头另加。
+about: FASP2 的表名与列名（BGT_PM_ANNUAL、pro_code、apply_up、PAY_VOUCHER_BILL 的 vou_date…）、部门/单位/财政区划写成代码
+  （代码表/ 中的代码表换成名称，财政区划 652325 → qitai 配置）、监控报送时间为 17 位时间戳、元为单位；公开 FASP2 表中没有对应列的
+  字段（是否新增、是否重大、实施开始/结束日期等）用 perfrules 的中文表头另加。
   用 --map fasp2（或清单中的 map 键）读取，发现与同一批项目按 perfrules 自身格式导出时完全相同。
 expect:
   qitai:
@@ -192,9 +196,9 @@ def write_perfrules(out: Path) -> None:
     region = next(iter(DIVISIONS.values()))
     write_csv(out / "项目.csv",
               ["地区", "预算年度", "预算单位", "主管部门", "项目编码", "项目名称", "支出类别", "申请金额(元)", "预算金额",
-               "是否新增", "是否重大", "实施开始日期", "实施结束日期", *EXTRA_HEADERS],
+               *EXTRA_HEADERS],
               [[region, "2022", UNITS[p["agency"]], DEPARTMENTS[p["dept"]], p["project_id"], p["project_name"], p["category"],
-                p["amount"], p["budget"], YES_NO[p["is_new"]], YES_NO[p["is_major"]], p["start"], p["end"], *_extras(p)] for p in PROJECTS])
+                p["amount"], p["budget"], *_extras(p)] for p in PROJECTS])
     write_csv(out / "绩效指标.csv", ["预算年度", "项目编码", "一级指标", "二级指标", "指标名称", "指标值", "计量单位", "指标数值"],
               [["2022", pid, l1, l2, name, target, unit, _number(target)] for pid, l1, l2, name, target, unit in INDICATORS])
     write_csv(out / "支付明细.csv", ["预算年度", "项目编码", "支付日期", "支付金额"],
