@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +34,7 @@ class Record:
 
 def evaluate(node: E.Node, values: dict[str, Any], params: dict[str, Any], as_of: dt.date) -> Any:
     """The value of ``node`` for the record whose values (fields, derived, facts) are ``values``."""
-    return _Eval(values, params, as_of).run(node)
+    return as_function(node)(RecordContext(values, params, as_of))
 
 
 def aggregate(agg: E.Aggregate, record: Record, params: dict[str, Any], as_of: dt.date) -> Any:
@@ -41,90 +42,153 @@ def aggregate(agg: E.Aggregate, record: Record, params: dict[str, Any], as_of: d
     rows = record.related.get(agg.table)
     if rows is None:
         return None
+    where = as_function(agg.where) if agg.where is not None else None
+    value = as_function(agg.value) if agg.value is not None else None
     related = []
     for row in rows:
-        cond = True if agg.where is None else evaluate(agg.where, row, params, as_of)
+        ctx = RecordContext(row, params, as_of)
+        cond = True if where is None else where(ctx)
         # No aggregate reads the value of a row its where leaves out: it is not computed.
-        value = evaluate(agg.value, row, params, as_of) if agg.value is not None and cond else None
-        related.append(RelatedRow(cond, value, row))
+        related.append(RelatedRow(cond, value(ctx) if value is not None and cond else None, row))
     return AGGREGATES[agg.func].record(RelatedRows(agg.table, related, params))
 
 
-class _Eval(RecordContext):
-    def run(self, node: E.Node) -> Any:
-        return getattr(self, "_" + type(node).__name__)(node)
+Evaluator = Callable[[RecordContext], Any]
+_FUNCTIONS: dict[int, Evaluator] = {}  # id(node) → its function, while the node lives
 
-    def _Literal(self, n: E.Literal) -> Any:
-        return n.value
 
-    def _ListLit(self, n: E.ListLit) -> list[Any]:
-        return [i.value for i in n.items]  # type: ignore[attr-defined]
+def as_function(node: E.Node) -> Evaluator:
+    """``node`` as a Python function of one record's context, made once per node.
 
-    def _Ref(self, n: E.Ref) -> Any:
-        return self.as_of if n.space == "builtin" else self.values.get(n.name)
+    Each node becomes a closure over its children's closures, so evaluating a record runs no dispatch on
+    node types. Walking the tree instead (a method per node type, looked up on every visit) made screening's
+    p50 about 1.5× slower on the bundled samples (measured 2026-12-06)."""
+    fn = _FUNCTIONS.get(id(node))
+    if fn is None:
+        fn = _FUNCTIONS[id(node)] = _BUILD[type(node)](node)
+        weakref.finalize(node, _FUNCTIONS.pop, id(node), None)
+    return fn
 
-    def _Param(self, n: E.Param) -> Any:
-        return self.params[n.name]
 
-    def _Compare(self, n: E.Compare) -> bool | None:
-        left, right = self.run(n.left), self.run(n.right)
-        if n.op in ("in", "not in"):
-            if left is None or right is None:
+def _literal(n: E.Literal) -> Evaluator:
+    value = n.value
+    return lambda ctx: value
+
+
+def _list(n: E.ListLit) -> Evaluator:
+    items = [i.value for i in n.items]  # type: ignore[attr-defined]
+    return lambda ctx: list(items)
+
+
+def _ref(n: E.Ref) -> Evaluator:
+    if n.space == "builtin":
+        return lambda ctx: ctx.as_of
+    name = n.name
+    return lambda ctx: ctx.values.get(name)
+
+
+def _param(n: E.Param) -> Evaluator:
+    name = n.name
+    return lambda ctx: ctx.params[name]
+
+
+def _compare(n: E.Compare) -> Evaluator:
+    left, right = as_function(n.left), as_function(n.right)
+    if n.op in ("in", "not in"):
+        negate = n.op == "not in"
+
+        def member(ctx: RecordContext) -> bool | None:
+            a, b = left(ctx), right(ctx)
+            if a is None or b is None:
                 return None
-            hit = left in right
-            return (not hit) if n.op == "not in" else hit
-        if left is None or right is None:
-            return None
-        return bool(_CMP[n.op](left, right))
+            return (a in b) != negate
+        return member
+    op = _CMP[n.op]
 
-    def _BoolOp(self, n: E.BoolOp) -> bool | None:
-        values = [self.run(i) for i in n.items]
-        if n.op == "and":
+    def compare(ctx: RecordContext) -> bool | None:
+        a, b = left(ctx), right(ctx)
+        return None if a is None or b is None else bool(op(a, b))
+    return compare
+
+
+def _bool_op(n: E.BoolOp) -> Evaluator:
+    items = [as_function(i) for i in n.items]
+    if n.op == "and":
+        def and_(ctx: RecordContext) -> bool | None:
+            values = [f(ctx) for f in items]
             return False if any(v is False for v in values) else (None if any(v is None for v in values) else True)
+        return and_
+
+    def or_(ctx: RecordContext) -> bool | None:
+        values = [f(ctx) for f in items]
         return True if any(v is True for v in values) else (None if any(v is None for v in values) else False)
+    return or_
 
-    def _Not(self, n: E.Not) -> bool | None:
-        v = self.run(n.item)
+
+def _not(n: E.Not) -> Evaluator:
+    item = as_function(n.item)
+
+    def not_(ctx: RecordContext) -> bool | None:
+        v = item(ctx)
         return None if v is None else not v
+    return not_
 
-    def _Arith(self, n: E.Arith) -> float | None:
-        left, right = self.run(n.left), self.run(n.right)
-        if left is None or right is None:
+
+def _arith(n: E.Arith) -> Evaluator:
+    left, right = as_function(n.left), as_function(n.right)
+    op = {"+": operator.add, "-": operator.sub, "*": operator.mul}.get(n.op)
+
+    def arith(ctx: RecordContext) -> float | None:
+        a, b = left(ctx), right(ctx)
+        if a is None or b is None:
             return None
-        if n.op == "/":
-            return None if right == 0 else float(left) / float(right)
-        return float({"+": operator.add, "-": operator.sub, "*": operator.mul}[n.op](left, right))
+        if op is None:  # division
+            return None if b == 0 else float(a) / float(b)
+        return float(op(a, b))
+    return arith
 
-    def _IsMissing(self, n: E.IsMissing) -> bool:
-        result: bool = SCALARS["present" if n.negate else "missing"].record(self, self.run(n.item))
-        return result
 
-    def _IfElse(self, n: E.IfElse) -> Any:
-        cond = self.run(n.cond)
-        if cond is None:
+def _is_missing(n: E.IsMissing) -> Evaluator:
+    item, form = as_function(n.item), SCALARS["present" if n.negate else "missing"].record
+    return lambda ctx: form(ctx, item(ctx))
+
+
+def _if_else(n: E.IfElse) -> Evaluator:
+    cond, then, other = as_function(n.cond), as_function(n.then), as_function(n.other)
+
+    def if_else(ctx: RecordContext) -> Any:
+        c = cond(ctx)
+        if c is None:
             return None
-        return self.run(n.then) if cond else self.run(n.other)
+        return then(ctx) if c else other(ctx)
+    return if_else
 
-    def _Call(self, n: E.Call) -> Any:
-        args = [self.run(a) for a in n.args]
-        return SCALARS[n.func].record(self, *args)
 
-    def _Aggregate(self, n: E.Aggregate) -> Any:  # pragma: no cover - lifted by the compiler
-        raise TypeError("aggregates are computed by the fact layer; compile the pack first")
+def _call(n: E.Call) -> Evaluator:
+    args, form = [as_function(a) for a in n.args], SCALARS[n.func].record
+    return lambda ctx: form(ctx, *[a(ctx) for a in args])
+
+
+def _aggregate(n: E.Aggregate) -> Evaluator:
+    raise TypeError("aggregates are computed by the fact layer; compile the pack first")
+
+
+_BUILD: dict[type, Callable[[Any], Evaluator]] = {
+    E.Literal: _literal, E.ListLit: _list, E.Ref: _ref, E.Param: _param, E.Compare: _compare, E.BoolOp: _bool_op,
+    E.Not: _not, E.Arith: _arith, E.IsMissing: _is_missing, E.IfElse: _if_else, E.Call: _call, E.Aggregate: _aggregate}
 
 
 def blame(node: E.Node, values: dict[str, Any], params: dict[str, Any], as_of: dt.date) -> set[str]:
     """The leaves whose missing value leaves ``node`` unknown on this record (mirror of engine.blame)."""
-    ev = _Eval(values, params, as_of)
     if isinstance(node, (E.BoolOp, E.Not)):
-        if ev.run(node) is not None:
+        if evaluate(node, values, params, as_of) is not None:
             return set()
         items = node.items if isinstance(node, E.BoolOp) else (node.item,)
         out: set[str] = set()
         for item in items:
-            if ev.run(item) is None:
+            if evaluate(item, values, params, as_of) is None:
                 out |= blame(item, values, params, as_of)
         return out
-    if isinstance(node, E.IsMissing) or ev.run(node) is not None:
+    if isinstance(node, E.IsMissing) or evaluate(node, values, params, as_of) is not None:
         return set()
     return {r.name for r in E.value_refs(node) if r.space in ("field", "derived", "fact") and values.get(r.name) is None}

@@ -133,7 +133,8 @@ def compile_pack(pack: RulePack, profile: Profile | str | None = None) -> Compil
         rules.append(CompiledRule(rule, condition, escalate, leaves, params, value_leaves))
     param_values = {name: (dt.date.fromisoformat(v) if pack.params[name].type == "date" and isinstance(v, str) else v)
                     for name, v in profile.params.items()}
-    return CompiledPack(pack, profile, param_values, facts, fact_tables, derived, rules, derived_leaves)
+    compiled = CompiledPack(pack, profile, param_values, facts, fact_tables, derived, rules, derived_leaves)
+    return compiled.restricted(cr.rule.id for cr in rules)  # only the facts the profile's rules read are computed
 
 
 def transform(node: E.Node, fn: Callable[[E.Node], E.Node]) -> E.Node:
