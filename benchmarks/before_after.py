@@ -1,0 +1,97 @@
+"""Before and after a change (issue 13): the nightly Parquet end to end and the screening p50, of two checkouts,
+measured in one run, interleaved, so that both meet the machine's slow spells alike.
+
+    .venv/bin/python benchmarks/before_after.py BEFORE_CHECKOUT [--after .] [--projects 1000000] [--rounds 3]
+
+Each checkout runs with its own ``.venv`` (``python3 -m venv .venv && .venv/bin/pip install -e .`` in it). The
+export is generated once by this checkout's ``benchmarks/synthetic.py`` and read by both; screening times
+``Screener.screen`` over the bundled sample submissions (a warm engine, as the service holds one). Prints each
+round's figures, then min and median per checkout and the change in per cent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from nightly import ensure_export  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SCREEN = """
+import datetime as dt, json, sys, time
+from pathlib import Path
+try:
+    from perfrules.evaluation.screening import Screener
+except ImportError:  # the layout before issue 13
+    from perfrules.screening import Screener
+docs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(Path(sys.argv[1]).glob("*.json"))]
+docs = [{k: v for k, v in d.items() if k != "expect"} for d in docs]
+s = Screener()
+for d in docs * 5:
+    s.screen(d)
+times = []
+for _ in range(int(sys.argv[2])):
+    for d in docs:
+        t = time.perf_counter()
+        s.screen(d)
+        times.append((time.perf_counter() - t) * 1000)
+times.sort()
+print(times[len(times) // 2], times[int(len(times) * 0.99)])
+"""
+
+
+def nightly_seconds(checkout: Path, export: Path) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        subprocess.run([str(checkout / ".venv" / "bin" / "perfrules"), "nightly", str(export),
+                        "--out", str(Path(tmp) / "run"), "--profile", "national", "--quiet", "--fail-on", "never"],
+                       cwd=checkout, check=True)
+        return time.perf_counter() - t
+
+
+def screening_ms(checkout: Path, rounds: int) -> tuple[float, float]:
+    out = subprocess.run([str(checkout / ".venv" / "bin" / "python"), "-c", SCREEN, str(ROOT / "samples" / "submissions"),
+                          str(rounds)], cwd=checkout, check=True, capture_output=True, text=True).stdout.split()
+    return float(out[0]), float(out[1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("before", type=Path)
+    ap.add_argument("--after", type=Path, default=ROOT)
+    ap.add_argument("--projects", type=int, default=1_000_000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--screen-rounds", type=int, default=30, help="passes over the sample submissions per measurement")
+    ap.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "perfrules-bench")
+    args = ap.parse_args()
+    args.data.mkdir(parents=True, exist_ok=True)
+    export = ensure_export(args.data, args.projects, "parquet")
+    sides = {"before": args.before.resolve(), "after": args.after.resolve()}
+    nightly: dict[str, list[float]] = {k: [] for k in sides}
+    p50: dict[str, list[float]] = {k: [] for k in sides}
+    print(f"load average at start: {os.getloadavg()}", flush=True)
+    for r in range(args.rounds):
+        for name, checkout in (sides.items() if r % 2 == 0 else reversed(sides.items())):
+            seconds = nightly_seconds(checkout, export)
+            median, p99 = screening_ms(checkout, args.screen_rounds)
+            nightly[name].append(seconds)
+            p50[name].append(median)
+            print(f"round {r + 1} {name:6}: nightly {seconds:6.1f} s   screening p50 {median:6.2f} ms  p99 {p99:6.2f} ms",
+                  flush=True)
+    print(f"load average at end: {os.getloadavg()}")
+    for label, figures, unit in (("nightly Parquet end to end", nightly, "s"), ("screening p50", p50, "ms")):
+        b, a = statistics.median(figures["before"]), statistics.median(figures["after"])
+        print(f"{label}: before min {min(figures['before']):.2f} median {b:.2f} {unit}; after min {min(figures['after']):.2f} "
+              f"median {a:.2f} {unit}; change {100 * (a - b) / b:+.1f}% (floor: no worse than +10%)")
+
+
+if __name__ == "__main__":
+    main()
