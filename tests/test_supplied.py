@@ -66,6 +66,7 @@ def every_aggregate_pack(tmp: Path):
     """A pack whose derived facts are every aggregate over every related table."""
     derived = "\n".join(f"  {f}_{t}: {{expr: {json.dumps(_expr(f, t), ensure_ascii=False)}, title: {f}_{t}}}"
                         for f in AGGREGATES for t in TABLES)
+    reads_all = " or ".join(f"present({f}_{t})" for f in AGGREGATES for t in TABLES)  # compiling keeps what rules read
     (tmp / "pack.yaml").write_text(f'pack: {{name: t, version: "1"}}\nparams: {{}}\nderived:\n{derived}\n', encoding="utf-8")
     (tmp / "rules.yaml").write_text(textwrap.dedent("""
         rules:
@@ -75,14 +76,16 @@ def every_aggregate_pack(tmp: Path):
             requirement: [P01]
             severity: 提示
             scope: {record: project, stage: data}
-            when: amount > 0
+            when: amount > 0 or READS_ALL
             message: {zh: 测试, en: test}
             recommendation: {zh: 测试, en: test}
             source: [{document: d, clause: c, text: t}]
-        """), encoding="utf-8")
+        """).replace("READS_ALL", reads_all), encoding="utf-8")
     (tmp / "profiles").mkdir()
     (tmp / "profiles" / "national.yaml").write_text("profile: national\ntitle: 基线\n", encoding="utf-8")
-    return compile_pack(load_pack(tmp), "national")
+    compiled = compile_pack(load_pack(tmp), "national")
+    assert len(compiled.derived) == len(AGGREGATES) * len(TABLES)
+    return compiled
 
 
 def plain_value(value: Any) -> Any:
