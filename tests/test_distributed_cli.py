@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -160,3 +161,24 @@ def test_an_export_with_related_rows_and_no_project_notes_every_row_on_both_engi
     assert night.returncode == 0, night.stderr
     summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
     assert summary["counts"]["total"] == 0 and summary["rows"]["payments"] == {"read": 2, "checked": 0, "noted": 2}
+
+
+def test_partition_reads_another_system_s_export_through_a_column_map(tmp_path: Path) -> None:
+    # The FASP2 sample without the map: its manifest's map: line removed, so only --map says how it reads.
+    export = tmp_path / "fasp2"
+    shutil.copytree(SAMPLES / "exports" / "fasp2-2022", export)
+    manifest = export / "manifest.yaml"
+    manifest.write_text("".join(line for line in manifest.read_text(encoding="utf-8").splitlines(keepends=True)
+                                if not line.startswith("map:")), encoding="utf-8")
+    unmapped = cli("partition", str(export), "--out", str(tmp_path / "bare"), "-n", "2", "--lang", "en")
+    assert unmapped.returncode == 2 and "has no projects table" in unmapped.stderr
+    done = cli("partition", str(export), "--map", "fasp2", "--out", str(tmp_path / "p"), "-n", "3")
+    assert done.returncode == 0, done.stderr
+    whole = cli("check", str(export), "--map", "fasp2", "--format", "json", "--lang", "en")
+    dask = cli("check", str(tmp_path / "p"), "--format", "json", "--lang", "en", "--engine", "dask", "--workers", "1")
+    assert dask.returncode == whole.returncode == 1, dask.stderr
+    assert json.loads(dask.stdout) == json.loads(whole.stdout)
+    assert json.loads(whole.stdout)["summary"]["records"]["projects"] == 7 and json.loads(whole.stdout)["summary"]["profile"] == "qitai"
+    wrong = cli("partition", str(export), "--map", "no-such-map", "--out", str(tmp_path / "q"), "-n", "2", "--lang", "en")
+    assert wrong.returncode == 2 and "no-such-map" in wrong.stderr and "Traceback" not in wrong.stderr
+    assert not (tmp_path / "q").exists()
