@@ -377,3 +377,13 @@ def test_a_partition_that_cannot_be_read_stops_the_run_and_leaves_the_last_one_u
     assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()} == before
     assert {p.name: p.read_bytes() for p in (tmp_path / "state").iterdir() if p.is_file()} == state_before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".run.tmp")]
+
+
+def test_the_workers_of_a_local_cluster_share_the_machine_s_cores_in_arrow_threads() -> None:
+    from perfrules.distributed.runner import _client
+    with _client(DaskOptions(workers=2)) as client:
+        assert set(client.run(pa.cpu_count).values()) == {max(1, (os.cpu_count() or 1) // 2)}
+        before = set(client.run(os.getpid).values())
+        client.restart()  # a worker the nanny starts again gets the same
+        assert set(client.run(os.getpid).values()).isdisjoint(before)
+        assert set(client.run(pa.cpu_count).values()) == {max(1, (os.cpu_count() or 1) // 2)}

@@ -130,8 +130,12 @@ def check_partitioned(folder: str | Path, pack: RulePack, profile: str | None, a
     result = collect(outcomes, manifest, for_profile, profile, available_profiles(pack), when, lang)
     # The stages ran on the workers, partitions overlapping: their seconds summed over partitions are the
     # engine's detail; this process's clock saw one stage, the distributed check, and reports it as "load".
+    # tasks: the tasks' wall seconds summed; cpu: their CPU seconds (all threads) summed. tasks over
+    # tasks_seconds is how many tasks ran at once on average; cpu over tasks, how many cores a task kept busy.
     info.worker_seconds = {"load": sum(o.seconds.get("load", 0.0) for o in outcomes),
-                           **{k: result.timings.get(k, 0.0) for k in ("facts", "evaluate", "findings")}}
+                           **{k: result.timings.get(k, 0.0) for k in ("facts", "evaluate", "findings")},
+                           "tasks": sum(o.seconds.get("load", 0.0) + o.seconds.get("check", 0.0) for o in outcomes),
+                           "cpu": sum(o.seconds.get("cpu", 0.0) for o in outcomes)}
     info.wall_seconds = time.perf_counter() - t0
     result.timings = {"load": info.wall_seconds, "facts": 0.0, "evaluate": 0.0, "findings": 0.0}
     return result, manifest, info
@@ -191,6 +195,8 @@ def _client(options: DaskOptions) -> Iterator[Any]:
     options.validate()
     from distributed import Client, LocalCluster
 
+    from perfrules.distributed.threads import ArrowThreads
+
     if options.scheduler:
         try:
             client = Client(options.scheduler, timeout="15s")
@@ -204,10 +210,12 @@ def _client(options: DaskOptions) -> Iterator[Any]:
         return
     # On loopback and without a dashboard: a local cluster lives and dies with the command. Its routine
     # warnings (a worker slow to stop) stay out of cron's mail; errors still show.
-    cluster = LocalCluster(n_workers=options.workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+    workers = options.workers or os.cpu_count() or 1
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                            host="127.0.0.1", dashboard_address=None, memory_limit=options.memory_limit or "auto",
                            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"}, silence_logs=logging.ERROR)
     with cluster, Client(cluster) as client:
+        client.register_plugin(ArrowThreads(max(1, (os.cpu_count() or 1) // workers)))  # the workers share the cores
         yield client
 
 
