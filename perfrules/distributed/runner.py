@@ -23,6 +23,7 @@ from typing import Any
 
 from perfrules.distributed.collect import collect
 from perfrules.distributed.layout import Manifest, is_partitioned, read_manifest
+from perfrules.distributed.staging import new_run_folder, remove_run_folder
 from perfrules.distributed.task import PartitionResult, check_partition
 from perfrules.errors import InputError, Problem, UsageError, Where
 from perfrules.evaluation.check import CheckResult, merge_results
@@ -86,13 +87,14 @@ class RunInfo:
     tasks_seconds: float = 0.0  # from the first task submitted to the last result in: loading and checking the partitions
     worker_seconds: dict[str, float] = field(default_factory=dict)
     dashboard: str | None = None
+    staged: bool = False  # the partitions' findings came back as files (not through the cluster)
 
     def as_json(self) -> dict[str, Any]:
         """For summary.json: the engine, partitions and workers."""
         return {"name": "dask", "partitions": self.partitions, "workers": len(self.workers),
                 "memory_limit": self.memory_limit, "worker_peak_rss": self.worker_peak_rss,
                 "workers_replaced": len(set(self.worker_peak_rss) - set(self.workers)),
-                "dashboard": self.dashboard, "wall_seconds": round(self.wall_seconds, 3), "tasks_seconds": round(self.tasks_seconds, 3),
+                "dashboard": self.dashboard, "findings_staged": self.staged, "wall_seconds": round(self.wall_seconds, 3), "tasks_seconds": round(self.tasks_seconds, 3),
                 "worker_seconds": {k: round(v, 3) for k, v in self.worker_seconds.items()}}
 
 
@@ -108,18 +110,9 @@ def check_partitioned(folder: str | Path, pack: RulePack, profile: str | None, a
     when = as_of or (dt.date.fromisoformat(manifest.as_of) if manifest.as_of else dt.date.today())
     info = RunInfo(manifest.partitions)
     t0 = time.perf_counter()
-    args = (manifest, pack, profile, when, lang)
-    if client is not None:
-        outcomes = _run_on(client, str(folder), args, manifest.partitions, progress, info)
-    elif options is None:
-        outcomes = []
-        for i in range(manifest.partitions):
-            outcomes.append(_checked(check_partition(str(folder), manifest, i, pack, profile, when, lang)))
-            if progress:
-                progress(i + 1, manifest.partitions)
-    else:
-        with _client(options) as client:
-            outcomes = _run_on(client, str(folder), args, manifest.partitions, progress, info)
+    run_folder = new_run_folder(folder)  # the tasks' findings come back as files in it (None: with the results)
+    info.staged = run_folder is not None
+    args = (manifest, pack, profile, when, lang, str(run_folder) if run_folder else None)
     compiled: dict[str, CompiledPack] = {}
 
     def for_profile(name: str) -> CompiledPack:
@@ -127,7 +120,21 @@ def check_partitioned(folder: str | Path, pack: RulePack, profile: str | None, a
             compiled[name] = compile_pack(pack, name)
         return compiled[name]
 
-    result = collect(outcomes, manifest, for_profile, profile, available_profiles(pack), when, lang)
+    try:
+        if client is not None:
+            outcomes = _run_on(client, str(folder), args, manifest.partitions, progress, info)
+        elif options is None:
+            outcomes = []
+            for i in range(manifest.partitions):
+                outcomes.append(_checked(check_partition(str(folder), manifest, i, pack, profile, when, lang, args[-1])))
+                if progress:
+                    progress(i + 1, manifest.partitions)
+        else:
+            with _client(options) as client:
+                outcomes = _run_on(client, str(folder), args, manifest.partitions, progress, info)
+        result = collect(outcomes, manifest, for_profile, profile, available_profiles(pack), when, lang)
+    finally:
+        remove_run_folder(run_folder)
     # The stages ran on the workers, partitions overlapping: their seconds summed over partitions are the
     # engine's detail; this process's clock saw one stage, the distributed check, and reports it as "load".
     # tasks: the tasks' wall seconds summed; cpu: their CPU seconds (all threads) summed. tasks over
@@ -150,13 +157,13 @@ def _checked(outcome: PartitionResult) -> PartitionResult:
 def _run_on(client: Any, folder: str, args: tuple[Any, ...], n: int, progress: Progress | None, info: RunInfo) -> list[PartitionResult]:
     from distributed import as_completed
 
-    manifest, pack, profile, when, lang = args
+    manifest, pack, profile, when, lang, run_folder = args
     info.workers = sorted(client.scheduler_info()["workers"])
     info.dashboard = client.dashboard_link if client.scheduler_info().get("services", {}).get("dashboard") else None
     started = time.perf_counter()
     token = uuid.uuid4().hex[:8]
     [pack_data] = client.scatter([pack], broadcast=True)
-    futures = [client.submit(check_partition, folder, manifest, i, pack_data, profile, when, lang,
+    futures = [client.submit(check_partition, folder, manifest, i, pack_data, profile, when, lang, run_folder,
                              key=f"perfrules-partition-{i:05d}-{token}", retries=RETRIES, pure=False) for i in range(n)]
     outcomes: list[PartitionResult] = []
     try:
