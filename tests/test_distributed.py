@@ -417,3 +417,17 @@ def test_a_dataset_that_cannot_be_written_to_brings_the_findings_back_with_the_r
     assert info.staged is False
     assert_same(result, reference(messy))
     assert (folder / "_staging").read_text() == "not a folder"
+
+
+def test_a_task_that_cannot_write_its_findings_stops_the_run_naming_the_partition(messy: Path, tmp_path: Path, two_workers,
+                                                                                 monkeypatch) -> None:
+    from perfrules.distributed import runner
+    from perfrules.errors import InputError
+    folder = partitioned(messy, tmp_path, 4)
+    # a staging folder the workers cannot write into (as a folder on storage they cannot write to would be)
+    monkeypatch.setattr(runner, "new_run_folder", lambda dataset: dataset / "_staging" / "run-that-is-not-there")
+    with pytest.raises(InputError) as caught:
+        check_partitioned(folder, PACK, None, None, "en", None, client=two_workers)
+    text = caught.value.text("en")
+    assert "could not be checked: FileNotFoundError" in text and "run-that-is-not-there" in text
+    assert "Nothing of this run was written" in text
