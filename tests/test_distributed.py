@@ -431,3 +431,17 @@ def test_a_task_that_cannot_write_its_findings_stops_the_run_naming_the_partitio
     text = caught.value.text("en")
     assert "could not be checked: FileNotFoundError" in text and "run-that-is-not-there" in text
     assert "Nothing of this run was written" in text
+
+
+def test_the_staging_folder_of_a_killed_run_is_removed_by_the_next_run(messy: Path, tmp_path: Path) -> None:
+    import socket
+    folder = partitioned(messy, tmp_path, 2)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead, live, elsewhere = (folder / "_staging" / f"run-{k}" for k in ("dead", "live", "elsewhere"))
+    for run, pid, host in ((dead, int(gone.stdout), socket.gethostname()), (live, os.getppid(), socket.gethostname()),
+                           (elsewhere, int(gone.stdout), "another-host")):
+        run.mkdir(parents=True)
+        (run / "owner.json").write_text(json.dumps({"pid": pid, "host": host}))
+        (run / "part-00000-national.parquet").write_bytes(b"left behind")
+    assert_same(check_partitioned(folder, PACK, None, None, "zh", None)[0], reference(messy))
+    assert sorted(p.name for p in (folder / "_staging").iterdir()) == ["run-elsewhere", "run-live"]

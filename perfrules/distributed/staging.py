@@ -9,13 +9,16 @@ cluster, and the driver holds no partition's findings while the others are check
 
     DIR/_staging/run-<token>/part-<i>-<profile>.parquet    findings of partition i checked with a profile
 
-The run's folder is removed when the run ends, finished or not.
+The run's folder is removed when the run ends, finished or not; one left by a driver that was killed is
+removed by the next run on the same host.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import socket
 import uuid
 from pathlib import Path
 
@@ -30,18 +33,48 @@ STAGING = "_staging"
 SCHEMA = pa.schema([(c, finding_table.column_type(c)) for c in finding_table.COLUMNS if c != "key"])
 
 
+OWNER = "owner.json"
+
+
 def new_run_folder(dataset: Path) -> Path | None:
     """A fresh staging folder for one run in ``dataset``, or None when the dataset cannot be written to
-    (then the findings come back with the results, as they did before staging)."""
+    (then the findings come back with the results, as they did before staging). The folders of runs whose
+    driver died on this host are removed first."""
+    remove_abandoned(dataset / STAGING)
     folder = dataset / STAGING / f"run-{uuid.uuid4().hex[:12]}"
     try:
         folder.mkdir(parents=True)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(folder, 0o777 & ~umask)
+        (folder / OWNER).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}) + "\n", encoding="utf-8")
     except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
         return None
     return folder
+
+
+def remove_abandoned(staging: Path) -> None:
+    """Remove the run folders whose driver ran on this host and is no longer alive (killed mid-run); the
+    folders of live runs, of other hosts and without a readable owner are left alone."""
+    try:
+        runs = [p for p in staging.iterdir() if p.name.startswith("run-")] if staging.is_dir() else []
+    except OSError:
+        return
+    for run in runs:
+        try:
+            owner = json.loads((run / OWNER).read_text(encoding="utf-8"))
+            pid, host = int(owner["pid"]), owner["host"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if host != socket.gethostname() or pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(run, ignore_errors=True)
+        except OSError:
+            pass  # alive under another account
 
 
 def remove_run_folder(folder: Path | None) -> None:
