@@ -167,7 +167,7 @@ def part_two(args: argparse.Namespace) -> None:
     limit = summary["engine"]["memory_limit"]
     over = [v for v in summary["engine"]["worker_peak_rss"].values() if limit and v > limit]
     print(f"  10M projects completed: {verdict(rows['projects'] >= 10_000_000)}; every worker under its limit "
-          f"({limit / GB:.2f} GB): {verdict(not over and summary['engine']['workers_replaced'] == 0)}")
+          f"({limit / GB if limit else float('nan'):.2f} GB): {verdict(not over and summary['engine']['workers_replaced'] == 0)}")
 
 
 def main() -> None:
