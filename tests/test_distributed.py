@@ -352,6 +352,7 @@ def test_nightly_on_the_cluster_writes_the_same_outputs_and_state_changes(messy:
     assert {k: v for k, v in a["run"].items() if k not in ("started", "finished", "export")} == \
         {k: v for k, v in b["run"].items() if k not in ("started", "finished", "export")}
     assert b["engine"]["partitions"] == 3 and b["engine"]["workers"] == 2 and "engine" not in a
+    assert b["engine"]["findings_staged"] is True and not (folder / "_staging").exists()
     assert (one.exit_code, a["changes"]["new"]) == (dask.exit_code, a["counts"]["total"])
     shown = screen.getvalue()
     assert "分区 0/3" in shown and "分区 3/3" in shown and "4/4 写出报告" in shown
@@ -377,3 +378,70 @@ def test_a_partition_that_cannot_be_read_stops_the_run_and_leaves_the_last_one_u
     assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()} == before
     assert {p.name: p.read_bytes() for p in (tmp_path / "state").iterdir() if p.is_file()} == state_before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".run.tmp")]
+    assert not (folder / "_staging").exists()  # the other partitions' staged findings are gone too
+
+
+def test_the_workers_of_a_local_cluster_share_the_machine_s_cores_in_arrow_threads() -> None:
+    from perfrules.distributed.runner import _client
+    with _client(DaskOptions(workers=2)) as client:
+        assert set(client.run(pa.cpu_count).values()) == {max(1, (os.cpu_count() or 1) // 2)}
+        before = set(client.run(os.getpid).values())
+        client.restart()  # a worker the nanny starts again gets the same
+        assert set(client.run(os.getpid).values()).isdisjoint(before)
+        assert set(client.run(pa.cpu_count).values()) == {max(1, (os.cpu_count() or 1) // 2)}
+
+
+def test_a_task_stages_its_findings_on_disk_and_returns_only_what_collect_needs(messy_no_indicators: Path, tmp_path: Path) -> None:
+    from perfrules.distributed.staging import read_part
+    from perfrules.distributed.task import check_partition
+    folder = partitioned(messy_no_indicators, tmp_path, 2)
+    manifest = read_manifest(folder)
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    when = reference(messy_no_indicators).as_of
+    inline = check_partition(str(folder), manifest, 1, PACK, "national", when, "zh")
+    staged = check_partition(str(folder), manifest, 1, PACK, "national", when, "zh", str(staging))
+    [(_, whole, _)] = inline.results
+    [(_, kept, _)] = staged.results
+    file, count = staged.staged["national"]
+    # inline: every finding; staged: only the PF-D03-ABSENT ones (the export has no indicators table) come back
+    assert set(kept.table["rule_id"]) == {"PF-D03-ABSENT"} and len(kept.table) == (whole.table["rule_id"] == "PF-D03-ABSENT").sum()
+    assert count == len(whole.table) - len(kept.table) > 0 and Path(file).parent == staging
+    assert read_part(file).column("message").to_pylist() == whole.table.loc[whole.table["rule_id"] != "PF-D03-ABSENT", "message"].tolist()
+
+
+def test_a_dataset_that_cannot_be_written_to_brings_the_findings_back_with_the_results(messy: Path, tmp_path: Path, one_worker) -> None:
+    folder = partitioned(messy, tmp_path, 4)
+    (folder / "_staging").write_text("not a folder")  # (a read-only folder would do the same, but not for root)
+    result, _, info = check_partitioned(folder, PACK, None, None, "zh", None, client=one_worker)
+    assert info.staged is False
+    assert_same(result, reference(messy))
+    assert (folder / "_staging").read_text() == "not a folder"
+
+
+def test_a_task_that_cannot_write_its_findings_stops_the_run_naming_the_partition(messy: Path, tmp_path: Path, two_workers,
+                                                                                 monkeypatch) -> None:
+    from perfrules.distributed import runner
+    from perfrules.errors import InputError
+    folder = partitioned(messy, tmp_path, 4)
+    # a staging folder the workers cannot write into (as a folder on storage they cannot write to would be)
+    monkeypatch.setattr(runner, "new_run_folder", lambda dataset: dataset / "_staging" / "run-that-is-not-there")
+    with pytest.raises(InputError) as caught:
+        check_partitioned(folder, PACK, None, None, "en", None, client=two_workers)
+    text = caught.value.text("en")
+    assert "could not be checked: FileNotFoundError" in text and "run-that-is-not-there" in text
+    assert "Nothing of this run was written" in text
+
+
+def test_the_staging_folder_of_a_killed_run_is_removed_by_the_next_run(messy: Path, tmp_path: Path) -> None:
+    import socket
+    folder = partitioned(messy, tmp_path, 2)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead, live, elsewhere = (folder / "_staging" / f"run-{k}" for k in ("dead", "live", "elsewhere"))
+    for run, pid, host in ((dead, int(gone.stdout), socket.gethostname()), (live, os.getppid(), socket.gethostname()),
+                           (elsewhere, int(gone.stdout), "another-host")):
+        run.mkdir(parents=True)
+        (run / "owner.json").write_text(json.dumps({"pid": pid, "host": host}))
+        (run / "part-00000-national.parquet").write_bytes(b"left behind")
+    assert_same(check_partitioned(folder, PACK, None, None, "zh", None)[0], reference(messy))
+    assert sorted(p.name for p in (folder / "_staging").iterdir()) == ["run-elsewhere", "run-live"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -135,3 +136,49 @@ def test_partitioning_again_replaces_the_dataset_whole(tmp_path: Path) -> None:
     manifest = json.loads((tmp_path / "p" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["partitions"] == 2 and manifest["exports"] == [str(QITAI)]
     assert sorted(p.name for p in (tmp_path / "p" / "projects").iterdir()) == ["part-00000-0000.parquet", "part-00001-0000.parquet"]
+
+
+def test_an_export_with_related_rows_and_no_project_notes_every_row_on_both_engines(tmp_path: Path) -> None:
+    # Related rows of no project (the projects table has its header only): each row is named in a note, the
+    # run has no finding and exits 0, single-process and on the cluster alike (issue 18: once an IndexError).
+    export = tmp_path / "orphans"
+    export.mkdir()
+    (export / "项目.csv").write_text("项目编码,预算年度,项目名称,主管部门\n", encoding="utf-8")
+    (export / "支付明细.csv").write_text("项目编码,预算年度,支付日期,支付金额\nP1,2022,2022-03-01,100\nP2,2022,2022-04-01,50\n", encoding="utf-8")
+    (export / "绩效指标.csv").write_text("项目编码,预算年度,一级指标,二级指标,指标名称,指标值,目标值,计量单位\n"
+                                        "P1,2022,产出指标,数量指标,完成数量,≥1项,1,项\n", encoding="utf-8")
+    assert cli("partition", str(export), "--out", str(tmp_path / "p"), "-n", "3", "-q").returncode == 0
+    one = cli("check", str(export), "--format", "json", "--lang", "en")
+    dask = cli("check", str(tmp_path / "p"), "--format", "json", "--lang", "en", "--engine", "dask", "--workers", "1")
+    assert one.returncode == dask.returncode == 0, (one.stderr, dask.stderr)
+    on_one, on_dask = json.loads(one.stdout), json.loads(dask.stdout)
+    assert on_one["findings"] == on_dask["findings"] == []
+    assert on_one["errors"] == on_dask["errors"]
+    unplaced = [e for e in on_one["errors"] if e["code"] == "input.set-aside.unknown-project"]
+    assert [e["source"] for e in unplaced] == ["绩效指标.csv", "支付明细.csv"]
+    assert "2 payments row(s) set aside" in unplaced[1]["message"] and "row(s) 2-3" in unplaced[1]["message"]
+    night = cli("nightly", str(tmp_path / "p"), "--out", str(tmp_path / "run"), "--engine", "dask", "--workers", "1", "--quiet")
+    assert night.returncode == 0, night.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["counts"]["total"] == 0 and summary["rows"]["payments"] == {"read": 2, "checked": 0, "noted": 2}
+
+
+def test_partition_reads_another_system_s_export_through_a_column_map(tmp_path: Path) -> None:
+    # The FASP2 sample without the map: its manifest's map: line removed, so only --map says how it reads.
+    export = tmp_path / "fasp2"
+    shutil.copytree(SAMPLES / "exports" / "fasp2-2022", export)
+    manifest = export / "manifest.yaml"
+    manifest.write_text("".join(line for line in manifest.read_text(encoding="utf-8").splitlines(keepends=True)
+                                if not line.startswith("map:")), encoding="utf-8")
+    unmapped = cli("partition", str(export), "--out", str(tmp_path / "bare"), "-n", "2", "--lang", "en")
+    assert unmapped.returncode == 2 and "has no projects table" in unmapped.stderr
+    done = cli("partition", str(export), "--map", "fasp2", "--out", str(tmp_path / "p"), "-n", "3")
+    assert done.returncode == 0, done.stderr
+    whole = cli("check", str(export), "--map", "fasp2", "--format", "json", "--lang", "en")
+    dask = cli("check", str(tmp_path / "p"), "--format", "json", "--lang", "en", "--engine", "dask", "--workers", "1")
+    assert dask.returncode == whole.returncode == 1, dask.stderr
+    assert json.loads(dask.stdout) == json.loads(whole.stdout)
+    assert json.loads(whole.stdout)["summary"]["records"]["projects"] == 7 and json.loads(whole.stdout)["summary"]["profile"] == "qitai"
+    wrong = cli("partition", str(export), "--map", "no-such-map", "--out", str(tmp_path / "q"), "-n", "2", "--lang", "en")
+    assert wrong.returncode == 2 and "no-such-map" in wrong.stderr and "Traceback" not in wrong.stderr
+    assert not (tmp_path / "q").exists()

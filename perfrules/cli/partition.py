@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from perfrules.cli.maps import map_option
 from perfrules.cli.options import remember_lang
 
 
@@ -17,18 +18,20 @@ from perfrules.cli.options import remember_lang
 @click.option("--partitions", "-n", "partitions", type=int, required=True, metavar="N",
               help="分区数：按项目编码的稳定哈希分桶。(partition count: buckets by a stable hash of the project id.)")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="输出语言 (output language).")
+@map_option
 @click.option("--quiet", "-q", is_flag=True, help="不输出摘要。(no summary line.)")
-def partition_command(export: str, out: str, partitions: int, lang: str, quiet: bool) -> None:
+def partition_command(export: str, out: str, partitions: int, lang: str, column_map: str | None, quiet: bool) -> None:
     """把导出目录按项目分区写成 Parquet，供 --engine dask 检查。Partition an export by project for --engine dask.
 
     \b
     示例 Example:
       perfrules partition /data/export/today --out /shared/partitions/today --partitions 64
+      perfrules partition /data/fasp2/today --map fasp2 --out /shared/partitions/today --partitions 64
       perfrules nightly /shared/partitions/today --out /data/runs/today --engine dask --scheduler tcp://10.0.0.5:8786
     """
     remember_lang(lang)
     from perfrules.distributed.writer import partition_export
-    manifest = partition_export(export, out, partitions)
+    manifest = partition_export(export, out, partitions, column_map)
     if not quiet:
         rows = "，".join(f"{t} {manifest.total_rows(t):,}" for t in manifest.present)
         rows_en = ", ".join(f"{t} {manifest.total_rows(t):,}" for t in manifest.present)

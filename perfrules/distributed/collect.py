@@ -19,17 +19,18 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+import perfrules.distributed.staging as staging
 import perfrules.findings.table as finding_table
 from perfrules.distributed.layout import Manifest
-from perfrules.distributed.task import PartitionResult
+from perfrules.distributed.task import ABSENT, PartitionResult
 from perfrules.evaluation.check import CheckResult, absent_inputs, d03_findings, merge_results, note_error
 from perfrules.inputs.dataset import InputNote
 from perfrules.inputs.jurisdiction import unknown_jurisdiction_note
 from perfrules.inputs.placement import RowCount
 from perfrules.rulepack.compile import CompiledPack
 
-ABSENT = "PF-D03-ABSENT"
 RELATED = ("indicators", "payments", "monitoring", "evaluations")
 
 
@@ -37,19 +38,24 @@ def collect(partitions: list[PartitionResult], manifest: Manifest, compiled: Cal
             profile: str | None, known_profiles: list[str], as_of: dt.date, lang: str) -> CheckResult:
     """One CheckResult from every partition's (``compiled(name)``: the pack compiled for a profile)."""
     by_profile: dict[str, list[CheckResult]] = {}
+    staged: dict[str, list[str]] = {}  # per profile, the partitions' staged findings files, in partition order
     ordered = sorted(partitions, key=lambda p: p.partition)
     first = ordered[0].results[0]
     for outcome in ordered:
         for name, result, held in outcome.results:
+            file, count = outcome.staged.get(name, ("", 0))
             # A part with no record and no finding (an empty partition) says nothing, not even its profile.
-            if held or len(result.table):
+            if held or len(result.table) or count:
                 by_profile.setdefault(name, []).append(result)
+            if count:
+                staged.setdefault(name, []).append(file)
     if not by_profile:  # no record anywhere: the result of an empty dataset, as one process gives it
         by_profile[first[0]] = [first[1]]
     unknown = {j for p in partitions for j in p.jurisdictions} - set(known_profiles)
     for outcome in partitions:  # from here on the findings are held once, in by_profile (millions of rows at scale)
         outcome.results = []
-    joined = merge_results([_join(name, by_profile.pop(name), manifest, compiled(name), lang) for name in sorted(by_profile)])
+    joined = merge_results([_join(name, by_profile.pop(name), staged.get(name, []), manifest, compiled(name), lang)
+                            for name in sorted(by_profile)])
     notes = [InputNote(**n) for n in manifest.notes]
     if not profile:
         if unknown:
@@ -58,29 +64,28 @@ def collect(partitions: list[PartitionResult], manifest: Manifest, compiled: Cal
     return joined
 
 
-def _join(name: str, results: list[CheckResult], manifest: Manifest, compiled: CompiledPack, lang: str) -> CheckResult:
-    """One profile's results over the partitions: findings joined in partition order and sorted stably."""
+def _join(name: str, results: list[CheckResult], staged: list[str], manifest: Manifest, compiled: CompiledPack, lang: str) -> CheckResult:
+    """One profile's results over the partitions: findings joined in partition order and sorted stably
+    (``finding_table.finish``); those staged on disk are read back as Arrow, one partition at a time."""
     first = results[0]
-    tables = [r.table for r in results]
     records = {t: sum(r.records[t] for r in results) for t in first.records}
     timings = {k: sum(r.timings.get(k, 0.0) for r in results) for k in first.timings}
-    del results[1:]  # the partitions' tables now live only in ``tables``, freed once joined
-    absent = pd.concat([t[t["rule_id"] == ABSENT] for t in tables], ignore_index=True)
+    inline = [r.table for r in results]  # every finding, or (with staging) only the PF-D03-ABSENT ones
+    del results[1:]  # the partitions' tables now live only in ``inline``, freed once joined
+    absent = pd.concat([t[t["rule_id"] == ABSENT] for t in inline], ignore_index=True)
+    parts = [staging.part(t[t["rule_id"] != ABSENT]) for t in inline if (t["rule_id"] != ABSENT).any()]
+    inline.clear()
+    parts += [staging.read_part(f) for f in staged]
     if len(absent):
-        tables = [t[t["rule_id"] != ABSENT] for t in tables] + [_absent_findings(absent, first.rules_in_force, manifest, compiled, lang)]
-    if len(tables) > 1:
-        joined = pd.concat(tables, ignore_index=True)
-        tables.clear()
-        table = finding_table.sort_table(joined)
-        del joined
-    else:
-        table = tables[0]
+        parts.append(_absent_findings(absent, first.rules_in_force, manifest, compiled, lang))
+    table = finding_table.finish(parts)
+    parts.clear()
     return CheckResult(table, first.as_of, first.profile, first.pack_version, records, list(first.rules_in_force),
                        timings=timings, as_of_dates=list(first.as_of_dates), sources=dict(first.sources),
                        row_accounting={(r["source"], r["table"]): RowCount(**r) for r in manifest.row_accounting})
 
 
-def _absent_findings(rows: pd.DataFrame, in_force: list[str], manifest: Manifest, compiled: CompiledPack, lang: str) -> pd.DataFrame:
+def _absent_findings(rows: pd.DataFrame, in_force: list[str], manifest: Manifest, compiled: CompiledPack, lang: str) -> pa.Table:
     """The partitions' PF-D03-ABSENT findings as one per rule, counting every partition's records (made by the
     evaluator's own ``d03_findings``, so the text is the one a single process writes)."""
     counts: dict[str, int] = {}
@@ -97,4 +102,4 @@ def _absent_findings(rows: pd.DataFrame, in_force: list[str], manifest: Manifest
         absent = absent_inputs(cr, compiled, set(manifest.absent_columns.get(cr.rule.table, [])), absent_tables)
         blamed = {b: np.ones(n, bool) for b, label in absent.items() if label in what[rule_id]}
         findings += d03_findings(cr, [{}] * n, blamed, absent, compiled, lang)
-    return finding_table.finish([finding_table.from_findings(findings)])
+    return finding_table.from_findings(findings)

@@ -23,6 +23,7 @@ from typing import Any
 
 from perfrules.distributed.collect import collect
 from perfrules.distributed.layout import Manifest, is_partitioned, read_manifest
+from perfrules.distributed.staging import new_run_folder, remove_run_folder
 from perfrules.distributed.task import PartitionResult, check_partition
 from perfrules.errors import InputError, Problem, UsageError, Where
 from perfrules.evaluation.check import CheckResult, merge_results
@@ -86,13 +87,14 @@ class RunInfo:
     tasks_seconds: float = 0.0  # from the first task submitted to the last result in: loading and checking the partitions
     worker_seconds: dict[str, float] = field(default_factory=dict)
     dashboard: str | None = None
+    staged: bool = False  # the partitions' findings came back as files (not through the cluster)
 
     def as_json(self) -> dict[str, Any]:
         """For summary.json: the engine, partitions and workers."""
         return {"name": "dask", "partitions": self.partitions, "workers": len(self.workers),
                 "memory_limit": self.memory_limit, "worker_peak_rss": self.worker_peak_rss,
                 "workers_replaced": len(set(self.worker_peak_rss) - set(self.workers)),
-                "dashboard": self.dashboard, "wall_seconds": round(self.wall_seconds, 3), "tasks_seconds": round(self.tasks_seconds, 3),
+                "dashboard": self.dashboard, "findings_staged": self.staged, "wall_seconds": round(self.wall_seconds, 3), "tasks_seconds": round(self.tasks_seconds, 3),
                 "worker_seconds": {k: round(v, 3) for k, v in self.worker_seconds.items()}}
 
 
@@ -108,18 +110,9 @@ def check_partitioned(folder: str | Path, pack: RulePack, profile: str | None, a
     when = as_of or (dt.date.fromisoformat(manifest.as_of) if manifest.as_of else dt.date.today())
     info = RunInfo(manifest.partitions)
     t0 = time.perf_counter()
-    args = (manifest, pack, profile, when, lang)
-    if client is not None:
-        outcomes = _run_on(client, str(folder), args, manifest.partitions, progress, info)
-    elif options is None:
-        outcomes = []
-        for i in range(manifest.partitions):
-            outcomes.append(_checked(check_partition(str(folder), manifest, i, pack, profile, when, lang)))
-            if progress:
-                progress(i + 1, manifest.partitions)
-    else:
-        with _client(options) as client:
-            outcomes = _run_on(client, str(folder), args, manifest.partitions, progress, info)
+    run_folder = new_run_folder(folder)  # the tasks' findings come back as files in it (None: with the results)
+    info.staged = run_folder is not None
+    args = (manifest, pack, profile, when, lang, str(run_folder) if run_folder else None)
     compiled: dict[str, CompiledPack] = {}
 
     def for_profile(name: str) -> CompiledPack:
@@ -127,11 +120,29 @@ def check_partitioned(folder: str | Path, pack: RulePack, profile: str | None, a
             compiled[name] = compile_pack(pack, name)
         return compiled[name]
 
-    result = collect(outcomes, manifest, for_profile, profile, available_profiles(pack), when, lang)
+    try:
+        if client is not None:
+            outcomes = _run_on(client, str(folder), args, manifest.partitions, progress, info)
+        elif options is None:
+            outcomes = []
+            for i in range(manifest.partitions):
+                outcomes.append(_checked(check_partition(str(folder), manifest, i, pack, profile, when, lang, args[-1])))
+                if progress:
+                    progress(i + 1, manifest.partitions)
+        else:
+            with _client(options) as client:
+                outcomes = _run_on(client, str(folder), args, manifest.partitions, progress, info)
+        result = collect(outcomes, manifest, for_profile, profile, available_profiles(pack), when, lang)
+    finally:
+        remove_run_folder(run_folder)
     # The stages ran on the workers, partitions overlapping: their seconds summed over partitions are the
     # engine's detail; this process's clock saw one stage, the distributed check, and reports it as "load".
+    # tasks: the tasks' wall seconds summed; cpu: their CPU seconds (all threads) summed. tasks over
+    # tasks_seconds is how many tasks ran at once on average; cpu over tasks, how many cores a task kept busy.
     info.worker_seconds = {"load": sum(o.seconds.get("load", 0.0) for o in outcomes),
-                           **{k: result.timings.get(k, 0.0) for k in ("facts", "evaluate", "findings")}}
+                           **{k: result.timings.get(k, 0.0) for k in ("facts", "evaluate", "findings")},
+                           "tasks": sum(o.seconds.get("load", 0.0) + o.seconds.get("check", 0.0) for o in outcomes),
+                           "cpu": sum(o.seconds.get("cpu", 0.0) for o in outcomes)}
     info.wall_seconds = time.perf_counter() - t0
     result.timings = {"load": info.wall_seconds, "facts": 0.0, "evaluate": 0.0, "findings": 0.0}
     return result, manifest, info
@@ -146,13 +157,13 @@ def _checked(outcome: PartitionResult) -> PartitionResult:
 def _run_on(client: Any, folder: str, args: tuple[Any, ...], n: int, progress: Progress | None, info: RunInfo) -> list[PartitionResult]:
     from distributed import as_completed
 
-    manifest, pack, profile, when, lang = args
+    manifest, pack, profile, when, lang, run_folder = args
     info.workers = sorted(client.scheduler_info()["workers"])
     info.dashboard = client.dashboard_link if client.scheduler_info().get("services", {}).get("dashboard") else None
     started = time.perf_counter()
     token = uuid.uuid4().hex[:8]
     [pack_data] = client.scatter([pack], broadcast=True)
-    futures = [client.submit(check_partition, folder, manifest, i, pack_data, profile, when, lang,
+    futures = [client.submit(check_partition, folder, manifest, i, pack_data, profile, when, lang, run_folder,
                              key=f"perfrules-partition-{i:05d}-{token}", retries=RETRIES, pure=False) for i in range(n)]
     outcomes: list[PartitionResult] = []
     try:
@@ -191,6 +202,8 @@ def _client(options: DaskOptions) -> Iterator[Any]:
     options.validate()
     from distributed import Client, LocalCluster
 
+    from perfrules.distributed.threads import ArrowThreads
+
     if options.scheduler:
         try:
             client = Client(options.scheduler, timeout="15s")
@@ -204,10 +217,12 @@ def _client(options: DaskOptions) -> Iterator[Any]:
         return
     # On loopback and without a dashboard: a local cluster lives and dies with the command. Its routine
     # warnings (a worker slow to stop) stay out of cron's mail; errors still show.
-    cluster = LocalCluster(n_workers=options.workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+    workers = options.workers or os.cpu_count() or 1
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                            host="127.0.0.1", dashboard_address=None, memory_limit=options.memory_limit or "auto",
                            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"}, silence_logs=logging.ERROR)
     with cluster, Client(cluster) as client:
+        client.register_plugin(ArrowThreads(max(1, (os.cpu_count() or 1) // workers)))  # the workers share the cores
         yield client
 
 

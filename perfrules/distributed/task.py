@@ -8,6 +8,7 @@ joins the profiles, in the order one process joins them.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from perfrules.distributed.layout import Manifest
 from perfrules.distributed.reader import load_partition
+from perfrules.distributed.staging import write_part
 from perfrules.errors import PerfrulesError, Problem
 from perfrules.evaluation.check import CheckResult, check
 from perfrules.inputs.jurisdiction import split_by_jurisdiction
@@ -35,12 +37,19 @@ class PartitionResult:
     # A problem a person can act on (an unreadable partition file), carried back as data: the
     # PerfrulesError holding it does not survive pickling between processes.
     problems: list[Problem] = field(default_factory=list)
+    # With a staging folder: per profile, the file holding the findings and their count (the results then
+    # keep only the PF-D03-ABSENT findings, which ``collect`` makes into one per rule over all partitions).
+    staged: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+
+ABSENT = "PF-D03-ABSENT"
 
 
 def check_partition(folder: str, manifest: Manifest, partition: int, pack: RulePack, profile: str | None,
-                    as_of: dt.date, lang: str) -> PartitionResult:
-    """Load partition ``partition`` of ``folder`` and check it (runs on a worker)."""
-    t0 = time.perf_counter()
+                    as_of: dt.date, lang: str, staging: str | None = None) -> PartitionResult:
+    """Load partition ``partition`` of ``folder`` and check it (runs on a worker); with ``staging``, the
+    findings are written there (``staging.write_part``) instead of coming back with the result."""
+    t0, cpu0 = time.perf_counter(), time.process_time()
     try:
         dataset = load_partition(Path(folder), manifest, partition)
     except PerfrulesError as exc:
@@ -59,4 +68,15 @@ def check_partition(folder: str, manifest: Manifest, partition: int, pack: RuleP
         held = len(part.frame("projects")) + len(part.frame("departments")) > 0
         results.append((name, check(part, compile_pack(pack, name), as_of, lang), held))
     named = {str(j) for t in ("projects", "departments") for j in dataset.frame(t)["jurisdiction"].dropna()}
-    return PartitionResult(partition, results, named, {"load": t1 - t0, "check": time.perf_counter() - t1})
+    staged: dict[str, tuple[str, int]] = {}
+    if staging is not None:
+        for k, (name, result, held) in enumerate(results):
+            table = result.table
+            absent = (table["rule_id"] == ABSENT).to_numpy(dtype=bool)
+            if (~absent).any():
+                staged[name] = (write_part(table[~absent], staging, partition, name), int((~absent).sum()))
+            results[k] = (name, dataclasses.replace(result, found=table[absent], _table=None, _findings=None), held)
+    # cpu: the worker process's CPU seconds for the task, every thread (Arrow's pool too): above the task's
+    # wall time, the task used more than one core.
+    return PartitionResult(partition, results, named, {"load": t1 - t0, "check": time.perf_counter() - t1,
+                                                       "cpu": time.process_time() - cpu0}, staged=staged)

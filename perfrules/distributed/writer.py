@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from perfrules.distributed.layout import DEPARTMENTS, ISSUES, KEY, MANIFEST, Manifest, buckets, is_partitioned, part_name
 from perfrules.errors import InputError, Problem, UsageError, Where
+from perfrules.inputs.column_map import ColumnMap, resolve_map
 from perfrules.inputs.dataset import ROW, SOURCE, Dataset, ValueIssue
 from perfrules.inputs.export import load_export
 from perfrules.language.fields import TABLES
@@ -114,15 +115,17 @@ class PartitionWriter:
         return manifest
 
 
-def partition_export(export: str | Path, out: str | Path, partitions: int) -> Manifest:
-    """Load ``export`` and write it to ``out`` as ``partitions`` partitions (see the module docstring)."""
+def partition_export(export: str | Path, out: str | Path, partitions: int, column_map: ColumnMap | str | None = None) -> Manifest:
+    """Load ``export`` (read through ``column_map``, a map name or file, when given; else the map its manifest
+    names, if any) and write it to ``out`` as ``partitions`` partitions (see the module docstring)."""
     export, out = Path(export), Path(out)
+    chosen = resolve_map(column_map)  # a wrong map is an error before anything is written
     if not export.is_dir():
         raise InputError([Problem("partition.not-export", f"{export} 不是导出目录。", f"{export} is not an export folder.",
                                   Where(file=str(export)), "partition 读取一个导出目录（每表一个 CSV/XLSX/Parquet 文件）。",
                                   "partition reads one export folder (one CSV/XLSX/Parquet file per table).")])
     with writing_folder(out, partitions) as writer:
-        writer.add(load_export(export, str(export)))
+        writer.add(load_export(export, str(export), chosen))
         return writer.finish([str(export)])
 
 
