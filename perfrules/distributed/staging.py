@@ -26,11 +26,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-import perfrules.findings.table as finding_table
+from perfrules.findings.schema import PARTS  # the findings table's columns but its key (``finish`` adds it again)
 
 STAGING = "_staging"
-# The columns of a findings table but its key (``finding_table.finish`` adds the key again when it joins them).
-SCHEMA = pa.schema([(c, finding_table.column_type(c)) for c in finding_table.COLUMNS if c != "key"])
 
 
 OWNER = "owner.json"
@@ -90,7 +88,7 @@ def remove_run_folder(folder: Path | None) -> None:
 
 def part(table: pd.DataFrame) -> pa.Table:
     """A findings table as a part for ``finding_table.finish`` (its key dropped: ``finish`` adds it again)."""
-    return pa.Table.from_pandas(table.drop(columns="key"), preserve_index=False).cast(SCHEMA)
+    return pa.Table.from_pandas(table.drop(columns="key"), preserve_index=False).cast(PARTS)
 
 
 def write_part(table: pd.DataFrame, folder: str, partition: int, profile: str) -> str:
@@ -107,4 +105,4 @@ def write_part(table: pd.DataFrame, folder: str, partition: int, profile: str) -
 
 def read_part(path: str) -> pa.Table:
     """A staged part back as Arrow, with the findings table's column types."""
-    return pq.read_table(path).cast(SCHEMA)
+    return pq.read_table(path).cast(PARTS)
