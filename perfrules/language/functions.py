@@ -15,7 +15,9 @@ unknown, except where the rows already decide it (``any`` with a true row, ``all
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,34 @@ TABLE_ORDER = {"evaluations": "year", "payments": "date", "monitoring": "month",
 # Tables whose rows of one order value rank by authority: the column ranked, and the pack parameter
 # listing its values from the most authoritative (a value not listed ranks after every listed one).
 TABLE_RANK = {"evaluations": ("evaluator", "evaluation_precedence")}
+
+# The pack's default for ``params.evaluation_precedence`` (rules/pack.yaml; a test keeps the two equal). The
+# loaders fill a project's prior-year evaluation (``prior_*``) before any profile is chosen, so they read it here.
+EVALUATION_PRECEDENCE = ("财政重点评价", "第三方", "部门评价", "单位自评")
+
+
+def authority_ranks(table: str, params: dict[str, Any]) -> tuple[str, dict[Any, int]] | None:
+    """The column a table ranks its rows of one period by, and each value's rank (0 the most authoritative;
+    a value not listed, or missing, ranks ``len(ranks)``: after every listed one), or None for a table without.
+
+    The one definition of "the most authoritative evaluation": ``top``/``streak`` read it, and so do the
+    loaders when they take a project's prior-year evaluation from the evaluations table. Among rows of
+    equal rank the first in file order leads."""
+    if table not in TABLE_RANK:
+        return None
+    column, param = TABLE_RANK[table]
+    return column, {v: i for i, v in enumerate(params.get(param) or [])}
+
+
+def leading_row(rows: Sequence[Mapping[str, Any]], params: dict[str, Any], table: str = "evaluations") -> int | None:
+    """The position of the most authoritative of ``rows`` (rows of one period, in file order), or None when none."""
+    rank = authority_ranks(table, params)
+    if not rows:
+        return None
+    if rank is None:
+        return 0
+    column, ranks = rank
+    return min(range(len(rows)), key=lambda i: (ranks.get(rows[i].get(column), len(ranks)), i))
 
 # Tables whose ``streak`` counts periods, not rows: one per distinct order value before the record's
 # fiscal year, read from its leading row (an evaluated year, from its most authoritative evaluation).

@@ -23,7 +23,7 @@ import pandas as pd
 
 from perfrules.evaluation.context import distinct_values
 from perfrules.evaluation.functions.forms import AggregateForms, RelatedColumns, RelatedRow, RelatedRows
-from perfrules.language.functions import STREAK_BY_PERIOD, TABLE_ORDER, TABLE_RANK
+from perfrules.language.functions import STREAK_BY_PERIOD, TABLE_ORDER, authority_ranks
 
 
 def _split(rel: RelatedRows) -> tuple[list[RelatedRow], bool, int]:
@@ -169,12 +169,7 @@ def _extreme_vectorised(cols: RelatedColumns, func: str) -> pd.Series:
 
 # -- reading order, for streak and top -------------------------------------------------------------------
 
-def _rank(table: str, params: dict[str, Any]) -> tuple[str, dict[Any, int]] | None:
-    """The column a table ranks its rows by and each value's rank (0 the most authoritative), or None."""
-    if table not in TABLE_RANK:
-        return None
-    column, param = TABLE_RANK[table]
-    return column, {v: i for i, v in enumerate(params.get(param) or [])}
+_rank = authority_ranks  # the one definition of authority, shared with the loaders' prior-year evaluation
 
 
 def _ordered(rel: RelatedRows) -> list[RelatedRow]:
