@@ -188,7 +188,7 @@ def test_aggregate_forms_agree(name, table, data, as_of):
 # What each aggregate gives a record with no rows in a supplied table (supplied means complete), and over a
 # table the input does not have at all (missing: the rule reports PF-D03-ABSENT).
 NO_ROWS = {"count": 0.0, "count_distinct": 0.0, "sum": 0.0, "any": False, "all": True, "streak": 0.0,
-           "min": None, "max": None, "top": None}
+           "min": None, "max": None, "top": None, "streak_start": None}
 
 
 def test_every_aggregate_says_what_no_rows_mean():

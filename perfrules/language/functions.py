@@ -7,7 +7,7 @@ a signature stands for "the same type as the first argument" (for an aggregate: 
 Aggregates run over a record's rows in a related table. **Supplied means complete**: a table the
 input has (an export's table file, a submission's list key, even ``[]``) is the whole record of it,
 so a record with no rows there has none: ``count`` 0, ``count_distinct`` 0, ``sum`` 0, ``any``
-false, ``all`` true, ``streak`` 0; ``min``/``max``/``top`` of no rows have no value (missing). Over a
+false, ``all`` true, ``streak`` 0; ``min``/``max``/``top``/``streak_start`` of no rows have no value (missing). Over a
 table the input does not have at all, every aggregate is missing (and the rule reports
 ``PF-D03-ABSENT``). A row whose ``where`` (or ``streak``'s condition) is unknown makes the aggregate
 unknown, except where the rows already decide it (``any`` with a true row, ``all`` with a false one).
@@ -65,6 +65,12 @@ AGGREGATE_FUNCTIONS: dict[str, Signature] = {
         "number",
         doc="streak(t, cond): how many of the most recent rows in a row meet cond (evaluations: evaluated years "
             "before the fiscal year, each read from its most authoritative evaluation)",
+    ),
+    "streak_start": Signature(
+        ("table", "any", "bool"),
+        "T",
+        doc="streak_start(t, value, cond): value on the earliest row of the run streak(t, cond) counts (where that run "
+            "began; missing when the most recent row does not meet cond)",
     ),
     "top": Signature(
         ("table", "any", "bool?"),
