@@ -105,7 +105,7 @@ def test_prior_evaluation_filled_from_the_evaluations_table(county):
 
 
 @pytest.mark.parametrize("twice", [False, True])
-def test_prior_evaluation_is_the_last_row_of_the_year_before(tmp_path, twice):
+def test_prior_evaluation_is_the_leading_row_of_the_year_before(tmp_path, twice):
     # With each project id once, evaluations are matched by id and year; a project with two records
     # (twice=True) is matched on id and fiscal year together. Both give each record its own prior year.
     folder = tmp_path / "export"
@@ -117,7 +117,7 @@ def test_prior_evaluation_is_the_last_row_of_the_year_before(tmp_path, twice):
         "A-1,2021,良,true\nA-1,2021,差,false\nA-1,2022,优,true\nB-1,2021,差,true\nC-1,2021,差,true\n", encoding="utf-8")
     p = load_export(folder).frame("projects")
     got = [(r.project_id, r.fiscal_year, r.prior_grade, r.prior_published, r.prior_year) for r in p.itertuples()]
-    want = [("A-1", 2022, "差", False, 2021),    # two 2021 rows: the last one wins
+    want = [("A-1", 2022, "良", True, 2021),     # two 2021 rows of equal authority (no evaluator): the first leads, as in top()
             ("B-1", 2022, "中", True, 2021)]     # a grade the projects table gives is kept
     assert got == want + ([("A-1", 2023, "优", True, 2022)] if twice else [])
 

@@ -33,17 +33,23 @@ DATE = st.one_of(st.none(), st.dates(dt.date(2020, 12, 1), dt.date(2023, 2, 1)))
 TEXT = st.one_of(st.none(), st.sampled_from(["差", "低", "一般", "优", "产出指标", ""]))
 ITEMS = st.one_of(st.none(), st.lists(st.sampled_from(["运行成本", "管理效率", "履职效能"]), max_size=3))
 GRADES = {"一般": "中", "低": "差"}
+LEAP_DATE = st.one_of(DATE, st.sampled_from([dt.date(2024, 2, 29), dt.date(2020, 2, 29), dt.date(2023, 3, 1), dt.date(2262, 1, 1)]))
+YEARS = st.one_of(st.none(), st.sampled_from([0, 1, -1, 4, 2.5]))
+TARGET_TEXT = st.one_of(st.none(), st.sampled_from(["≥35公里", "95%", "１２０００人", "两万人", "百分之九十", "按计划完成",
+                                                    "逐步提高", "一般", "进一步提高", "≥上年", ""]))
 
 # Per function: each argument's rows (a strategy per row) and its column dtype, or a constant ("const").
 ARGUMENTS: dict[str, list[tuple[Any, str]]] = {
     "fy_date": [(st.sampled_from(["10-31", "06-30", "01-01", "12-31"]), "const")],
     "month_end": [(MONTH, "Float64")],
     "days_between": [(DATE, "datetime64[ns]"), (DATE, "datetime64[ns]")],
+    "add_years": [(LEAP_DATE, "datetime64[ns]"), (YEARS, "Float64")],
     "year": [(DATE, "datetime64[ns]")],
     "month": [(DATE, "datetime64[ns]")],
     "months_elapsed": [],
     "len": [(ITEMS, "object")],
     "abs": [(NUMBER, "Float64")],
+    "has_number": [(TARGET_TEXT, "string")],
     "coalesce": [(NUMBER, "Float64"), (NUMBER, "Float64"), (NUMBER, "Float64")],
     "lookup": [(TEXT, "string"), (st.just(GRADES), "const")],
     "missing_items": [(st.just(["运行成本", "管理效率", "履职效能"]), "const"), (ITEMS, "object")],
@@ -182,7 +188,7 @@ def test_aggregate_forms_agree(name, table, data, as_of):
 # What each aggregate gives a record with no rows in a supplied table (supplied means complete), and over a
 # table the input does not have at all (missing: the rule reports PF-D03-ABSENT).
 NO_ROWS = {"count": 0.0, "count_distinct": 0.0, "sum": 0.0, "any": False, "all": True, "streak": 0.0,
-           "min": None, "max": None, "top": None}
+           "min": None, "max": None, "top": None, "streak_start": None}
 
 
 def test_every_aggregate_says_what_no_rows_mean():

@@ -45,13 +45,15 @@ ROWS = {
     "evaluations": [{"year": 2021, "grade": "差", "score": 55}],
 }
 NO_ROWS = {"count": 0.0, "count_distinct": 0.0, "sum": 0.0, "any": False, "all": True, "streak": 0.0,
-           "min": None, "max": None, "top": None}
+           "min": None, "max": None, "top": None, "streak_start": None}
 
 
 def _expr(func: str, table: str) -> str:
     value, cond, _ = TABLES[table]
     if func in ("count", "any", "all", "streak"):
         return f"{func}({table}, {cond})"
+    if func == "streak_start":
+        return f"{func}({table}, {value}, {cond})"
     if func == "sum" and table == "monitoring":
         value = "1"  # sum takes a number; a monitoring report has none
     return f"{func}({table}, {value})"

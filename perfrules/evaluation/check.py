@@ -9,6 +9,7 @@ not once per row.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import time
@@ -181,6 +182,7 @@ class Decision:
     fired: np.ndarray
     unknown: np.ndarray
     severity: np.ndarray
+    escalation_unknown: np.ndarray | None = None  # per fired row: its escalation could not be decided
 
 
 def decide(cr: CompiledRule, facts: FactFrames, compiled: CompiledPack, as_of: dt.date,
@@ -194,10 +196,12 @@ def decide(cr: CompiledRule, facts: FactFrames, compiled: CompiledPack, as_of: d
     else:
         fired, unknown = np.zeros(0, bool), np.zeros(0, bool)
     severity = np.full(int(fired.sum()), cr.rule.severity, dtype=object)
+    escalation_unknown = None
     if cr.escalate is not None and fired.any():
-        up = evaluate_truth(cr.escalate, ctx).true
-        severity[up[fired]] = cr.rule.escalate_severity
-    return Decision(fired, unknown, severity)
+        up = evaluate_truth(cr.escalate, ctx)
+        severity[up.true[fired]] = cr.rule.escalate_severity
+        escalation_unknown = up.unknown[fired]  # fires at its base severity, and a D03 names what is missing
+    return Decision(fired, unknown, severity, escalation_unknown)
 
 
 def rule_findings(cr: CompiledRule, decision: Decision, facts: FactFrames, dataset: Dataset, compiled: CompiledPack,
@@ -208,6 +212,12 @@ def rule_findings(cr: CompiledRule, decision: Decision, facts: FactFrames, datas
     if decision.fired.any():
         fired = fired_texts(cr, np.flatnonzero(decision.fired), decision.severity, compiled.params, as_of, lang, shown)
     undecided = _unknown_findings(cr, frame, decision.unknown, dataset, facts, compiled, lang) if decision.unknown.any() else []
+    if decision.escalation_unknown is not None and decision.escalation_unknown.any():
+        sub = frame.iloc[np.flatnonzero(decision.fired)[decision.escalation_unknown]]
+        blamed = blame(cr.escalate, Context(sub, compiled.params, as_of)) if cr.escalate is not None else {}
+        undecided += escalation_findings(cr, [sub.iloc[j] for j in range(len(sub))], blamed,
+                                         lambda name: sub[name].isna().to_numpy(), dataset.absent_columns.get(cr.rule.table, set()),
+                                         facts.absent_tables, compiled, lang)
     return fired, undecided
 
 
@@ -370,6 +380,46 @@ def d03_findings(cr: CompiledRule, rows: Sequence[Mapping[str, Any]], base_blame
             f"规则 {cr.rule.id}（{cr.rule.title}）需要的数据缺失：{'、'.join(names) or '?'}；无法判断是否合规。",
             f"rule {cr.rule.id} ({cr.rule.title_en}) needs data the record lacks: {', '.join(names) or '?'}; compliance cannot be decided.",
             {"rule": cr.rule.id, "missing": names}, _location(row), lang))
+    return out
+
+
+def escalation_findings(cr: CompiledRule, rows: Sequence[Mapping[str, Any]], blamed: dict[str, np.ndarray],
+                        isna: Callable[[str], np.ndarray], absent_columns: set[str], absent_tables: set[str],
+                        compiled: CompiledPack, lang: str) -> list[Finding]:
+    """D03 findings for the records where a rule fired at its base severity because the value its escalation
+    needs is missing (catalogue round 2, e.g. P08 without a prior-year amount): one per record naming that value,
+    or one per rule when it is a column or table the whole input lacks."""
+    assert cr.escalate is not None
+    esc = dataclasses.replace(cr, value_leaves=tuple(r for r in E.value_refs(cr.escalate)
+                                                     if r.space in ("field", "derived", "fact")))
+    base_blame = base_inputs_blamed(esc, compiled, blamed, isna, len(rows))
+    absent = absent_inputs(esc, compiled, absent_columns, absent_tables)
+    base, rule, up = _base_inputs(esc, compiled), cr.rule, cr.rule.escalate_severity
+    none = np.zeros(len(rows), bool)
+    out: list[Finding] = []
+    lacks_absent = np.logical_or.reduce([base_blame.get(n, none) for n in absent]) if absent else none
+    others = [m for n, m in base_blame.items() if n not in absent]
+    summarised = lacks_absent & ~(np.logical_or.reduce(others) if others else none)
+    if summarised.any():
+        what = sorted({absent[n] for n in absent if (base_blame.get(n, none) & summarised).any()})
+        n = int(summarised.sum())
+        out.append(_data_finding(
+            "PF-D03-ABSENT", rule.id, None, None, None,
+            f"输入中没有规则 {rule.id} 判断是否升为\"{up}\"所需的 {'、'.join(what)}：{n} 条记录已按\"{rule.severity}\"报告，未能判断是否应为\"{up}\"。",
+            f"the input has no {', '.join(what)}, which rule {rule.id} needs to decide whether to escalate to {up}: "
+            f"{n} record(s) were reported at {rule.severity}, and whether they are {up} could not be decided.",
+            {"rule": rule.id, "absent": what, "records": n, "escalate": up}, {}, lang))
+    for j in np.flatnonzero(~summarised):
+        row = rows[int(j)]
+        names = list(dict.fromkeys(absent.get(n) or _label(base.get(n) or E.Ref("field", n), compiled)
+                                   for n in base_blame if base_blame[n][j])) or ["?"]
+        out.append(_data_finding(
+            "PF-D03-MISSING", rule.id, _opt_str(row.get("project_id")), _opt_int(row.get("fiscal_year")),
+            _opt_str(row.get("department")),
+            f"规则 {rule.id}（{rule.title}）已按\"{rule.severity}\"报告；判断是否升为\"{up}\"所需的数据缺失：{'、'.join(names)}。",
+            f"rule {rule.id} ({rule.title_en}) was reported at {rule.severity}; whether it is {up} cannot be decided, "
+            f"as the record lacks {', '.join(names)}.",
+            {"rule": rule.id, "missing": names, "escalate": up}, _location(row), lang))
     return out
 
 

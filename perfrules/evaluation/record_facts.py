@@ -20,6 +20,7 @@ from perfrules.inputs.placement import RowCount
 from perfrules.inputs.submission import flatten_submission, submission_row_accounting, unplaceable_record_issues
 from perfrules.inputs.values import ValueUnreadable, parse_value
 from perfrules.language.fields import TABLES
+from perfrules.language.functions import EVALUATION_PRECEDENCE, leading_row
 from perfrules.rulepack.compile import CompiledPack
 
 RELATED = ("indicators", "payments", "monitoring")
@@ -65,7 +66,7 @@ def submission_records(projects: list[Any], departments: list[Any], name: str, p
                                if fy is not None and (year := _num(r.get("year"))) is not None and year <= fy]
                               if "evaluations" in present else None)
         records.append(Record(values, rel))
-    departments_out = [Record(values, {}) for values in typed["departments"]]
+    departments_out = [Record(values, {}) for values in [*typed["departments"], *_departments_of_projects(typed, present)]]
     issues += unplaceable_record_issues(typed, name, {i.cell for i in issues})
     return SubmissionRecords(records, departments_out, issues, present, flat.notes, submission_row_accounting(flat, name))
 
@@ -103,16 +104,37 @@ def _typed_row(table: str, raw: dict[str, Any], source: str, label: str, issues:
     return out
 
 
+def _departments_of_projects(typed: dict[str, list[dict[str, Any]]], present: set[str]) -> list[dict[str, Any]]:
+    """Mirror of perfrules.inputs.dataset.add_departments_of_projects: a record, with nothing recorded, for each
+    department with projects in a fiscal year but no row in the supplied departments table."""
+    if "departments" not in present:
+        return []
+    known = {(d.get("department"), _num(d.get("fiscal_year"))) for d in typed["departments"]}
+    added: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for p in typed["projects"]:
+        key = (p.get("department"), _num(p.get("fiscal_year")))
+        if None in key or key in known or key in added:
+            continue
+        added[key] = {**{c.name: None for c in TABLES["departments"].columns},
+                      "department": p["department"], "fiscal_year": p["fiscal_year"], "jurisdiction": p.get("jurisdiction"),
+                      SOURCE: p.get(SOURCE), ROW: p.get(ROW)}
+    return list(added.values())
+
+
 def _fill_prior(projects: list[dict[str, Any]], evaluations: list[dict[str, Any]]) -> None:
-    """Mirror of perfrules.inputs.dataset.fill_prior_from_evaluations for one submission."""
-    last: dict[tuple[Any, Any], dict[str, Any]] = {}
+    """Mirror of perfrules.inputs.dataset.fill_prior_from_evaluations for one submission: a project's prior-year
+    evaluation is the leading one of that year (``leading_row``: the most authoritative, then the first)."""
+    of_year: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
     for row in evaluations:
         year = _num(row.get("year"))
-        last[(row.get("project_id"), None if year is None else year + 1)] = row
+        of_year.setdefault((row.get("project_id"), None if year is None else year + 1), []).append(row)
+    params = {"evaluation_precedence": list(EVALUATION_PRECEDENCE)}
     for p in projects:
-        prior = last.get((p.get("project_id"), _num(p.get("fiscal_year"))))
-        if prior is None:
+        rows = of_year.get((p.get("project_id"), _num(p.get("fiscal_year")))) or []
+        lead = leading_row(rows, params)
+        if lead is None:
             continue
+        prior = rows[lead]
         for name in PRIOR_FROM_EVALUATION:
             col = f"prior_{name}"
             if p.get(col) is None and prior.get(name) is not None:

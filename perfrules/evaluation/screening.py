@@ -24,6 +24,7 @@ from perfrules.evaluation.check import (
     absent_inputs,
     base_inputs_blamed,
     d03_findings,
+    escalation_findings,
     issue_findings,
     note_error,
     rule_finding,
@@ -145,6 +146,7 @@ def _screen_group(compiled: CompiledPack, program: Program, engine: DurableEngin
         if not rules or not recs:
             continue
         undecided: dict[str, list[dict[str, Any]]] = {}
+        escalation_undecided: dict[str, list[dict[str, Any]]] = {}
         for i, rec in enumerate(recs):
             values = record_values(rec, compiled, table, as_of)
             fired = engine.match(_fact(program, values, compiled, as_of), f"{table}-{i}")
@@ -153,19 +155,33 @@ def _screen_group(compiled: CompiledPack, program: Program, engine: DurableEngin
                 if f"{rid}|T" in fired:
                     severity = cr.rule.escalate_severity if cr.rule.escalate_severity and f"{rid}|E" in fired else cr.rule.severity
                     out.append(rule_finding(cr, values, severity, compiled.params, as_of, lang))
+                    if (cr.escalate is not None and f"{rid}|E" not in fired
+                            and evaluate(cr.escalate, values, compiled.params, as_of) is None):
+                        escalation_undecided.setdefault(rid, []).append(values)
                 elif f"{rid}|F" not in fired:
                     undecided.setdefault(rid, []).append(values)
+        for cr in rules:
+            rows = escalation_undecided.get(cr.rule.id)
+            if rows and cr.escalate is not None:
+                out += escalation_findings(cr, rows, _blamed(cr.escalate, rows, compiled, as_of), _isna(rows), set(),
+                                           absent_tables, compiled, lang)
         for cr in rules:
             rows = undecided.get(cr.rule.id)
             if not rows:
                 continue
-            blamed_sets = [blame(cr.condition, v, compiled.params, as_of) for v in rows]
-            names = set().union(*blamed_sets)
-            blamed = {n: np.array([n in b for b in blamed_sets]) for n in names}
-            isna = lambda name: np.array([v.get(name) is None for v in rows])  # noqa: E731, B023 (used within this iteration)
-            base = base_inputs_blamed(cr, compiled, blamed, isna, len(rows))
+            base = base_inputs_blamed(cr, compiled, _blamed(cr.condition, rows, compiled, as_of), _isna(rows), len(rows))
             out += d03_findings(cr, rows, base, absent_inputs(cr, compiled, set(), absent_tables), compiled, lang)
     return out
+
+
+def _blamed(node: Any, rows: list[dict[str, Any]], compiled: CompiledPack, as_of: dt.date) -> dict[str, np.ndarray]:
+    """For each leaf, the records (of ``rows``) whose missing value of it leaves ``node`` unknown."""
+    blamed_sets = [blame(node, v, compiled.params, as_of) for v in rows]
+    return {n: np.array([n in b for b in blamed_sets]) for n in set().union(*blamed_sets)}
+
+
+def _isna(rows: list[dict[str, Any]]) -> Any:
+    return lambda name: np.array([v.get(name) is None for v in rows])
 
 
 def _fact(program: Program, values: dict[str, Any], compiled: CompiledPack, as_of: dt.date) -> dict[str, Any]:

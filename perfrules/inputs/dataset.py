@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +25,7 @@ from perfrules.inputs.keys import joined, key_text, positions, same_year, unique
 from perfrules.inputs.placement import REASONS, UNPLACEABLE, RowCount, describe_rows, place_rows, set_aside_rows
 from perfrules.inputs.values import FIRST_YEAR, LAST_YEAR, ParsedColumn, parse_column
 from perfrules.language.fields import TABLES, Column, Table
+from perfrules.language.functions import EVALUATION_PRECEDENCE, authority_ranks
 
 SOURCE, ROW = "_source", "_row"
 PARALLEL_ROWS = 100_000  # below this, threads cost more than they save
@@ -187,8 +188,10 @@ PRIOR_FROM_EVALUATION = ("year", "grade", "score", "self_evaluated", "evaluator"
                          "rectification", "published")
 
 
-def fill_prior_from_evaluations(ds: Dataset, ids: pa.Array | None) -> None:
-    """Fill a project's missing ``prior_*`` values from its evaluation row of the year before its fiscal year.
+def fill_prior_from_evaluations(ds: Dataset, ids: pa.Array | None,
+                                precedence: Sequence[str] = EVALUATION_PRECEDENCE) -> None:
+    """Fill a project's missing ``prior_*`` values from its evaluation of the year before its fiscal year:
+    the most authoritative one when that year has several (``authority_ranks``, as ``top()`` reads them).
 
     Exports often carry the prior-year evaluation only in the evaluations table; a value the projects
     table does give always wins. ``ids`` are the projects' ids when each is unique (``unique_keys``), else None.
@@ -196,7 +199,7 @@ def fill_prior_from_evaluations(ds: Dataset, ids: pa.Array | None) -> None:
     if "evaluations" not in ds.present or ds.frame("projects").empty:
         return
     projects, ev = ds.frame("projects"), ds.frame("evaluations")
-    pos = prior_evaluations(projects, ev, ids)
+    pos = prior_evaluations(projects, ev, ids, precedence)
     matched = pos >= 0
     take = pa.array(np.maximum(pos, 0))
     absent = ds.absent_columns.get("projects", set())
@@ -222,16 +225,28 @@ def fill_prior_from_evaluations(ds: Dataset, ids: pa.Array | None) -> None:
         absent.discard(col)
 
 
-def prior_evaluations(projects: pd.DataFrame, ev: pd.DataFrame, ids: pa.Array | None) -> np.ndarray:
-    """For each project, the position of its evaluation of the year before its fiscal year (the last such row), or -1."""
+def prior_evaluations(projects: pd.DataFrame, ev: pd.DataFrame, ids: pa.Array | None,
+                      precedence: Sequence[str] = EVALUATION_PRECEDENCE) -> np.ndarray:
+    """For each project, the position of its leading evaluation of the year before its fiscal year (the most
+    authoritative; of equally ranked rows the first in file order), or -1."""
+    # Evaluation rows in leading order: by authority, then file order (a stable sort keeps it among equals).
+    ranked = authority_ranks("evaluations", {"evaluation_precedence": list(precedence)})
+    assert ranked is not None
+    column, ranks = ranked
+    codes, values = pd.factorize(ev[column], use_na_sentinel=True) if column in ev else (np.full(len(ev), -1), [])
+    per_value = np.array([ranks.get(v, len(ranks)) for v in values] + [len(ranks)], dtype=np.int64)
+    leading = np.argsort(per_value[codes], kind="stable")  # (code -1, missing, takes the last: not listed)
     if ids is None:  # a project with two records: match on id and year together
-        return positions(joined(projects["project_id"], projects["fiscal_year"]),
-                         joined(ev["project_id"], ev["year"].astype("Int64") + 1), last=True)
+        keys = joined(ev["project_id"], ev["year"].astype("Int64") + 1).take(pa.array(leading))
+        found = positions(joined(projects["project_id"], projects["fiscal_year"]), keys)  # the first in leading order
+        return np.where(found >= 0, leading[np.maximum(found, 0)], -1)
     # Each project id once: find each evaluation's project by id alone (no joined text keys for millions of rows).
     owner = positions(key_text(ev["project_id"]), ids)
     of_prior_year = (owner >= 0) & same_year(years(ev["year"]) + 1, years(projects["fiscal_year"])[np.maximum(owner, 0)])
+    candidates = leading[of_prior_year[leading]]
+    owners, first = np.unique(owner[candidates], return_index=True)  # each project's first row in leading order
     out = np.full(len(projects), -1, dtype=np.int64)
-    np.maximum.at(out, owner[of_prior_year], np.flatnonzero(of_prior_year))  # the last row wins
+    out[owners] = candidates[first]
     return out
 
 
@@ -268,10 +283,41 @@ def assemble(frames: dict[str, list[pd.DataFrame]], unreadable: dict[tuple[str, 
     ds.issues.extend(unplaceable_issues(tables, headers or {}, {i.cell for i in ds.issues}))
     ids = unique_keys(tables["projects"]["project_id"]) if len(tables["projects"]) else None
     fill_prior_from_evaluations(ds, ids)
+    add_departments_of_projects(ds)
     duplicates = duplicate_records_note(tables["projects"]) if ids is None else None  # unique ids: no project twice
     if duplicates is not None:
         ds.notes.append(duplicates)
     return ds
+
+
+def add_departments_of_projects(ds: Dataset) -> None:
+    """A department with projects in a fiscal year but no row in a supplied departments table gets a record with
+    nothing recorded (catalogue round 2, P16: it has no overall goal). It is placed where its first project is
+    (file and row), takes that project's jurisdiction, and is not counted as a row read."""
+    if "departments" not in ds.present:
+        return  # an absent table is missing data, not an empty record
+    projects, departments = ds.frame("projects"), ds.frame("departments")
+    if projects.empty:
+        return
+    # (department, year) as one integer per row: no text keys for millions of projects
+    codes, names = pd.factorize(projects["department"], use_na_sentinel=True)
+    project_years, dept_years = years(projects["fiscal_year"]), years(departments["fiscal_year"])
+    project_keys = codes * 100_000 + np.nan_to_num(project_years).astype(np.int64)
+    dept_codes = pd.Index(names).get_indexer(departments["department"].astype(object).where(departments["department"].notna(), None))
+    has_row = (dept_codes >= 0) & ~np.isnan(dept_years)
+    dept_keys = dept_codes[has_row] * 100_000 + dept_years[has_row].astype(np.int64)
+    lacking = (codes >= 0) & ~np.isnan(project_years) & ~np.isin(project_keys, dept_keys)
+    if not lacking.any():
+        return
+    at = np.flatnonzero(lacking)
+    of = projects.iloc[at[pd.Series(project_keys[at]).drop_duplicates().index]]
+    added = pd.DataFrame({c: pd.Series([None] * len(of), dtype=departments[c].dtype)
+                          for c in departments.columns if c not in (SOURCE, ROW)})
+    for c in ("department", "fiscal_year", "jurisdiction"):
+        added[c] = of[c].astype(departments[c].dtype).to_numpy()
+    added[SOURCE], added[ROW] = of[SOURCE].astype(str).to_numpy(), of[ROW].to_numpy()
+    both = pd.concat([departments.astype({SOURCE: str}), added], ignore_index=True)
+    ds.tables["departments"] = both.astype({SOURCE: "category"})
 
 
 def _rows_by_source(frame: pd.DataFrame) -> dict[str, int]:

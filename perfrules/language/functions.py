@@ -7,7 +7,7 @@ a signature stands for "the same type as the first argument" (for an aggregate: 
 Aggregates run over a record's rows in a related table. **Supplied means complete**: a table the
 input has (an export's table file, a submission's list key, even ``[]``) is the whole record of it,
 so a record with no rows there has none: ``count`` 0, ``count_distinct`` 0, ``sum`` 0, ``any``
-false, ``all`` true, ``streak`` 0; ``min``/``max``/``top`` of no rows have no value (missing). Over a
+false, ``all`` true, ``streak`` 0; ``min``/``max``/``top``/``streak_start`` of no rows have no value (missing). Over a
 table the input does not have at all, every aggregate is missing (and the rule reports
 ``PF-D03-ABSENT``). A row whose ``where`` (or ``streak``'s condition) is unknown makes the aggregate
 unknown, except where the rows already decide it (``any`` with a true row, ``all`` with a false one).
@@ -15,7 +15,9 @@ unknown, except where the rows already decide it (``any`` with a true row, ``all
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -32,11 +34,16 @@ SCALAR_FUNCTIONS: dict[str, Signature] = {
     "fy_date": Signature(("string",), "date", doc='fy_date("10-31"): 10月31日 of the record\'s fiscal year'),
     "month_end": Signature(("number",), "date", doc="month_end(6): the last day of June of the fiscal year"),
     "days_between": Signature(("date", "date"), "number", doc="days_between(a, b): days from a to b"),
+    "add_years": Signature(("date", "number"), "date",
+                           doc="add_years(d, n): the same day n years later (29 February → 1 March in a common year)"),
     "year": Signature(("date",), "number", doc="year(d): the calendar year of a date"),
     "month": Signature(("date",), "number", doc="month(d): the month (1–12) of a date"),
     "months_elapsed": Signature((), "number", doc="months of the fiscal year up to the as-of date (0–12)"),
     "len": Signature(("list",), "number", doc="len(xs): how many items a list holds"),
     "abs": Signature(("number",), "number", doc="abs(x)"),
+    "has_number": Signature(("string",), "bool",
+                            doc="has_number(text): the text states a figure (a digit, or a Chinese numeral with a unit: "
+                                "≥35公里, 95%, 两万人); false when missing (never unknown)"),
     "coalesce": Signature(("any", "any"), "T", variadic=True, doc="coalesce(a, b, …): the first present value"),
     "lookup": Signature(("string", "mapping"), "string", doc="lookup(x, mapping): mapping[x], or x itself"),
     "missing_items": Signature(("list", "list"), "list[string]",
@@ -59,6 +66,12 @@ AGGREGATE_FUNCTIONS: dict[str, Signature] = {
         doc="streak(t, cond): how many of the most recent rows in a row meet cond (evaluations: evaluated years "
             "before the fiscal year, each read from its most authoritative evaluation)",
     ),
+    "streak_start": Signature(
+        ("table", "any", "bool"),
+        "T",
+        doc="streak_start(t, value, cond): value on the earliest row of the run streak(t, cond) counts (where that run "
+            "began; missing when the most recent row does not meet cond)",
+    ),
     "top": Signature(
         ("table", "any", "bool?"),
         "T",
@@ -73,6 +86,34 @@ TABLE_ORDER = {"evaluations": "year", "payments": "date", "monitoring": "month",
 # Tables whose rows of one order value rank by authority: the column ranked, and the pack parameter
 # listing its values from the most authoritative (a value not listed ranks after every listed one).
 TABLE_RANK = {"evaluations": ("evaluator", "evaluation_precedence")}
+
+# The pack's default for ``params.evaluation_precedence`` (rules/pack.yaml; a test keeps the two equal). The
+# loaders fill a project's prior-year evaluation (``prior_*``) before any profile is chosen, so they read it here.
+EVALUATION_PRECEDENCE = ("财政重点评价", "第三方", "部门评价", "单位自评")
+
+
+def authority_ranks(table: str, params: dict[str, Any]) -> tuple[str, dict[Any, int]] | None:
+    """The column a table ranks its rows of one period by, and each value's rank (0 the most authoritative;
+    a value not listed, or missing, ranks ``len(ranks)``: after every listed one), or None for a table without.
+
+    The one definition of "the most authoritative evaluation": ``top``/``streak`` read it, and so do the
+    loaders when they take a project's prior-year evaluation from the evaluations table. Among rows of
+    equal rank the first in file order leads."""
+    if table not in TABLE_RANK:
+        return None
+    column, param = TABLE_RANK[table]
+    return column, {v: i for i, v in enumerate(params.get(param) or [])}
+
+
+def leading_row(rows: Sequence[Mapping[str, Any]], params: dict[str, Any], table: str = "evaluations") -> int | None:
+    """The position of the most authoritative of ``rows`` (rows of one period, in file order), or None when none."""
+    rank = authority_ranks(table, params)
+    if not rows:
+        return None
+    if rank is None:
+        return 0
+    column, ranks = rank
+    return min(range(len(rows)), key=lambda i: (ranks.get(rows[i].get(column), len(ranks)), i))
 
 # Tables whose ``streak`` counts periods, not rows: one per distinct order value before the record's
 # fiscal year, read from its leading row (an evaluated year, from its most authoritative evaluation).

@@ -8,12 +8,12 @@ layer (``perfrules.evaluation.vectorised``, ``perfrules.evaluation.facts``) both
 generated rows and fails for a name of ``perfrules.language.functions`` without both.
 
 One module per family: ``dates``, ``missing`` (missing values), ``numbers``, ``lookups``,
-``aggregates``. The signatures the type-checker reads stay in ``perfrules.language.functions``.
+``text``, ``aggregates``. The signatures the type-checker reads stay in ``perfrules.language.functions``.
 """
 
 from __future__ import annotations
 
-from perfrules.evaluation.functions import aggregates, dates, lookups, missing, numbers
+from perfrules.evaluation.functions import aggregates, dates, lookups, missing, numbers, text
 from perfrules.evaluation.functions.forms import (
     AggregateForms,
     RelatedColumns,
@@ -22,7 +22,7 @@ from perfrules.evaluation.functions.forms import (
     ScalarForms,
 )
 
-SCALARS: dict[str, ScalarForms] = {e.name: e for m in (dates, missing, numbers, lookups) for e in m.ENTRIES}
+SCALARS: dict[str, ScalarForms] = {e.name: e for m in (dates, missing, numbers, lookups, text) for e in m.ENTRIES}
 AGGREGATES: dict[str, AggregateForms] = {e.name: e for e in aggregates.ENTRIES}
 
 __all__ = ["AGGREGATES", "SCALARS", "AggregateForms", "RelatedColumns", "RelatedRow", "RelatedRows", "ScalarForms"]

@@ -1,5 +1,5 @@
 """Aggregates over a record's rows in a supplied related table: count, count_distinct, any, all, sum,
-min, max, streak and top, each as a per-record reference form beside its vectorised form.
+min, max, streak, streak_start and top, each as a per-record reference form beside its vectorised form.
 
 Supplied means complete: a record with no rows in a supplied table has none (``count`` 0, ``sum`` 0,
 ``any`` false, ``all`` true, ``streak`` 0; ``min``/``max``/``top`` have no value). A row whose
@@ -23,7 +23,7 @@ import pandas as pd
 
 from perfrules.evaluation.context import distinct_values
 from perfrules.evaluation.functions.forms import AggregateForms, RelatedColumns, RelatedRow, RelatedRows
-from perfrules.language.functions import STREAK_BY_PERIOD, TABLE_ORDER, TABLE_RANK
+from perfrules.language.functions import STREAK_BY_PERIOD, TABLE_ORDER, authority_ranks
 
 
 def _split(rel: RelatedRows) -> tuple[list[RelatedRow], bool, int]:
@@ -169,12 +169,7 @@ def _extreme_vectorised(cols: RelatedColumns, func: str) -> pd.Series:
 
 # -- reading order, for streak and top -------------------------------------------------------------------
 
-def _rank(table: str, params: dict[str, Any]) -> tuple[str, dict[Any, int]] | None:
-    """The column a table ranks its rows by and each value's rank (0 the most authoritative), or None."""
-    if table not in TABLE_RANK:
-        return None
-    column, param = TABLE_RANK[table]
-    return column, {v: i for i, v in enumerate(params.get(param) or [])}
+_rank = authority_ranks  # the one definition of authority, shared with the loaders' prior-year evaluation
 
 
 def _ordered(rel: RelatedRows) -> list[RelatedRow]:
@@ -278,6 +273,43 @@ def _leading_per_period_vectorised(cols: RelatedColumns, at: np.ndarray) -> np.n
         return at[first & (period < fy)]  # (a missing period or fiscal year compares false)
 
 
+# -- streak_start(t, value, cond): where the run streak() counts began -----------------------------------
+
+def streak_start(rel: RelatedRows) -> Any:
+    rows = _ordered(rel)
+    if rel.table in STREAK_BY_PERIOD:
+        rows = _leading_per_period(rel.table, rows)
+    earliest = None
+    for r in rows:
+        if r.cond is None:
+            return None
+        if not r.cond:
+            break
+        earliest = r
+    return None if earliest is None else earliest.value
+
+
+def streak_start_vectorised(cols: RelatedColumns) -> pd.Series:
+    assert cols.value is not None
+    at = _reading_order(cols)
+    if cols.table in STREAK_BY_PERIOD:
+        at = _leading_per_period_vectorised(cols, at)
+    p, t, u = cols.pos[at], cols.where.true[at], cols.where.unknown[at]
+    breaks_before = np.cumsum(~t) - ~t  # as in streak: the leading run of true rows of each record
+    starts = np.flatnonzero(np.r_[True, p[1:] != p[:-1]]) if len(p) else np.zeros(0, np.int64)
+    group_base = np.repeat(breaks_before[starts], np.diff(np.r_[starts, len(p)]))
+    leading = breaks_before == group_base
+    run, run_pos = at[leading & t], p[leading & t]
+    last = np.r_[run_pos[1:] != run_pos[:-1], True] if len(run) else np.zeros(0, bool)  # a run's earliest row
+    picked = cols.value.iloc[run[last]]
+    picked.index = run_pos[last]
+    out = picked.reindex(range(cols.n))
+    out.index = cols.index
+    stopped_unknown = np.zeros(cols.n, bool)
+    stopped_unknown[p[leading & ~t & u]] = True
+    return out.mask(stopped_unknown)
+
+
 # -- top(t, value[, where]) ---------------------------------------------------------------------------------
 
 def top(rel: RelatedRows) -> Any:
@@ -309,5 +341,6 @@ ENTRIES = [
     AggregateForms("min", min_, min_vectorised),
     AggregateForms("max", max_, max_vectorised),
     AggregateForms("streak", streak, streak_vectorised),
+    AggregateForms("streak_start", streak_start, streak_start_vectorised),
     AggregateForms("top", top, top_vectorised),
 ]

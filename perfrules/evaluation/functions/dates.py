@@ -1,4 +1,4 @@
-"""Date functions: dates of the record's fiscal year, date parts, differences, months elapsed."""
+"""Date functions: dates of the record's fiscal year, date parts, differences, years added, months elapsed."""
 
 from __future__ import annotations
 
@@ -73,6 +73,41 @@ def days_between_vectorised(ctx: Context, a: Any, b: Any) -> Any:
     return delta.dt.days.astype("Float64")
 
 
+# -- add_years(d, n): the same day n years later ------------------------------------------------------
+# 29 February in a year without one becomes 1 March: a year from 2024-02-29 runs to 2025-02-28 inclusive, as a
+# year from 2023-03-01 runs to 2024-02-29 (P14 "超过一年": the end date is on or after add_years(start, 1)).
+# Missing when n is not a whole number or the date falls outside the dates an input can hold.
+
+_FIRST_DAY, _LAST_DAY = dt.date(1677, 9, 22), dt.date(2262, 4, 11)  # the loaders' range (nanosecond dates)
+
+
+def _add_years(d: dt.date | None, n: Any) -> dt.date | None:
+    if d is None or n is None or not float(n).is_integer():
+        return None
+    y = d.year + int(n)
+    if not _FIRST_DAY.year <= y <= _LAST_DAY.year:
+        return None
+    moved = dt.date(y, 3, 1) if (d.month, d.day) == (2, 29) and not calendar.isleap(y) else d.replace(year=y)
+    return moved if _FIRST_DAY <= moved <= _LAST_DAY else None
+
+
+def add_years(ctx: RecordContext, d: Any, n: Any) -> dt.date | None:
+    return _add_years(d, n)
+
+
+def add_years_vectorised(ctx: Context, d: Any, n: Any) -> pd.Series:
+    index = ctx.frame.index
+    dates = broadcast(d, index)
+    if not isinstance(n, pd.Series):  # one n for every row: each distinct date moved once
+        codes, uniq = distinct_values(ctx, dates)
+        per_date = [_add_years(pd.Timestamp(u).date(), None if pd.isna(n) else n) for u in uniq]
+        moved = np.array([np.datetime64(m, "ns") if m else np.datetime64("NaT", "ns") for m in per_date] + [np.datetime64("NaT", "ns")])
+        return pd.Series(moved[np.where(np.asarray(codes) < 0, len(uniq), codes)], index=index, copy=False)
+    out = [_add_years(None if pd.isna(a) else pd.Timestamp(a).date(), None if pd.isna(b) else b)
+           for a, b in zip(dates.tolist(), n.tolist())]
+    return pd.Series([pd.NaT if m is None else pd.Timestamp(m) for m in out], index=index, dtype="datetime64[ns]")
+
+
 # -- year(d), month(d) ---------------------------------------------------------------------------------
 
 def year(ctx: RecordContext, d: Any) -> float | None:
@@ -129,6 +164,7 @@ ENTRIES = [
     ScalarForms("fy_date", fy_date, fy_date_vectorised),
     ScalarForms("month_end", month_end, month_end_vectorised),
     ScalarForms("days_between", days_between, days_between_vectorised),
+    ScalarForms("add_years", add_years, add_years_vectorised),
     ScalarForms("year", year, year_vectorised),
     ScalarForms("month", month, month_vectorised),
     ScalarForms("months_elapsed", months_elapsed, months_elapsed_vectorised),
