@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from perfrules.errors import InputError, LimitError, Problem, Where
 from perfrules.inputs.column_map import ColumnMap, manifest_map
+from perfrules.inputs.csv_encoding import csv_encoding
 from perfrules.inputs.dataset import Dataset, InputNote, ValueIssue, assemble, typed_frame
 from perfrules.inputs.limits import MAX_CSV_FIELD, check_workbook_parts, refuse_non_regular_input
 from perfrules.language.fields import TABLES, UNIT_MULTIPLIERS, Table, resolve_header, table_for_file_stem
@@ -222,17 +223,7 @@ def _read_xlsx(path: Path, notes: list[InputNote]) -> pd.DataFrame:
 def _read_csv(path: Path, notes: list[InputNote]) -> tuple[pd.DataFrame, pd.Series]:
     """Read a CSV (UTF-8, UTF-8 with BOM, or GBK/GB18030) with Arrow; a malformed line is reported by number and skipped."""
     data = path.read_bytes()
-    try:
-        data.decode("utf-8")
-        encoding = "utf8"
-    except UnicodeDecodeError as exc:
-        if any(b >= 0x80 for b in data[:exc.start]):  # UTF-8 text up to here, then something else
-            line = data.count(b"\n", 0, exc.start) + 1
-            raise InputError([Problem("input.mixed-encoding", f"第 {line} 行不是 UTF-8 编码，而前面的行是：文件混用了两种编码。",
-                                      f"line {line} is not UTF-8 while the lines before it are: the file mixes two encodings.",
-                                      Where(file=str(path), line=line), "用同一种编码（UTF-8 或 GBK）重新保存。",
-                                      "Save the file again in one encoding (UTF-8 or GBK).")]) from None
-        encoding = "gb18030"  # decodes any byte sequence, and GBK is a subset of it
+    encoding = csv_encoding(data, path)
     first = data.split(b"\n", 1)[0].decode("utf-8-sig" if encoding == "utf8" else encoding, errors="replace")
     header = next(csv.reader([first.rstrip("\r")]), [])
     unclosed = unclosed_quote_lines(data)
