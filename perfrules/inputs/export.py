@@ -75,11 +75,6 @@ def load_export(folder: Path, display: str | None = None, column_map: ColumnMap 
         noted_before = sum(n.code == "input.malformed-row" for n in notes)
         raw, rows, headers, units = read_table(path, table, notes, column_map.reader(table, path, folder, issues, notes) if column_map else None)
         unreadable[(path.name, name)] = sum(n.code == "input.malformed-row" for n in notes) - noted_before
-        missing_required = [c for c in table.required if c not in raw.columns]
-        if missing_required:
-            raise InputError([Problem("input.missing-column", f"{path.name} 缺少必需的列 {missing_required}。",
-                                      f"{path.name} lacks required column(s) {missing_required}.", Where(file=str(path), row=1),
-                                      "检查表头。", "Check the header row.")])
         absent_columns[name] = {c.name for c in table.columns if c.name not in raw.columns}
         frames[name] = [typed_frame(table, raw, units, path.name, rows, issues, headers)]
         headers_of[name] = headers
@@ -134,12 +129,15 @@ def read_table(path: Path, table: Table, notes: list[InputNote], mapped: Callabl
         raise InputError([Problem("input.unreadable", f"无法读取文件：{type(exc).__name__}: {exc}。",
                                   f"cannot read file: {type(exc).__name__}: {exc}.", Where(file=str(path)))]) from exc
     seen: set[str] = set()
+    twice: list[Problem] = []
     for header in map(str, raw.columns):
-        if header in seen:
-            raise InputError([Problem("input.duplicate-header", f"表头中列 {header!r} 出现了两次。",
-                                      f"the header names column {header!r} twice.", Where(file=str(path), line=1, field=header),
-                                      "删去或改名其中一列。", "Remove or rename one of them.")])
+        if header in seen and not any(p.where.field == header for p in twice):
+            twice.append(Problem("input.duplicate-header", f"表头中列 {header!r} 出现了两次。",
+                                 f"the header names column {header!r} twice.", Where(file=str(path), line=1, field=header),
+                                 "删去或改名其中一列。", "Remove or rename one of them."))
         seen.add(header)
+    if twice:
+        raise InputError(twice)
     resolve = functools.partial(resolve_header, table)
     if mapped is not None:
         raw, resolve = mapped(raw, rows)
@@ -147,10 +145,11 @@ def read_table(path: Path, table: Table, notes: list[InputNote], mapped: Callabl
     headers: dict[str, str] = {}
     units: dict[str, float] = {}
     unused: list[Any] = []
+    problems: list[Problem] = []
     for header in raw.columns:
         name, unit = resolve(str(header))
         if name is None:
-            refuse_unknown_unit(table, str(header), path)
+            problems += unknown_unit(table, str(header), path)
             continue
         if name in headers:
             unused.append(header)
@@ -164,23 +163,31 @@ def read_table(path: Path, table: Table, notes: list[InputNote], mapped: Callabl
             units[name] = unit
     # The unused twin is dropped: kept under its own header it could collide with the field's name.
     raw = raw.drop(columns=unused).rename(columns=rename)
+    missing_required = [c for c in table.required if c not in raw.columns]
+    if missing_required:
+        problems.append(Problem("input.missing-column", f"{path.name} 缺少必需的列 {missing_required}。",
+                                f"{path.name} lacks required column(s) {missing_required}.", Where(file=str(path), row=1),
+                                "检查表头。", "Check the header row."))
+    if problems:  # every problem of the header at once
+        raise InputError(problems)
     return raw, rows, headers, units
 
 
 _HEADER_UNIT = re.compile(r"^(?P<label>.+?)\s*[(（](?P<unit>[^()（）]+)[)）]\s*$")
 
 
-def refuse_unknown_unit(table: Table, header: str, path: Path) -> None:
+def unknown_unit(table: Table, header: str, path: Path) -> list[Problem]:
     """A header that names a known column with a unit no one can convert (``申请金额(千元)``) is an error:
     read as 元 its values would be silently wrong, and ignored its column would silently vanish."""
     m = _HEADER_UNIT.match(header)
     name = resolve_header(table, m.group("label"))[0] if m else None
-    if m and name is not None and table.by_name[name].kind == "money":
-        unit = m.group("unit")
-        raise InputError([Problem("input.unknown-unit", f"表头 {header!r} 中的金额单位 {unit!r} 无法识别。",
-                                  f"the unit {unit!r} in the header {header!r} is not a known money unit.",
-                                  Where(file=str(path), line=1, field=header),
-                                  f"可用：{'、'.join(UNIT_MULTIPLIERS)}。", f"Known units: {', '.join(UNIT_MULTIPLIERS)}.")])
+    if not (m and name is not None and table.by_name[name].kind == "money"):
+        return []
+    unit = m.group("unit")
+    return [Problem("input.unknown-unit", f"表头 {header!r} 中的金额单位 {unit!r} 无法识别。",
+                    f"the unit {unit!r} in the header {header!r} is not a known money unit.",
+                    Where(file=str(path), line=1, field=header),
+                    f"可用：{'、'.join(UNIT_MULTIPLIERS)}。", f"Known units: {', '.join(UNIT_MULTIPLIERS)}.")]
 
 
 def row_numbers(first: int, n: int) -> pd.Series:
