@@ -7,7 +7,10 @@ writes it) and its indicators table as UTF-8 with BOM, then, interleaved round b
 
 - old: ``data.decode("utf-8")`` of the whole file, falling back to GB18030 unchecked (the code before);
 - new: ``csv_encoding`` (UTF-8 decoded slice by slice; for GBK, a strict GB18030 pass and the UTF-8 line scan);
-- read: the whole ``_read_csv`` of the file with the new check, for scale.
+- records: ``record_starts``, the scan for rows joined by stray quotes. It runs only when some record spans
+  lines (else it returns at once), so it is timed on a copy of the projects file with every field quoted
+  and one name over two lines: the worst case, a full scan;
+- read: the whole ``_read_csv`` of the file with the new checks, once, for scale.
 
 Prints each one's time range over the rounds and the peak of Python allocations (tracemalloc, one extra
 round) beyond the file's bytes.
@@ -16,6 +19,7 @@ round) beyond the file's bytes.
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import sys
 import time
@@ -23,10 +27,13 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synthetic import export_tables  # noqa: E402
 
 from perfrules.inputs.csv_encoding import csv_encoding  # noqa: E402
+from perfrules.inputs.csv_records import record_starts  # noqa: E402
 from perfrules.inputs.export import _read_csv  # noqa: E402
 
 
@@ -48,11 +55,20 @@ def ensure_files(data: Path, n: int) -> list[Path]:
         tables["indicators"].to_csv(data / ".i.tmp", index=False, encoding="utf-8-sig")
         os.replace(data / ".p.tmp", projects)
         os.replace(data / ".i.tmp", indicators)
-    return [projects, indicators]
+    quoted = data / f"projects-{n}-gbk-quoted.csv"
+    if not quoted.exists():
+        frame = pd.read_csv(projects, dtype=str, keep_default_na=False, encoding="gb18030")
+        frame.loc[0, "project_name"] += "\n（第二行）"
+        frame.to_csv(data / ".q.tmp", index=False, encoding="gb18030", quoting=csv.QUOTE_ALL)
+        os.replace(data / ".q.tmp", quoted)
+    return [projects, quoted, indicators]
 
 
 def variants_for(path: Path, data: bytes) -> dict[str, Callable[[], object]]:
-    return {"old": lambda: old_detection(data), "new": lambda: csv_encoding(data, path), "read": lambda: _read_csv(path, [])}
+    encoding, width = csv_encoding(data, path), data.split(b"\n", 1)[0].count(b",") + 1
+    lines = data.count(b"\n")
+    return {"old": lambda: old_detection(data), "new": lambda: csv_encoding(data, path),
+            "records": lambda: record_starts(data, encoding, width, path, lines - 1)}
 
 
 def peak_mb(fn: Callable[[], object]) -> float:
@@ -83,9 +99,10 @@ def main() -> None:
                 fn()
                 times[name].append(time.perf_counter() - t)
         for name, fn in variants.items():
-            extra = "" if name == "read" else f", peak allocations {peak_mb(fn):,.0f} MB beyond the bytes"
-            print(f"  {name:5s} {min(times[name]):6.2f}–{max(times[name]):6.2f} s{extra}")
-
+            print(f"  {name:8s} {min(times[name]):6.2f}–{max(times[name]):6.2f} s, peak allocations {peak_mb(fn):,.0f} MB beyond the bytes")
+        t = time.perf_counter()
+        _read_csv(path, [])
+        print(f"  read     {time.perf_counter() - t:6.2f} s (whole _read_csv, once; load average now {os.getloadavg()[0]:.1f})")
 
 if __name__ == "__main__":
     main()

@@ -33,6 +33,9 @@ def check(folder: Path) -> subprocess.CompletedProcess[str]:
 GBK_THEN_UTF8_EVEN = (HEADER + "A,桥梁,2022\nB,学校,2022\n").encode("gbk") + "C,道路,2022\n".encode()
 # "水库站" is nine UTF-8 bytes: the last pairs with the comma, which GB18030 cannot decode.
 GBK_THEN_UTF8_ODD = (HEADER + "A,桥梁,2022\n").encode("gbk") + "B,水库站,2022\n".encode()
+# A single UTF-8 character ("是", three bytes) is not found by the scan; GB18030 cannot decode it, and the
+# reader's failure is turned into the same message.
+GBK_THEN_UTF8_SINGLE = (HEADER + "A,桥梁,2022\nB,学校,2022\n").encode("gbk") + "C,是,2022\n".encode()
 UTF8_THEN_GBK = (HEADER + "A,道路,2022\n").encode() + "B,桥梁,2022\n".encode("gbk")
 # Valid GBK up to line 5, then a Latin-1 "é" before a comma: GB18030 fails only there.
 GBK_THEN_LATIN1 = (HEADER + "A,桥梁,2022\nB,学校,2022\nC,医院,2022\n").encode("gbk") + "D,café,2022\n".encode("latin-1")
@@ -42,10 +45,11 @@ BOM_THEN_GBK = b"\xef\xbb\xbf" + HEADER.encode() + "A,桥梁,2022\n".encode("gbk
 @pytest.mark.parametrize(("data", "reason", "line", "message"), [
     (GBK_THEN_UTF8_EVEN, "input.mixed-encoding", 4, "line 4 is UTF-8 while line 2 is GBK"),
     (GBK_THEN_UTF8_ODD, "input.mixed-encoding", 3, "line 3 is UTF-8 while line 2 is GBK"),
+    (GBK_THEN_UTF8_SINGLE, "input.mixed-encoding", 4, "line 4 is UTF-8 while line 2 is GBK"),
     (UTF8_THEN_GBK, "input.mixed-encoding", 3, "line 3 is not UTF-8 while line 2 is"),
     (GBK_THEN_LATIN1, "input.unknown-encoding", 5, "line 5 is neither UTF-8 nor GBK"),
     (BOM_THEN_GBK, "input.mixed-encoding", 2, "line 2 is not UTF-8 while line 1 is"),
-], ids=["gbk-then-utf8-even", "gbk-then-utf8-odd", "utf8-then-gbk", "gbk-then-latin1", "bom-then-gbk"])
+], ids=["gbk-then-utf8-even", "gbk-then-utf8-odd", "gbk-then-utf8-single", "utf8-then-gbk", "gbk-then-latin1", "bom-then-gbk"])
 def test_a_change_of_encoding_is_exit_2_naming_file_and_line(tmp_path: Path, data: bytes, reason: str, line: int, message: str) -> None:
     folder = export_with(tmp_path, data)
     proc = check(folder)

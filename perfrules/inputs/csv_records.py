@@ -20,8 +20,10 @@ as many commas as a row has separators; a file with a single column is never ref
 rows of the header's width where one of the joined lines is short (a stray quote in a field that holds
 commas, or a short row swallowed) are not recognised: the rule cannot tell them from a real value.
 
-The records are found by Python's ``csv`` module, whose quoting matches Arrow's (a quote opens a quoted
-field only at a field's start, ``""`` is a quote inside one); empty lines are skipped as Arrow skips them.
+Only a file in which some record spans lines is scanned: Arrow's count of records plus the empty lines
+equals the physical lines otherwise. The records are then found by Python's ``csv`` module, whose quoting
+matches Arrow's (a quote opens a quoted field only at a field's start, ``""`` is a quote inside one);
+empty lines are skipped as Arrow skips them.
 """
 
 from __future__ import annotations
@@ -30,19 +32,24 @@ import csv
 import io
 from pathlib import Path
 
+import numpy as np
+
 from perfrules.errors import InputError, Problem, Where
 from perfrules.inputs.limits import MAX_CSV_FIELD
 
 
-def record_starts(data: bytes, encoding: str, width: int, path: Path) -> list[int] | None:
-    """The physical line on which each non-empty record starts (the header's first), or None when that is
-    plainly the line's own number: no quotes and no empty lines. None also when a field is too long to
-    scan (the field-size check reports it).
+def record_starts(data: bytes, encoding: str, width: int, path: Path, records: int) -> np.ndarray | None:
+    """The physical line on which each non-empty record starts (the header's first), or None when record
+    *n* is on line *n*. ``records`` is how many non-empty records the CSV reader found (header included):
+    when they and the empty lines add up to the physical lines, no record spans lines and nothing is scanned.
+    None also when a field is too long to scan (the field-size check reports it).
 
     Raises ``InputError`` (``input.merged-lines``) for rows joined by stray quotes.
     """
-    if b'"' not in data and b"\n\n" not in data and b"\n\r\n" not in data:
-        return None
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    empty = empty_lines(data, lines)
+    if records + len(empty) == lines:
+        return np.setdiff1d(np.arange(1, lines + 1, dtype=np.int64), empty) if len(empty) else None
     csv.field_size_limit(max(csv.field_size_limit(), MAX_CSV_FIELD))
     text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig" if encoding == "utf8" else encoding, newline="")
     reader = csv.reader(text)
@@ -58,7 +65,21 @@ def record_starts(data: bytes, encoding: str, width: int, path: Path) -> list[in
                 raise _merged(path, start, end, len(fields), width)
     except csv.Error:
         return None
-    return starts
+    return np.asarray(starts, dtype=np.int64)
+
+
+def empty_lines(data: bytes, lines: int) -> np.ndarray:
+    """The numbers of the empty physical lines (nothing, or only a carriage return), which CSV readers skip."""
+    if b"\n\n" not in data and b"\n\r\n" not in data and not data.startswith((b"\n", b"\r\n")):
+        return np.empty(0, dtype=np.int64)
+    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
+    starts = np.concatenate(([0], newlines + 1))[:lines]
+    ends = np.concatenate((newlines, [len(data)]))[:lines]
+    length = ends - starts
+    carriage = np.zeros(lines, dtype=bool)
+    one = np.flatnonzero(length == 1)
+    carriage[one] = np.frombuffer(data, dtype=np.uint8)[starts[one]] == ord("\r")
+    return np.flatnonzero((length == 0) | carriage) + 1
 
 
 def joined_rows(fields: list[str], width: int) -> bool:

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from perfrules.errors import InputError, LimitError, Problem, Where
 from perfrules.inputs.column_map import ColumnMap, manifest_map
-from perfrules.inputs.csv_encoding import csv_encoding
+from perfrules.inputs.csv_encoding import csv_encoding, undecodable
 from perfrules.inputs.csv_records import record_starts
 from perfrules.inputs.dataset import Dataset, InputNote, ValueIssue, assemble, typed_frame
 from perfrules.inputs.limits import MAX_CSV_FIELD, check_workbook_parts, refuse_non_regular_input
@@ -237,15 +237,18 @@ def _read_csv(path: Path, notes: list[InputNote]) -> tuple[pd.DataFrame, pd.Seri
     unclosed = unclosed_quote_lines(data)
     for line in unclosed:  # the line cannot be read; a stand-in with the wrong field count makes Arrow skip it by number
         data = _blank_line(data, line, b"\x00" if len(header) != 1 else b"\x00,\x00")
-    starts = record_starts(data, encoding, len(header), path)
     bad: list[tuple[int | None, str]] = []
-    table = _arrow_csv(data, encoding, header, bad, threads=True)
-    if any(number is None for number, _ in bad):  # line numbers are known only to a single-threaded read
-        bad.clear()
-        table = _arrow_csv(data, encoding, header, bad, threads=False)
+    try:
+        table = _arrow_csv(data, encoding, header, bad, threads=True)
+        if any(number is None for number, _ in bad):  # line numbers are known only to a single-threaded read
+            bad.clear()
+            table = _arrow_csv(data, encoding, header, bad, threads=False)
+        # Arrow numbers records (the header is 1, empty lines are not counted); messages give physical lines.
+        starts = record_starts(data, encoding, len(header), path, table.num_rows + len(bad) + 1)
+    except UnicodeDecodeError:  # the reader decodes strictly; only now is the line looked for
+        raise undecodable(data, path) from None
     if starts is not None and len(starts) != table.num_rows + len(bad) + 1:
         starts = None  # the two readers disagree on where records are (not seen): fall back to one line per record
-    # Arrow numbers records (the header is 1, empty lines are not counted); messages give physical lines.
     bad_lines = [(starts[number - 1] if starts is not None and number is not None else number, text) for number, text in bad]
     for number, text in bad_lines:
         if number in unclosed:
@@ -260,7 +263,7 @@ def _read_csv(path: Path, notes: list[InputNote]) -> tuple[pd.DataFrame, pd.Seri
     _check_field_sizes(table, path)
     raw = table.to_pandas()
     if starts is not None:
-        read = np.delete(np.asarray(starts[1:], dtype=np.int64), [number - 2 for number, _ in bad if number is not None])
+        read = np.delete(starts[1:], [number - 2 for number, _ in bad if number is not None])
         return raw, pd.Series(read)
     if not bad:
         return raw, row_numbers(2, len(raw))
