@@ -65,10 +65,11 @@ def ensure_files(data: Path, n: int) -> list[Path]:
 
 
 def variants_for(path: Path, data: bytes) -> dict[str, Callable[[], object]]:
-    encoding, width = csv_encoding(data, path), data.split(b"\n", 1)[0].count(b",") + 1
-    lines = data.count(b"\n")
+    width = data.split(b"\n", 1)[0].count(b",") + 1
+    # Arrow's count of records: one per line, but for the quoted copy's name over two lines.
+    records = data.count(b"\n") - (1 if "quoted" in path.name else 0)
     return {"old": lambda: old_detection(data), "new": lambda: csv_encoding(data, path),
-            "records": lambda: record_starts(data, encoding, width, path, lines - 1)}
+            "records": lambda: record_starts(data, width, path, records)}
 
 
 def peak_mb(fn: Callable[[], object]) -> float:

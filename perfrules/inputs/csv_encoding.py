@@ -65,7 +65,9 @@ HINT_EN = "Save the file again in one encoding (UTF-8 or GBK)."
 
 def csv_encoding(data: bytes, path: Path) -> str:
     """``"utf8"`` or ``"gb18030"`` (the names Arrow's CSV reader takes) for the whole of ``data``."""
-    bad = None if is_utf8(data) else first_undecodable(data, "utf-8", 0)
+    bad = first_undecodable(data, "utf-8", 0, SLICE)  # a GBK file usually fails in its first lines
+    if bad is None and not is_utf8(data):
+        bad = first_undecodable(data, "utf-8", 0)
     if bad is None:
         return "utf8"
     gbk_line = line_of(data, bad)
@@ -108,11 +110,12 @@ def is_utf8(data: bytes) -> bool:
     return True
 
 
-def first_undecodable(data: bytes, encoding: str, start: int) -> int | None:
-    """The offset of the first byte from ``start`` on that ``encoding`` cannot decode, or None."""
+def first_undecodable(data: bytes, encoding: str, start: int, stop: int | None = None) -> int | None:
+    """The offset of the first byte from ``start`` on (to about ``stop``) that ``encoding`` cannot decode, or None."""
     view = memoryview(data)
-    while start < len(data):
-        end = data.find(b"\n", min(start + SLICE, len(data)) - 1)
+    stop = len(data) if stop is None else min(stop, len(data))
+    while start < stop:
+        end = data.find(b"\n", min(start + SLICE, stop) - 1)
         end = len(data) if end < 0 else end + 1
         try:
             str(view[start:end], encoding)

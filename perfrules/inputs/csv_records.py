@@ -38,7 +38,7 @@ from perfrules.errors import InputError, Problem, Where
 from perfrules.inputs.limits import MAX_CSV_FIELD
 
 
-def record_starts(data: bytes, encoding: str, width: int, path: Path, records: int) -> np.ndarray | None:
+def record_starts(data: bytes, width: int, path: Path, records: int) -> np.ndarray | None:
     """The physical line on which each non-empty record starts (the header's first), or None when record
     *n* is on line *n*. ``records`` is how many non-empty records the CSV reader found (header included):
     when they and the empty lines add up to the physical lines, no record spans lines and nothing is scanned.
@@ -51,7 +51,9 @@ def record_starts(data: bytes, encoding: str, width: int, path: Path, records: i
     if records + len(empty) == lines:
         return np.setdiff1d(np.arange(1, lines + 1, dtype=np.int64), empty) if len(empty) else None
     csv.field_size_limit(max(csv.field_size_limit(), MAX_CSV_FIELD))
-    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig" if encoding == "utf8" else encoding, newline="")
+    # Read as Latin-1: quotes, commas and line ends are single bytes that never occur inside a UTF-8 or GBK
+    # character, so records and their lines come out the same, without decoding the text (slow for GBK).
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="latin-1", newline="")
     reader = csv.reader(text)
     starts: list[int] = []
     end = 0

@@ -244,7 +244,7 @@ def _read_csv(path: Path, notes: list[InputNote]) -> tuple[pd.DataFrame, pd.Seri
             bad.clear()
             table = _arrow_csv(data, encoding, header, bad, threads=False)
         # Arrow numbers records (the header is 1, empty lines are not counted); messages give physical lines.
-        starts = record_starts(data, encoding, len(header), path, table.num_rows + len(bad) + 1)
+        starts = record_starts(data, len(header), path, table.num_rows + len(bad) + 1)
     except UnicodeDecodeError:  # the reader decodes strictly; only now is the line looked for
         raise undecodable(data, path) from None
     if starts is not None and len(starts) != table.num_rows + len(bad) + 1:
