@@ -2,7 +2,8 @@
 
 Every user mistake (a bad rule file, an unreadable input, a wrong option) becomes a ``Problem``;
 the CLI turns them into messages and exit code 2 at one point. Messages are Chinese first, with
-the English beside them (``--lang en`` shows English only).
+the English beside them (``--lang en`` shows English only). One problem is one line; several are
+one block per file (``problem_block``).
 """
 
 from __future__ import annotations
@@ -77,8 +78,66 @@ class PerfrulesError(Exception):
         super().__init__("\n".join(p.text("en") for p in self.problems))
 
     def text(self, lang: str = "zh") -> str:
-        """All problems, one per line."""
-        return "\n".join(p.text(lang) for p in self.problems)
+        """One problem on one line; several as one block per file (see ``problem_block``)."""
+        if len(self.problems) == 1:
+            return self.problems[0].text(lang)
+        return problem_block(self.problems, lang)
+
+
+LISTED = 10  # problems listed per file in a block; the rest are counted
+TABLE_SUFFIXES = (".csv", ".xlsx", ".parquet")
+
+
+def problem_block(problems: list[Problem], lang: str = "zh") -> str:
+    """Several problems as one block per file: a headline naming the file and how many problems it has,
+    then each problem on its own indented line (where in the file, what, how to fix, code), at most
+    ``LISTED`` of them and then "… and N more". Chinese first, English beside it (``lang="en"``: English only).
+    """
+    by_file: dict[str | None, list[Problem]] = {}
+    for problem in problems:
+        by_file.setdefault(problem.where.file, []).append(problem)
+    lines: list[str] = []
+    for file, found in by_file.items():
+        n = len(found)
+        if lang == "en":
+            counted = f"{n} problem{'s' if n != 1 else ''}"
+            lines.append(f"{file}: {counted}:" if file else f"{counted}:")
+        else:
+            counted = f"{n} 个问题（{n} problem{'s' if n != 1 else ''}）"
+            lines.append(f"{file}：{counted}：" if file else f"{counted}：")
+        lines += ["  " + _item(p, lang) for p in found[:LISTED]]
+        if n > LISTED:
+            more = n - LISTED
+            lines.append(f"  … and {more} more" if lang == "en" else f"  … 另有 {more} 个（… and {more} more）")
+    return "\n".join(lines)
+
+
+def _item(problem: Problem, lang: str) -> str:
+    """A problem of a block: its place within the file (line or row, column header or field, rule), then its text."""
+    w = problem.where
+    table = (w.file or "").lower().endswith(TABLE_SUFFIXES)
+    parts: list[str] = []
+    if lang == "en":
+        if w.line is not None:
+            parts.append(f"line {w.line}" + (f":{w.column}" if w.column is not None else ""))
+        if w.row is not None:
+            parts.append(f"row {w.row}")
+        if w.rule_id:
+            parts.append(f"rule {w.rule_id}")
+        if w.field:
+            parts.append(f"column {w.field!r}" if table else f"field {w.field}")
+        body = problem.en + (f" {problem.hint_en}" if problem.hint_en else "")
+        return f"{', '.join(parts)}: {body} [{problem.code}]" if parts else f"{body} [{problem.code}]"
+    if w.line is not None:
+        parts.append(f"第 {w.line} 行" + (f"第 {w.column} 列" if w.column is not None else ""))
+    if w.row is not None:
+        parts.append(f"第 {w.row} 行")
+    if w.rule_id:
+        parts.append(f"规则 {w.rule_id}")
+    if w.field:
+        parts.append(f"列「{w.field}」" if table else f"字段 {w.field}")
+    body = problem.zh + problem.hint_zh + f" ({problem.en}{' ' + problem.hint_en if problem.hint_en else ''})"
+    return f"{'，'.join(parts)}：{body} [{problem.code}]" if parts else f"{body} [{problem.code}]"
 
 
 class RulePackError(PerfrulesError):

@@ -240,7 +240,8 @@ def test_bad_rows_and_duplicate_projects_are_reported_and_the_rest_checked(tmp_p
     malformed = next(e for e in summary["errors"] if e["code"] == "input.malformed-row")
     assert "项目.csv" in malformed["message"] and "第 4 行" in malformed["message"]
     dup = next(e for e in summary["errors"] if e["code"] == "input.duplicate-project")
-    assert "GX-001" in dup["message"] and "第 2 行" in dup["message"] and "第 11 行" in dup["message"]
+    # Physical lines: the file's final CRLF leaves line 11 empty, so the appended duplicate is on line 12.
+    assert "GX-001" in dup["message"] and "第 2 行" in dup["message"] and "第 12 行" in dup["message"]
     assert summary["inputs"]["projects"] == 9  # 8 good rows + the duplicate; the malformed line is reported, not checked
     found = [json.loads(x) for x in (tmp_path / "run" / "findings.jsonl").read_text(encoding="utf-8").splitlines()]
     absent = [f for f in found if f["rule_id"] == "PF-D03-ABSENT" and "indicators" in f["evidence"]["absent"]]

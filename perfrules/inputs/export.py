@@ -25,6 +25,8 @@ import pyarrow.parquet as pq
 
 from perfrules.errors import InputError, LimitError, Problem, Where
 from perfrules.inputs.column_map import ColumnMap, manifest_map
+from perfrules.inputs.csv_encoding import csv_encoding, undecodable
+from perfrules.inputs.csv_records import record_starts
 from perfrules.inputs.dataset import Dataset, InputNote, ValueIssue, assemble, typed_frame
 from perfrules.inputs.limits import MAX_CSV_FIELD, check_workbook_parts, refuse_non_regular_input
 from perfrules.language.fields import TABLES, UNIT_MULTIPLIERS, Table, resolve_header, table_for_file_stem
@@ -73,11 +75,6 @@ def load_export(folder: Path, display: str | None = None, column_map: ColumnMap 
         noted_before = sum(n.code == "input.malformed-row" for n in notes)
         raw, rows, headers, units = read_table(path, table, notes, column_map.reader(table, path, folder, issues, notes) if column_map else None)
         unreadable[(path.name, name)] = sum(n.code == "input.malformed-row" for n in notes) - noted_before
-        missing_required = [c for c in table.required if c not in raw.columns]
-        if missing_required:
-            raise InputError([Problem("input.missing-column", f"{path.name} 缺少必需的列 {missing_required}。",
-                                      f"{path.name} lacks required column(s) {missing_required}.", Where(file=str(path), row=1),
-                                      "检查表头。", "Check the header row.")])
         absent_columns[name] = {c.name for c in table.columns if c.name not in raw.columns}
         frames[name] = [typed_frame(table, raw, units, path.name, rows, issues, headers)]
         headers_of[name] = headers
@@ -132,12 +129,15 @@ def read_table(path: Path, table: Table, notes: list[InputNote], mapped: Callabl
         raise InputError([Problem("input.unreadable", f"无法读取文件：{type(exc).__name__}: {exc}。",
                                   f"cannot read file: {type(exc).__name__}: {exc}.", Where(file=str(path)))]) from exc
     seen: set[str] = set()
+    twice: list[Problem] = []
     for header in map(str, raw.columns):
-        if header in seen:
-            raise InputError([Problem("input.duplicate-header", f"表头中列 {header!r} 出现了两次。",
-                                      f"the header names column {header!r} twice.", Where(file=str(path), line=1, field=header),
-                                      "删去或改名其中一列。", "Remove or rename one of them.")])
+        if header in seen and not any(p.where.field == header for p in twice):
+            twice.append(Problem("input.duplicate-header", f"表头中列 {header!r} 出现了两次。",
+                                 f"the header names column {header!r} twice.", Where(file=str(path), line=1, field=header),
+                                 "删去或改名其中一列。", "Remove or rename one of them."))
         seen.add(header)
+    if twice:
+        raise InputError(twice)
     resolve = functools.partial(resolve_header, table)
     if mapped is not None:
         raw, resolve = mapped(raw, rows)
@@ -145,10 +145,11 @@ def read_table(path: Path, table: Table, notes: list[InputNote], mapped: Callabl
     headers: dict[str, str] = {}
     units: dict[str, float] = {}
     unused: list[Any] = []
+    problems: list[Problem] = []
     for header in raw.columns:
         name, unit = resolve(str(header))
         if name is None:
-            refuse_unknown_unit(table, str(header), path)
+            problems += unknown_unit(table, str(header), path)
             continue
         if name in headers:
             unused.append(header)
@@ -162,23 +163,31 @@ def read_table(path: Path, table: Table, notes: list[InputNote], mapped: Callabl
             units[name] = unit
     # The unused twin is dropped: kept under its own header it could collide with the field's name.
     raw = raw.drop(columns=unused).rename(columns=rename)
+    missing_required = [c for c in table.required if c not in raw.columns]
+    if missing_required:
+        problems.append(Problem("input.missing-column", f"{path.name} 缺少必需的列 {missing_required}。",
+                                f"{path.name} lacks required column(s) {missing_required}.", Where(file=str(path), row=1),
+                                "检查表头。", "Check the header row."))
+    if problems:  # every problem of the header at once
+        raise InputError(problems)
     return raw, rows, headers, units
 
 
 _HEADER_UNIT = re.compile(r"^(?P<label>.+?)\s*[(（](?P<unit>[^()（）]+)[)）]\s*$")
 
 
-def refuse_unknown_unit(table: Table, header: str, path: Path) -> None:
+def unknown_unit(table: Table, header: str, path: Path) -> list[Problem]:
     """A header that names a known column with a unit no one can convert (``申请金额(千元)``) is an error:
     read as 元 its values would be silently wrong, and ignored its column would silently vanish."""
     m = _HEADER_UNIT.match(header)
     name = resolve_header(table, m.group("label"))[0] if m else None
-    if m and name is not None and table.by_name[name].kind == "money":
-        unit = m.group("unit")
-        raise InputError([Problem("input.unknown-unit", f"表头 {header!r} 中的金额单位 {unit!r} 无法识别。",
-                                  f"the unit {unit!r} in the header {header!r} is not a known money unit.",
-                                  Where(file=str(path), line=1, field=header),
-                                  f"可用：{'、'.join(UNIT_MULTIPLIERS)}。", f"Known units: {', '.join(UNIT_MULTIPLIERS)}.")])
+    if not (m and name is not None and table.by_name[name].kind == "money"):
+        return []
+    unit = m.group("unit")
+    return [Problem("input.unknown-unit", f"表头 {header!r} 中的金额单位 {unit!r} 无法识别。",
+                    f"the unit {unit!r} in the header {header!r} is not a known money unit.",
+                    Where(file=str(path), line=1, field=header),
+                    f"可用：{'、'.join(UNIT_MULTIPLIERS)}。", f"Known units: {', '.join(UNIT_MULTIPLIERS)}.")]
 
 
 def row_numbers(first: int, n: int) -> pd.Series:
@@ -222,28 +231,26 @@ def _read_xlsx(path: Path, notes: list[InputNote]) -> pd.DataFrame:
 def _read_csv(path: Path, notes: list[InputNote]) -> tuple[pd.DataFrame, pd.Series]:
     """Read a CSV (UTF-8, UTF-8 with BOM, or GBK/GB18030) with Arrow; a malformed line is reported by number and skipped."""
     data = path.read_bytes()
-    try:
-        data.decode("utf-8")
-        encoding = "utf8"
-    except UnicodeDecodeError as exc:
-        if any(b >= 0x80 for b in data[:exc.start]):  # UTF-8 text up to here, then something else
-            line = data.count(b"\n", 0, exc.start) + 1
-            raise InputError([Problem("input.mixed-encoding", f"第 {line} 行不是 UTF-8 编码，而前面的行是：文件混用了两种编码。",
-                                      f"line {line} is not UTF-8 while the lines before it are: the file mixes two encodings.",
-                                      Where(file=str(path), line=line), "用同一种编码（UTF-8 或 GBK）重新保存。",
-                                      "Save the file again in one encoding (UTF-8 or GBK).")]) from None
-        encoding = "gb18030"  # decodes any byte sequence, and GBK is a subset of it
+    encoding = csv_encoding(data, path)
     first = data.split(b"\n", 1)[0].decode("utf-8-sig" if encoding == "utf8" else encoding, errors="replace")
     header = next(csv.reader([first.rstrip("\r")]), [])
     unclosed = unclosed_quote_lines(data)
     for line in unclosed:  # the line cannot be read; a stand-in with the wrong field count makes Arrow skip it by number
         data = _blank_line(data, line, b"\x00" if len(header) != 1 else b"\x00,\x00")
     bad: list[tuple[int | None, str]] = []
-    table = _arrow_csv(data, encoding, header, bad, threads=True)
-    if any(number is None for number, _ in bad):  # line numbers are known only to a single-threaded read
-        bad.clear()
-        table = _arrow_csv(data, encoding, header, bad, threads=False)
-    for number, text in bad:
+    try:
+        table = _arrow_csv(data, encoding, header, bad, threads=True)
+        if any(number is None for number, _ in bad):  # line numbers are known only to a single-threaded read
+            bad.clear()
+            table = _arrow_csv(data, encoding, header, bad, threads=False)
+        # Arrow numbers records (the header is 1, empty lines are not counted); messages give physical lines.
+        starts = record_starts(data, len(header), path, table.num_rows + len(bad) + 1)
+    except UnicodeDecodeError:  # the reader decodes strictly; only now is the line looked for
+        raise undecodable(data, path) from None
+    if starts is not None and len(starts) != table.num_rows + len(bad) + 1:
+        starts = None  # the two readers disagree on where records are (not seen): fall back to one line per record
+    bad_lines = [(starts[number - 1] if starts is not None and number is not None else number, text) for number, text in bad]
+    for number, text in bad_lines:
         if number in unclosed:
             notes.append(InputNote("input.malformed-row", f"{path.name} 第 {number} 行的引号没有闭合；该行未检查，其余行照常检查。",
                                    f"{path.name} line {number} opens a quote that never closes; that line was not checked, the rest were.",
@@ -255,6 +262,9 @@ def _read_csv(path: Path, notes: list[InputNote]) -> tuple[pd.DataFrame, pd.Seri
                                str(path)))
     _check_field_sizes(table, path)
     raw = table.to_pandas()
+    if starts is not None:
+        read = np.delete(starts[1:], [number - 2 for number, _ in bad if number is not None])
+        return raw, pd.Series(read)
     if not bad:
         return raw, row_numbers(2, len(raw))
     lines = np.setdiff1d(np.arange(2, len(raw) + len(bad) + 2), np.array([n for n, _ in bad], dtype=np.int64))

@@ -102,6 +102,8 @@ def run_nightly(export: str | Path, out: str | Path, state: str | Path | None = 
     clean_leftovers(out)
     store = StateStore(state) if state is not None else None
     with store.lock() if store else contextlib.nullcontext():
+        if store is not None:  # a damaged state is reported before the export is read and checked, not after
+            store.validate(history_entry_problem)
         t0 = time.perf_counter()
         progress.stage("load", str(export))
         if engine is not None:  # partitions loaded and checked on a cluster (perfrules.distributed)

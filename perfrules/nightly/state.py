@@ -224,6 +224,15 @@ class StateStore:
 
     # -- reading ----------------------------------------------------------------------------------------
 
+    def validate(self, check: Callable[[dict[str, Any]], str | None] | None = None) -> None:
+        """Read the committed state (pointer, findings, history) and raise ``state.corrupt`` if any part is damaged.
+
+        A nightly run calls this before loading and checking the export, so a damaged state costs seconds,
+        not the run's evaluation time. The findings read here are cached for ``compare``.
+        """
+        self.previous()
+        self.history(check)
+
     def previous(self) -> Previous | None:
         """The last committed state, or None before the first commit."""
         generation = self._current_generation()
