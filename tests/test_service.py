@@ -184,6 +184,41 @@ def test_explain_gives_each_finding_its_sub_expression_values(client):
     assert any(s["expression"] == "prior_grade" and s["value"] == "差" for s in explained["steps"])
 
 
+def test_a_slow_explain_does_not_block_health(client, monkeypatch):
+    """explain=true is CPU-bound work: it runs on the worker's screening thread, so the event loop still answers /health."""
+    import threading
+    import time
+
+    import perfrules.service.decisions as decisions_module
+
+    started = threading.Event()
+    real = decisions_module._explanations
+
+    def slow(*args, **kwargs):
+        started.set()
+        until = time.perf_counter() + 3.0
+        while time.perf_counter() < until:  # busy, holding the GIL between switches, as a large explain does
+            pass
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(decisions_module, "_explanations", slow)
+    answer: dict = {}
+    explaining = threading.Thread(target=lambda: answer.update(r=client.post("/v1/screen", params={"explain": "true"},
+                                                                             json=sample("p08-poor-grade-cut.json"))))
+    explaining.start()
+    try:
+        assert started.wait(30)
+        t0 = time.perf_counter()
+        health = client.get("/health")
+        waited = time.perf_counter() - t0
+        assert health.status_code == 200 and explaining.is_alive()  # answered while the explain was still running
+        assert waited < 1.0, f"/health waited {waited:.2f} s behind the explain"
+    finally:
+        explaining.join(60)
+    assert answer["r"].status_code == 200
+    assert any("explain" in f for f in answer["r"].json()["findings"])
+
+
 def test_rules_in_force_with_parameters_their_files_and_sources(client):
     r = client.get("/v1/rules", params={"profile": "qitai", "as_of": "2022-11-15"})
     assert r.status_code == 200

@@ -71,7 +71,7 @@ def create_app(config: ServiceConfig) -> Any:
             outcome = await asyncio.to_thread(publish, config.rules_dir, config.state_dir)
             if not outcome.accepted:
                 raise PerfrulesError(outcome.problems)
-        await asyncio.to_thread(service.holder.start, asyncio.get_running_loop())
+        await asyncio.to_thread(service.holder.start)
         saver = asyncio.create_task(_save_metrics(service.metrics))
         try:
             yield
@@ -189,11 +189,11 @@ def _routes(app: FastAPI, service: Service, ops: dict[str, dict[str, Any]]) -> N
         started = time.perf_counter()
         options = _options(request)
         doc = await _json_body(request)
-        problems = submission_problems(doc)
-        if problems:
-            raise _schema_error(problems, options.lang)
 
         def job(pack: LoadedPack) -> tuple[Decision, concurrent.futures.Future[None] | None]:
+            problems = submission_problems(doc)
+            if problems:
+                raise _schema_error(problems, options.lang)
             decision = decide(pack, doc, options, "request", config.log_inputs, {"endpoint": "screen"})
             return decision, service.decisions.append([decision.record]) if service.decisions else None
 
@@ -227,15 +227,15 @@ def _routes(app: FastAPI, service: Service, ops: dict[str, dict[str, Any]]) -> N
         batch_id = str(uuid.uuid4())
         results: list[dict[str, Any] | None] = [None] * len(items)
         valid: list[tuple[int, Any, Any]] = []
-        for i, item in enumerate(items):
-            caller_id = item.get("id") if isinstance(item, dict) else None
-            problems = _item_problems(item, i)
-            if problems:
-                results[i] = {"id": caller_id, "status": 422, **_schema_error(problems, options.lang).body(options.lang)}
-            else:
-                valid.append((i, caller_id, item["submission"]))
 
         def job(pack: LoadedPack) -> tuple[list[tuple[int, Decision | ApiError]], concurrent.futures.Future[None] | None]:
+            for i, item in enumerate(items):
+                caller_id = item.get("id") if isinstance(item, dict) else None
+                problems = _item_problems(item, i)
+                if problems:
+                    results[i] = {"id": caller_id, "status": 422, **_schema_error(problems, options.lang).body(options.lang)}
+                else:
+                    valid.append((i, caller_id, item["submission"]))
             out: list[tuple[int, Decision | ApiError]] = []
             for i, caller_id, submission in valid:
                 try:
@@ -258,8 +258,9 @@ def _routes(app: FastAPI, service: Service, ops: dict[str, dict[str, Any]]) -> N
         if logged is not None:
             await asyncio.wrap_future(logged)
         revision = {}
+        caller_ids = {i: caller_id for i, caller_id, _ in valid}
         for i, outcome in decided:
-            caller_id = valid[[v[0] for v in valid].index(i)][1]
+            caller_id = caller_ids[i]
             if isinstance(outcome, Decision):
                 record(outcome)
                 revision = outcome.body["pack"]
