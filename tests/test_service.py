@@ -277,6 +277,47 @@ def test_decision_log_has_one_line_per_decision(client, service_dirs):
     assert entry["latency_ms"] > 0
 
 
+def test_a_decision_that_cannot_be_logged_durably_is_not_made(client, service_dirs, monkeypatch):
+    """An fsync that fails (EIO), or a write that fails (ENOSPC): 503 decision-log.failed with no verdict, the failure
+    counted; single and batch alike. The next decision, with the disk back, is made and logged."""
+    import errno
+    import os
+
+    import perfrules.service.decision_log as decision_log
+
+    real_fsync = os.fsync
+
+    def failing_fsync(fd):
+        raise OSError(errno.EIO, "Input/output error")
+
+    quiet = TestClient(client.app, raise_server_exceptions=False)
+    monkeypatch.setattr(decision_log.os, "fsync", failing_fsync)
+    r = quiet.post("/v1/screen", json=sample("p02-goal-rejected.json"), params={"lang": "en"})
+    assert r.status_code == 503 and r.headers["retry-after"] == "5"
+    body = r.json()
+    assert body["error"]["code"] == "decision-log.failed" and "verdict" not in body and "findings" not in body
+    assert "Input/output error" in body["error"]["message_en"] and "决策日志无法持久写入" in body["error"]["message_zh"]
+    assert "Traceback" not in r.text
+    batch = quiet.post("/v1/screen/batch", json={"items": [{"id": "a", "submission": sample("clean-project.json")}]})
+    assert batch.status_code == 503 and batch.json()["error"]["code"] == "decision-log.failed" and "results" not in batch.json()
+    monkeypatch.setattr(decision_log.os, "fsync", real_fsync)
+
+    def full_disk(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(decision_log.os, "write", full_disk)
+    r = quiet.post("/v1/screen", json=sample("clean-project.json"))
+    assert r.status_code == 503 and "No space left on device" in r.json()["error"]["message_en"]
+    monkeypatch.undo()
+
+    r = client.post("/v1/screen", json=sample("clean-project.json"))
+    assert r.status_code == 200
+    logged = {json.loads(x)["decision_id"] for f in service_dirs["log"].glob("decisions-*.jsonl") for x in f.read_text(encoding="utf-8").splitlines()}
+    assert r.json()["decision_id"] in logged
+    metrics = client.get("/metrics").text
+    assert 'perfrules_errors_total{code="decision-log.failed"} 3' in metrics
+
+
 def test_decisions_command_filters_the_log(client, service_dirs):
     client.post("/v1/screen", json=sample("p02-goal-rejected.json"))
     client.post("/v1/screen", json=sample("clean-project.json"))

@@ -203,8 +203,7 @@ def _routes(app: FastAPI, service: Service, ops: dict[str, dict[str, Any]]) -> N
             raise _unknown_profile(exc) from None
         except PerfrulesError as exc:
             raise _input_error(exc, options.lang) from None
-        if logged is not None:
-            await asyncio.wrap_future(logged)  # the decision is on disk before it is answered
+        await _durably_logged(logged, [decision.body["decision_id"]])  # on disk before it is answered
         record(decision)
         decision.body["timing_ms"]["total"] = round((time.perf_counter() - started) * 1000, 3)
         return JSONResponse(decision.body, headers={"X-Decision-Id": decision.body["decision_id"],
@@ -255,8 +254,7 @@ def _routes(app: FastAPI, service: Service, ops: dict[str, dict[str, Any]]) -> N
             decided, logged = await service.holder.run(job)
         except UnknownProfile as exc:
             raise _unknown_profile(exc) from None
-        if logged is not None:
-            await asyncio.wrap_future(logged)
+        await _durably_logged(logged, [d.body["decision_id"] for _, d in decided if isinstance(d, Decision)])
         revision = {}
         caller_ids = {i: caller_id for i, caller_id, _ in valid}
         for i, outcome in decided:
@@ -346,6 +344,21 @@ def _item_problems(item: Any, index: int) -> list[Any]:
     if not isinstance(item["id"], (str, int)) or isinstance(item["id"], bool):
         return [SchemaProblem(pointer(["items", index, "id"]), "id", "batch.id", "id 须为字符串或整数。", "id must be a string or an integer.")]
     return submission_problems(item["submission"], pointer(["items", index, "submission"]))
+
+
+async def _durably_logged(logged: concurrent.futures.Future[None] | None, decision_ids: list[str]) -> None:
+    """Wait for the decisions' log lines to be synced; a decision that cannot be logged durably is not made (503)."""
+    if logged is None:
+        return
+    try:
+        await asyncio.wrap_future(logged)
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        log.error("decision log write failed; the decisions are not answered", exc_info=exc,
+                  extra={"event": "decision-log.failed", "decision_ids": decision_ids})
+        raise ApiError(503, "decision-log.failed", f"决策日志无法持久写入（{why}），本次未作出审核结论；请稍后重试。",
+                       f"the decision log could not be written durably ({why}), so no decision was made; try again later.",
+                       headers={"Retry-After": "5"}) from None
 
 
 def _not_ready() -> ApiError:
