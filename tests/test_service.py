@@ -107,7 +107,7 @@ def test_schema_problems_are_422_with_json_pointers_in_both_languages(client):
     assert r.status_code == 422
     problems = {p["pointer"]: p for p in r.json()["error"]["problems"]}
     assert set(problems) == {"/projects/0/fiscal_year", "/projects/0/kind"}
-    assert problems["/projects/0/fiscal_year"]["message_zh"] == "缺少必填字段 'fiscal_year'。"
+    assert problems["/projects/0/fiscal_year"]["message_zh"] == "缺少必填字段 'fiscal_year'（预算年度）。"
     assert problems["/projects/0/fiscal_year"]["message_en"] == "required field 'fiscal_year' is missing."
     assert problems["/projects/0/kind"]["field"] == "kind"
     assert problems["/projects/0/kind"]["message_en"] == "must be one of: 项目, 政策, null; got '工程'."
