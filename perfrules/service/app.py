@@ -34,7 +34,7 @@ from perfrules.service.decisions import Decision, ScreenOptions, UnknownProfile,
 from perfrules.service.metrics import Metrics
 from perfrules.service.middleware import ServiceMiddleware
 from perfrules.service.responses import ApiError, problem_dict
-from perfrules.service.revision import publish, read_current
+from perfrules.service.revision import publish, publish_within, read_current
 from perfrules.service.runtime import LoadedPack, PackHolder, worker_revisions
 from perfrules.service.validation import read_submission
 
@@ -299,7 +299,14 @@ def _routes(app: FastAPI, service: Service, ops: dict[str, dict[str, Any]]) -> N
     async def reload(request: Request) -> Response:
         lang = _lang(request)
         before = service.revision()
-        outcome = await asyncio.to_thread(publish, config.rules_dir, config.state_dir)
+        outcome = await asyncio.to_thread(publish_within, config.rules_dir, config.state_dir, config.reload_timeout_seconds)
+        if outcome.timed_out:
+            service.metrics.inc("perfrules_reloads_total", outcome="timeout")
+            log.warning("reload timed out", extra={"event": "reload.timeout", "seconds": config.reload_timeout_seconds})
+            raise ApiError(503, "reload.timeout", f"规则包的检查超过 {config.reload_timeout_seconds:g} 秒仍未完成，已放弃；继续使用修订版 {before}。",
+                           f"checking the pack took longer than {config.reload_timeout_seconds:g} s; it was abandoned and "
+                           f"revision {before} keeps serving.", [problem_dict(p, lang) for p in outcome.problems],
+                           extra={"pack": service.pack_json()})
         if not outcome.accepted:
             service.metrics.inc("perfrules_reloads_total", outcome="rejected")
             log.warning("reload rejected", extra={"event": "reload.rejected", "checked_revision": outcome.revision,

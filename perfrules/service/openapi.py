@@ -112,6 +112,7 @@ def operations(secured: bool) -> dict[str, dict[str, Any]]:
                   "responses": {"200": _json(_ref("Rules"), "生效规则 (the rules in force)"), **_errors(404, 422, *auth_errors)}},
         "reload": {**auth, "responses": {"200": _json({"type": "object"}, "新包已生效或未变 (accepted or unchanged)"),
                                          "422": _json(_ref("Error"), "新包未通过检查，旧版本继续服务 (rejected; the old revision keeps serving)"),
+                                         "503": _json(_ref("Error"), "检查超时，旧版本继续服务 (the check took too long; the old revision keeps serving)"),
                                          **_errors(*admin_errors)}},
         "health": {"responses": {"200": _json({"type": "object"}, "进程存活 (alive)")}},
         "ready": {"responses": {"200": _json({"type": "object"}, "已加载规则包 (a pack is loaded)"), **_errors(503)}},
