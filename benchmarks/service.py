@@ -8,7 +8,12 @@ HTTP/1.1 on keep-alive connections, so the generator itself costs little CPU) at
 32 for a fixed time each, and POST /v1/screen/batch at concurrency 8. The bodies cycle through the
 bundled sample submissions. Prints decisions/s and p50/p99 latency per level, and the in-process
 `perfrules.screen()` figures on the same submissions beside them.
-Floors (2-core machine): ≥ 400 decisions/s and p99 ≤ 25 ms at concurrency 8; batch ≥ 2× single decisions/s.
+Floors (2-core machine): ≥ 400 decisions/s and p99 ≤ 25 ms at concurrency 8; batch ≥ 2× single decisions/s;
+each is printed with PASS or FAIL, and the load average before and after the run.
+
+A/B on a noisy machine: ``--baseline DIR`` (a checkout of another commit, e.g. ``git archive <commit> | tar -x -C DIR``)
+starts a second server from DIR's ``perfrules`` beside this one; the two are driven level by level, interleaved
+(A, B, A, B … for ``--rounds`` rounds), so both see the same load, and each figure is printed as a range.
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -28,11 +35,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = sorted((ROOT / "samples" / "submissions").glob("*.json"))
 
 
-def start_server(workers: int, log_dir: str | None) -> tuple[subprocess.Popen, int]:
+def start_server(workers: int, log_dir: str | None, source: str | None = None) -> tuple[subprocess.Popen, int]:
+    """``perfrules serve`` on a free loopback port, from this checkout or from ``source`` (another checkout's root)."""
     args = [sys.executable, "-m", "perfrules", "serve", "--port", "0", "--workers", str(workers), "--max-batch", "1000"]
     if log_dir:
         args += ["--decision-log", log_dir]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    env = {**os.environ, "PYTHONPATH": source} if source else None
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=source)
     assert proc.stderr is not None
     for line in proc.stderr:
         if '"event": "listening"' in line:
@@ -41,8 +50,6 @@ def start_server(workers: int, log_dir: str | None) -> tuple[subprocess.Popen, i
     else:
         raise SystemExit("the server did not start")
     # keep reading the log so the pipe never fills
-    asyncio.get_event_loop_policy()
-    import threading
     threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()  # type: ignore[union-attr]
     return proc, port
 
@@ -105,12 +112,31 @@ def in_process(docs: list[dict], seconds: float) -> tuple[float, float, float]:
     return len(times) / elapsed, statistics.median(times) * 1000, percentile(times, 0.99) * 1000
 
 
+LEVELS = (("/v1/screen", 1), ("/v1/screen", 8), ("/v1/screen", 32), ("/v1/screen/batch", 8))
+
+
+def measure(port: int, level: tuple[str, int], singles: list[bytes], batches: list[bytes], batch_size: int,
+            seconds: float) -> tuple[float, float, float, int]:
+    """decisions/s, p50 ms, p99 ms (per request) and errors of one level against one server."""
+    path, concurrency = level
+    per_request = batch_size if path.endswith("batch") else 1
+    lat, errors, elapsed = asyncio.run(drive(port, batches if per_request > 1 else singles, concurrency, seconds))
+    return len(lat) * per_request / elapsed, percentile(lat, 0.5) * 1000, percentile(lat, 0.99) * 1000, len(errors)
+
+
+def span(values: list[float], digits: int) -> str:
+    low, high = min(values), max(values)
+    return f"{low:.{digits}f}" if len(values) == 1 or f"{low:.{digits}f}" == f"{high:.{digits}f}" else f"{low:.{digits}f}–{high:.{digits}f}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=5.0, help="measured time per level")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=20)
     parser.add_argument("--no-decision-log", action="store_true")
+    parser.add_argument("--baseline", metavar="DIR", help="another checkout to measure beside this one, interleaved")
+    parser.add_argument("--rounds", type=int, default=1, help="times each level is measured (per server)")
     args = parser.parse_args()
 
     docs = [json.loads(p.read_text(encoding="utf-8")) for p in SAMPLES]
@@ -122,34 +148,56 @@ def main() -> int:
         items = [{"id": f"{k}-{j}", "submission": docs[(k + j) % len(docs)]} for j in range(args.batch_size)]
         batches.append(request_bytes("/v1/screen/batch", json.dumps({"items": items}, ensure_ascii=False).encode()))
 
-    log_dir = None if args.no_decision_log else tempfile.mkdtemp(prefix="perfrules-bench-log-")
-    proc, port = start_server(args.workers, log_dir)
-    rows = []
+    load_before = os.getloadavg()
+    servers: dict[str, tuple[subprocess.Popen, int]] = {}
+    sources = {"this checkout": None, **({f"baseline {args.baseline}": str(Path(args.baseline).resolve())} if args.baseline else {})}
+    results: dict[tuple[str, int], list[tuple[float, float, float, int]]] = {}
     try:
+        for name, source in sources.items():
+            log_dir = None if args.no_decision_log else tempfile.mkdtemp(prefix="perfrules-bench-log-")
+            servers[name] = start_server(args.workers, log_dir, source)
         time.sleep(1.0)
-        for concurrency in (1, 8, 32):
-            lat, errors, elapsed = asyncio.run(drive(port, singles, concurrency, args.seconds))
-            rows.append((f"/v1/screen  c={concurrency}", len(lat) / elapsed, percentile(lat, 0.5) * 1000, percentile(lat, 0.99) * 1000, len(errors)))
-        lat, errors, elapsed = asyncio.run(drive(port, batches, 8, args.seconds))
-        rows.append((f"/v1/screen/batch ({args.batch_size}/request) c=8", len(lat) * args.batch_size / elapsed,
-                     percentile(lat, 0.5) * 1000, percentile(lat, 0.99) * 1000, len(errors)))
+        for _ in range(args.rounds):
+            for level in LEVELS:
+                for name, (_, port) in servers.items():  # interleaved: every server sees the same minutes
+                    results.setdefault((name, LEVELS.index(level)), []).append(
+                        measure(port, level, singles, batches, args.batch_size, args.seconds))
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
+        for proc, _ in servers.values():
+            proc.send_signal(signal.SIGTERM)
+        for proc, _ in servers.values():
+            proc.wait(60)
     rate, p50, p99 = in_process(docs, args.seconds)
-    rows.append(("in-process perfrules.screen()", rate, p50, p99, 0))
+    load_after = os.getloadavg()
 
-    print(f"perfrules serve --workers {args.workers}, {args.seconds:g} s per level, {len(docs)} sample submissions, "
-          f"decision log {'off' if args.no_decision_log else 'on (fsync per request)'}")
-    print(f"{'load':44} {'decisions/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
-    for name, r, a, b, e in rows:
-        print(f"{name:44} {r:12.0f} {a:8.2f} {b:8.2f} {e:7d}")
-    c8 = rows[1]
-    batch = rows[3]
-    print()
-    print(f"floor c=8 ≥ 400 decisions/s: {'met' if c8[1] >= 400 else 'NOT met'} ({c8[1]:.0f})")
-    print(f"floor c=8 p99 ≤ 25 ms: {'met' if c8[3] <= 25 else 'NOT met'} ({c8[3]:.1f} ms)")
-    print(f"floor batch ≥ 2× single: {'met' if batch[1] >= 2 * c8[1] else 'NOT met'} ({batch[1] / c8[1]:.1f}×)")
+    print(f"perfrules serve --workers {args.workers}, {args.seconds:g} s per level × {args.rounds} round(s), {len(docs)} sample submissions, "
+          f"decision log {'off' if args.no_decision_log else 'on (fsync per decision)'}")
+    print(f"machine: {os.cpu_count()} CPUs; load average (1/5/15 min) before {'/'.join(f'{x:.1f}' for x in load_before)}, "
+          f"after {'/'.join(f'{x:.1f}' for x in load_after)}")
+    verdicts = []
+    for name in servers:
+        print(f"\n{name}")
+        print(f"{'load':44} {'decisions/s':>12} {'p50 ms':>12} {'p99 ms':>14} {'errors':>7}")
+        rows = {}
+        for i, (path, concurrency) in enumerate(LEVELS):
+            runs = results[(name, i)]
+            rows[i] = runs
+            label = f"{path} c={concurrency}" + (f" ({args.batch_size}/request, ms per request)" if path.endswith("batch") else "")
+            print(f"{label:44} {span([r[0] for r in runs], 0):>12} {span([r[1] for r in runs], 2):>12} {span([r[2] for r in runs], 2):>14} "
+                  f"{sum(r[3] for r in runs):7d}")
+        single8, batch8 = rows[1], rows[3]
+        worst_rate, worst_p99 = min(r[0] for r in single8), max(r[2] for r in single8)
+        ratio = min(r[0] for r in batch8) / max(r[0] for r in single8)
+        verdicts.append((name, [
+            ("c=8 ≥ 400 decisions/s", worst_rate >= 400, f"{worst_rate:.0f} (lowest round)"),
+            ("c=8 p99 ≤ 25 ms", worst_p99 <= 25, f"{worst_p99:.1f} ms (highest round)"),
+            ("batch ≥ 2× single (c=8)", ratio >= 2, f"{ratio:.2f}× (lowest batch over highest single)"),
+        ]))
+    print(f"\n{'in-process perfrules.screen() (after the servers stopped)':44} {rate:12.0f} {p50:12.2f} {p99:14.2f}")
+    for name, floors in verdicts:
+        print(f"\nfloors, {name}:")
+        for text, ok, figure in floors:
+            print(f"  {'PASS' if ok else 'FAIL'}  {text}: {figure}")
     return 0
 
 

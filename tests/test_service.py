@@ -107,7 +107,7 @@ def test_schema_problems_are_422_with_json_pointers_in_both_languages(client):
     assert r.status_code == 422
     problems = {p["pointer"]: p for p in r.json()["error"]["problems"]}
     assert set(problems) == {"/projects/0/fiscal_year", "/projects/0/kind"}
-    assert problems["/projects/0/fiscal_year"]["message_zh"] == "缺少必填字段 'fiscal_year'。"
+    assert problems["/projects/0/fiscal_year"]["message_zh"] == "缺少必填字段 'fiscal_year'（预算年度）。"
     assert problems["/projects/0/fiscal_year"]["message_en"] == "required field 'fiscal_year' is missing."
     assert problems["/projects/0/kind"]["field"] == "kind"
     assert problems["/projects/0/kind"]["message_en"] == "must be one of: 项目, 政策, null; got '工程'."
@@ -184,6 +184,41 @@ def test_explain_gives_each_finding_its_sub_expression_values(client):
     assert any(s["expression"] == "prior_grade" and s["value"] == "差" for s in explained["steps"])
 
 
+def test_a_slow_explain_does_not_block_health(client, monkeypatch):
+    """explain=true is CPU-bound work: it runs on the worker's screening thread, so the event loop still answers /health."""
+    import threading
+    import time
+
+    import perfrules.service.decisions as decisions_module
+
+    started = threading.Event()
+    real = decisions_module._explanations
+
+    def slow(*args, **kwargs):
+        started.set()
+        until = time.perf_counter() + 3.0
+        while time.perf_counter() < until:  # busy, holding the GIL between switches, as a large explain does
+            pass
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(decisions_module, "_explanations", slow)
+    answer: dict = {}
+    explaining = threading.Thread(target=lambda: answer.update(r=client.post("/v1/screen", params={"explain": "true"},
+                                                                             json=sample("p08-poor-grade-cut.json"))))
+    explaining.start()
+    try:
+        assert started.wait(30)
+        t0 = time.perf_counter()
+        health = client.get("/health")
+        waited = time.perf_counter() - t0
+        assert health.status_code == 200 and explaining.is_alive()  # answered while the explain was still running
+        assert waited < 1.0, f"/health waited {waited:.2f} s behind the explain"
+    finally:
+        explaining.join(60)
+    assert answer["r"].status_code == 200
+    assert any("explain" in f for f in answer["r"].json()["findings"])
+
+
 def test_rules_in_force_with_parameters_their_files_and_sources(client):
     r = client.get("/v1/rules", params={"profile": "qitai", "as_of": "2022-11-15"})
     assert r.status_code == 200
@@ -240,6 +275,47 @@ def test_decision_log_has_one_line_per_decision(client, service_dirs):
     assert entry["pack_revision"] == r.json()["pack"]["revision"] and entry["as_of"] == "2022-11-15"
     assert entry["input_hash"].startswith("sha256:") and "input" not in entry
     assert entry["latency_ms"] > 0
+
+
+def test_a_decision_that_cannot_be_logged_durably_is_not_made(client, service_dirs, monkeypatch):
+    """An fsync that fails (EIO), or a write that fails (ENOSPC): 503 decision-log.failed with no verdict, the failure
+    counted; single and batch alike. The next decision, with the disk back, is made and logged."""
+    import errno
+    import os
+
+    import perfrules.service.decision_log as decision_log
+
+    real_fsync = os.fsync
+
+    def failing_fsync(fd):
+        raise OSError(errno.EIO, "Input/output error")
+
+    quiet = TestClient(client.app, raise_server_exceptions=False)
+    monkeypatch.setattr(decision_log.os, "fsync", failing_fsync)
+    r = quiet.post("/v1/screen", json=sample("p02-goal-rejected.json"), params={"lang": "en"})
+    assert r.status_code == 503 and r.headers["retry-after"] == "5"
+    body = r.json()
+    assert body["error"]["code"] == "decision-log.failed" and "verdict" not in body and "findings" not in body
+    assert "Input/output error" in body["error"]["message_en"] and "决策日志无法持久写入" in body["error"]["message_zh"]
+    assert "Traceback" not in r.text
+    batch = quiet.post("/v1/screen/batch", json={"items": [{"id": "a", "submission": sample("clean-project.json")}]})
+    assert batch.status_code == 503 and batch.json()["error"]["code"] == "decision-log.failed" and "results" not in batch.json()
+    monkeypatch.setattr(decision_log.os, "fsync", real_fsync)
+
+    def full_disk(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(decision_log.os, "write", full_disk)
+    r = quiet.post("/v1/screen", json=sample("clean-project.json"))
+    assert r.status_code == 503 and "No space left on device" in r.json()["error"]["message_en"]
+    monkeypatch.undo()
+
+    r = client.post("/v1/screen", json=sample("clean-project.json"))
+    assert r.status_code == 200
+    logged = {json.loads(x)["decision_id"] for f in service_dirs["log"].glob("decisions-*.jsonl") for x in f.read_text(encoding="utf-8").splitlines()}
+    assert r.json()["decision_id"] in logged
+    metrics = client.get("/metrics").text
+    assert 'perfrules_errors_total{code="decision-log.failed"} 3' in metrics
 
 
 def test_decisions_command_filters_the_log(client, service_dirs):

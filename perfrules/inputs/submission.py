@@ -230,13 +230,15 @@ def _read(path: Path, name: str) -> Any:
     return data
 
 
+def english_key(key: Any) -> str:
+    """The name the loader reads a submission's key as: a Chinese part name (绩效目标 …) or column header
+    (项目编码 …) becomes its English name; any other key stays as it is. (The service maps request bodies with it.)"""
+    k = str(key)
+    return NESTED_ZH.get(k) or header_index(PROJECTS).get(k.casefold(), k)
+
+
 def _english_keys(obj: dict[str, Any]) -> dict[str, Any]:
-    index = header_index(PROJECTS)
-    out: dict[str, Any] = {}
-    for key, value in obj.items():
-        k = str(key)
-        out[NESTED_ZH.get(k) or index.get(k.casefold(), k)] = value
-    return out
+    return {english_key(key): value for key, value in obj.items()}
 
 
 def _has_list(project: dict[str, Any], table: str) -> bool:

@@ -34,9 +34,9 @@ from perfrules.service.decisions import Decision, ScreenOptions, UnknownProfile,
 from perfrules.service.metrics import Metrics
 from perfrules.service.middleware import ServiceMiddleware
 from perfrules.service.responses import ApiError, problem_dict
-from perfrules.service.revision import publish, read_current
+from perfrules.service.revision import publish, publish_within, read_current
 from perfrules.service.runtime import LoadedPack, PackHolder, worker_revisions
-from perfrules.service.validation import submission_problems
+from perfrules.service.validation import read_submission
 
 log = logging.getLogger("perfrules.service")
 
@@ -71,7 +71,7 @@ def create_app(config: ServiceConfig) -> Any:
             outcome = await asyncio.to_thread(publish, config.rules_dir, config.state_dir)
             if not outcome.accepted:
                 raise PerfrulesError(outcome.problems)
-        await asyncio.to_thread(service.holder.start, asyncio.get_running_loop())
+        await asyncio.to_thread(service.holder.start)
         saver = asyncio.create_task(_save_metrics(service.metrics))
         try:
             yield
@@ -189,12 +189,12 @@ def _routes(app: FastAPI, service: Service, ops: dict[str, dict[str, Any]]) -> N
         started = time.perf_counter()
         options = _options(request)
         doc = await _json_body(request)
-        problems = submission_problems(doc)
-        if problems:
-            raise _schema_error(problems, options.lang)
 
         def job(pack: LoadedPack) -> tuple[Decision, concurrent.futures.Future[None] | None]:
-            decision = decide(pack, doc, options, "request", config.log_inputs, {"endpoint": "screen"})
+            submission, problems = read_submission(doc)
+            if problems:
+                raise _schema_error(problems, options.lang)
+            decision = decide(pack, submission, options, "request", config.log_inputs, {"endpoint": "screen"}, received=doc)
             return decision, service.decisions.append([decision.record]) if service.decisions else None
 
         try:
@@ -203,8 +203,7 @@ def _routes(app: FastAPI, service: Service, ops: dict[str, dict[str, Any]]) -> N
             raise _unknown_profile(exc) from None
         except PerfrulesError as exc:
             raise _input_error(exc, options.lang) from None
-        if logged is not None:
-            await asyncio.wrap_future(logged)  # the decision is on disk before it is answered
+        await _durably_logged(logged, [decision.body["decision_id"]])  # on disk before it is answered
         record(decision)
         decision.body["timing_ms"]["total"] = round((time.perf_counter() - started) * 1000, 3)
         return JSONResponse(decision.body, headers={"X-Decision-Id": decision.body["decision_id"],
@@ -227,20 +226,21 @@ def _routes(app: FastAPI, service: Service, ops: dict[str, dict[str, Any]]) -> N
         batch_id = str(uuid.uuid4())
         results: list[dict[str, Any] | None] = [None] * len(items)
         valid: list[tuple[int, Any, Any]] = []
-        for i, item in enumerate(items):
-            caller_id = item.get("id") if isinstance(item, dict) else None
-            problems = _item_problems(item, i)
-            if problems:
-                results[i] = {"id": caller_id, "status": 422, **_schema_error(problems, options.lang).body(options.lang)}
-            else:
-                valid.append((i, caller_id, item["submission"]))
 
         def job(pack: LoadedPack) -> tuple[list[tuple[int, Decision | ApiError]], concurrent.futures.Future[None] | None]:
+            for i, item in enumerate(items):
+                caller_id = item.get("id") if isinstance(item, dict) else None
+                submission, problems = _read_item(item, i)
+                if problems:
+                    results[i] = {"id": caller_id, "status": 422, **_schema_error(problems, options.lang).body(options.lang)}
+                else:
+                    valid.append((i, caller_id, submission))
             out: list[tuple[int, Decision | ApiError]] = []
             for i, caller_id, submission in valid:
                 try:
                     out.append((i, decide(pack, submission, options, f"items[{i}]", config.log_inputs,
-                                          {"endpoint": "batch", "batch_id": batch_id, "item_id": caller_id})))
+                                          {"endpoint": "batch", "batch_id": batch_id, "item_id": caller_id},
+                                          received=items[i]["submission"])))
                 except UnknownProfile:
                     raise
                 except PerfrulesError as exc:
@@ -255,11 +255,11 @@ def _routes(app: FastAPI, service: Service, ops: dict[str, dict[str, Any]]) -> N
             decided, logged = await service.holder.run(job)
         except UnknownProfile as exc:
             raise _unknown_profile(exc) from None
-        if logged is not None:
-            await asyncio.wrap_future(logged)
+        await _durably_logged(logged, [d.body["decision_id"] for _, d in decided if isinstance(d, Decision)])
         revision = {}
+        caller_ids = {i: caller_id for i, caller_id, _ in valid}
         for i, outcome in decided:
-            caller_id = valid[[v[0] for v in valid].index(i)][1]
+            caller_id = caller_ids[i]
             if isinstance(outcome, Decision):
                 record(outcome)
                 revision = outcome.body["pack"]
@@ -299,7 +299,14 @@ def _routes(app: FastAPI, service: Service, ops: dict[str, dict[str, Any]]) -> N
     async def reload(request: Request) -> Response:
         lang = _lang(request)
         before = service.revision()
-        outcome = await asyncio.to_thread(publish, config.rules_dir, config.state_dir)
+        outcome = await asyncio.to_thread(publish_within, config.rules_dir, config.state_dir, config.reload_timeout_seconds)
+        if outcome.timed_out:
+            service.metrics.inc("perfrules_reloads_total", outcome="timeout")
+            log.warning("reload timed out", extra={"event": "reload.timeout", "seconds": config.reload_timeout_seconds})
+            raise ApiError(503, "reload.timeout", f"规则包的检查超过 {config.reload_timeout_seconds:g} 秒仍未完成，已放弃；继续使用修订版 {before}。",
+                           f"checking the pack took longer than {config.reload_timeout_seconds:g} s; it was abandoned and "
+                           f"revision {before} keeps serving.", [problem_dict(p, lang) for p in outcome.problems],
+                           extra={"pack": service.pack_json()})
         if not outcome.accepted:
             service.metrics.inc("perfrules_reloads_total", outcome="rejected")
             log.warning("reload rejected", extra={"event": "reload.rejected", "checked_revision": outcome.revision,
@@ -331,20 +338,36 @@ def _routes(app: FastAPI, service: Service, ops: dict[str, dict[str, Any]]) -> N
         return PlainTextResponse(service.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-def _item_problems(item: Any, index: int) -> list[Any]:
+def _read_item(item: Any, index: int) -> tuple[Any, list[Any]]:
+    """A batch item's submission with English keys, and its problems (the item's own, or its submission's)."""
     from perfrules.service.validation import SchemaProblem, pointer
 
     base = pointer(["items", index])
     if not isinstance(item, dict):
-        return [SchemaProblem(base, None, "batch.item", "批量条目须为 {\"id\": …, \"submission\": {…}}。",
-                              "a batch item must be {\"id\": …, \"submission\": {…}}.")]
+        return None, [SchemaProblem(base, None, "batch.item", "批量条目须为 {\"id\": …, \"submission\": {…}}。",
+                                    "a batch item must be {\"id\": …, \"submission\": {…}}.")]
     missing = [k for k in ("id", "submission") if k not in item]
     if missing:
-        return [SchemaProblem(pointer(["items", index, k]), k, "batch.required", f"缺少必填字段 {k!r}。", f"required field {k!r} is missing.")
-                for k in missing]
+        return None, [SchemaProblem(pointer(["items", index, k]), k, "batch.required", f"缺少必填字段 {k!r}。",
+                                    f"required field {k!r} is missing.") for k in missing]
     if not isinstance(item["id"], (str, int)) or isinstance(item["id"], bool):
-        return [SchemaProblem(pointer(["items", index, "id"]), "id", "batch.id", "id 须为字符串或整数。", "id must be a string or an integer.")]
-    return submission_problems(item["submission"], pointer(["items", index, "submission"]))
+        return None, [SchemaProblem(pointer(["items", index, "id"]), "id", "batch.id", "id 须为字符串或整数。", "id must be a string or an integer.")]
+    return read_submission(item["submission"], pointer(["items", index, "submission"]))
+
+
+async def _durably_logged(logged: concurrent.futures.Future[None] | None, decision_ids: list[str]) -> None:
+    """Wait for the decisions' log lines to be synced; a decision that cannot be logged durably is not made (503)."""
+    if logged is None:
+        return
+    try:
+        await asyncio.wrap_future(logged)
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        log.error("decision log write failed; the decisions are not answered", exc_info=exc,
+                  extra={"event": "decision-log.failed", "decision_ids": decision_ids})
+        raise ApiError(503, "decision-log.failed", f"决策日志无法持久写入（{why}），本次未作出审核结论；请稍后重试。",
+                       f"the decision log could not be written durably ({why}), so no decision was made; try again later.",
+                       headers={"Retry-After": "5"}) from None
 
 
 def _not_ready() -> ApiError:

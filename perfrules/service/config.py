@@ -18,3 +18,4 @@ class ServiceConfig:
     max_batch: int = 100
     poll_seconds: float = 0.2
     reload_wait_seconds: float = 30.0
+    reload_timeout_seconds: float = 120.0

@@ -4,7 +4,13 @@ Each line is written with one ``write`` on a file opened ``O_APPEND`` (so lines 
 processes never interleave) and ``fsync``-ed before the response is sent: an answered decision is on
 disk. The fsync is a group commit: a flusher thread syncs everything written since its last sync at
 once, and each request waits for the sync that covers its lines, so a slow disk adds latency to a
-request but does not cap decisions per second. Files are named ``decisions-YYYY-MM-DD.jsonl`` by the
+request but does not cap decisions per second.
+
+A decision that cannot be logged durably is not made: when the write or the fsync fails (a full disk, an
+I/O error) the request is answered 503 ``decision-log.failed`` without a verdict, and the server log names
+the decision ids (``event: decision-log.failed``). Its line may still be in the file — the write may have
+reached the page cache before the sync failed, and a log is only ever appended to, never rewritten — so an
+auditor can find a logged decision id that no caller received in that server log line. Files are named ``decisions-YYYY-MM-DD.jsonl`` by the
 server's local date, so a new file starts each day. ``read_decisions`` is the reader ``perfrules
 decisions`` uses.
 """
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
@@ -52,7 +59,8 @@ class DecisionLog:
         self._flusher.start()
 
     def append(self, records: list[dict[str, Any]]) -> concurrent.futures.Future[None]:
-        """Write the records (one line each, one write per day's file); the future is done once they are fsync-ed."""
+        """Write the records (one line each, one write per day's file); the future is done once they are fsync-ed,
+        and carries the ``OSError`` when they could not be written or synced."""
         done: concurrent.futures.Future[None] = concurrent.futures.Future()
         if not records:
             done.set_result(None)
@@ -63,12 +71,16 @@ class DecisionLog:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the decision log is closed")
-            for day, lines in by_day.items():
-                fd = self._file_for(day)
-                data = "".join(lines).encode("utf-8")
-                written = os.write(fd, data)
-                if written != len(data):  # a short write on a regular file means the disk is full
-                    raise OSError(f"decision log: wrote {written} of {len(data)} bytes")
+            try:
+                for day, lines in by_day.items():
+                    fd = self._file_for(day)
+                    data = "".join(lines).encode("utf-8")
+                    written = os.write(fd, data)
+                    if written != len(data):  # a short write on a regular file means the disk is full
+                        raise OSError(errno.ENOSPC, f"wrote {written} of {len(data)} bytes")
+            except OSError as exc:
+                done.set_exception(exc)
+                return done
             self._pending.append(done)
             self._wake.notify()
         return done

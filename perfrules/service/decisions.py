@@ -52,8 +52,9 @@ class Decision:
 
 
 def decide(pack: LoadedPack, doc: Any, options: ScreenOptions, name: str, log_inputs: bool,
-           extra: dict[str, Any] | None = None) -> Decision:
-    """Screen ``doc`` (already schema-checked) with ``pack``; raises ``UsageError``/``InputError`` for input it cannot read."""
+           extra: dict[str, Any] | None = None, received: Any = None) -> Decision:
+    """Screen ``doc`` (already schema-checked, English keys) with ``pack``; raises ``UsageError``/``InputError`` for
+    input it cannot read. The log records ``received`` (the body as the caller sent it), else ``doc``."""
     if options.profile is not None and options.profile not in pack.profiles:
         raise UnknownProfile(options.profile, pack.profiles)
     started = time.perf_counter()
@@ -83,11 +84,11 @@ def decide(pack: LoadedPack, doc: Any, options: ScreenOptions, name: str, log_in
     record = {
         "decision_id": decision_id, "time": now().isoformat(timespec="milliseconds"), "pack_revision": pack.revision,
         "pack_version": pack.version, "profile": result.profile, "as_of": result.as_of.isoformat(),
-        "input_hash": input_hash(doc), "verdict": result.verdict, "rule_ids": sorted({f.rule_id for f in result.findings}),
+        "input_hash": input_hash(doc if received is None else received), "verdict": result.verdict, "rule_ids": sorted({f.rule_id for f in result.findings}),
         "findings": len(result.findings), "latency_ms": ms, **(extra or {}),
     }
     if log_inputs:
-        record["input"] = doc
+        record["input"] = doc if received is None else received
     return Decision(body, record)
 
 

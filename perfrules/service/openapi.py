@@ -90,7 +90,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
     text = {400: "请求体不是 JSON (malformed JSON)", 401: "缺少或无效的令牌 (missing or unknown bearer token)",
             403: "需要管理令牌 (admin token required)", 404: "未知配置 (unknown profile)",
             413: "请求体或批量条目过多 (body or batch too large)", 422: "不符合提交文件格式 (schema problems, each with a JSON pointer)",
-            503: "尚未加载规则包 (no pack loaded)"}
+            503: "尚未加载规则包，或决策日志无法持久写入、未作出结论 (no pack loaded, or the decision log cannot be written: no decision made)"}
     return {str(s): _json(_ref("Error"), text[s]) for s in statuses}
 
 
@@ -102,16 +102,17 @@ def operations(secured: bool) -> dict[str, dict[str, Any]]:
     return {
         "screen": {**auth, "parameters": SCREEN_QUERY,
                    "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("Submission")}}},
-                   "responses": {"200": _json(_ref("Decision"), "审核结论 (the decision)"), **_errors(400, 404, 413, 422, *auth_errors)}},
+                   "responses": {"200": _json(_ref("Decision"), "审核结论 (the decision)"), **_errors(400, 404, 413, 422, 503, *auth_errors)}},
         "batch": {**auth, "parameters": SCREEN_QUERY,
                   "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("BatchRequest")}}},
-                  "responses": {"200": _json(_ref("BatchResult"), "每项一个结果 (one result per item)"), **_errors(400, 404, 413, 422, *auth_errors)}},
+                  "responses": {"200": _json(_ref("BatchResult"), "每项一个结果 (one result per item)"), **_errors(400, 404, 413, 422, 503, *auth_errors)}},
         "rules": {**auth, "parameters": [SCREEN_QUERY[0], SCREEN_QUERY[1], SCREEN_QUERY[2],
                                           {"name": "all", "in": "query", "required": False, "schema": {"type": "boolean", "default": False},
                                            "description": "列出全部规则及其状态（缺省只列生效的）(every rule with its state; default: those in force)"}],
                   "responses": {"200": _json(_ref("Rules"), "生效规则 (the rules in force)"), **_errors(404, 422, *auth_errors)}},
         "reload": {**auth, "responses": {"200": _json({"type": "object"}, "新包已生效或未变 (accepted or unchanged)"),
                                          "422": _json(_ref("Error"), "新包未通过检查，旧版本继续服务 (rejected; the old revision keeps serving)"),
+                                         "503": _json(_ref("Error"), "检查超时，旧版本继续服务 (the check took too long; the old revision keeps serving)"),
                                          **_errors(*admin_errors)}},
         "health": {"responses": {"200": _json({"type": "object"}, "进程存活 (alive)")}},
         "ready": {"responses": {"200": _json({"type": "object"}, "已加载规则包 (a pack is loaded)"), **_errors(503)}},

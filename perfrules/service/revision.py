@@ -5,18 +5,25 @@ exactly what the workers load, whatever is edited in the directory afterwards. I
 content hash of the copied files. Only a copy that compiles under every profile (durable-rules
 engines included) and lints clean is moved to ``packs/<revision>/`` and named in ``current.json``,
 which is replaced by a rename: a worker reads either the old record or the new one, never a mix.
+
+A reload has a time limit (``publish_within``): a check that has not finished by then is rejected and the
+old revision keeps serving. The check itself cannot be interrupted, so it runs on; a ``CommitGate`` makes
+sure it can no longer publish once the caller has been told it was rejected.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import datetime as dt
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +33,7 @@ from typing import Any
 from perfrules.atomic import write_atomic
 from perfrules.errors import PerfrulesError, Problem, Where
 
+log = logging.getLogger("perfrules.service")
 CURRENT = "current.json"
 SHORT = 12
 
@@ -71,6 +79,7 @@ class PublishOutcome:
     current: CurrentPack | None
     problems: list[Problem]
     changed: bool = False
+    timed_out: bool = False
 
     @property
     def accepted(self) -> bool:
@@ -87,8 +96,57 @@ def read_current(state_dir: str | Path) -> CurrentPack | None:
     return CurrentPack(**data)
 
 
-def publish(rules_dir: str | Path, state_dir: str | Path) -> PublishOutcome:
-    """Copy, check and (if it passes) publish ``rules_dir``; one publisher at a time across processes."""
+class CommitGate:
+    """Decided once, between a reload's check and the caller waiting for it: the check publishes, or the wait expires."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state: str | None = None
+
+    def commit(self) -> bool:
+        """True when the check may publish (the wait has not expired)."""
+        with self._lock:
+            self._state = self._state or "committed"
+            return self._state == "committed"
+
+    def expire(self) -> bool:
+        """True when the check will not publish now (it had not committed)."""
+        with self._lock:
+            self._state = self._state or "expired"
+            return self._state == "expired"
+
+
+def publish_within(rules_dir: str | Path, state_dir: str | Path, seconds: float) -> PublishOutcome:
+    """``publish``, rejected (``timed_out``) when its check takes longer than ``seconds``; the old pack stays current."""
+    gate = CommitGate()
+    done: concurrent.futures.Future[PublishOutcome] = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            outcome = publish(rules_dir, state_dir, gate)
+        except BaseException as exc:  # handed to the waiter, who reports it
+            done.set_exception(exc)
+            return
+        done.set_result(outcome)
+        if outcome.timed_out:
+            log.warning("a reload check finished after its time limit; it was not published",
+                        extra={"event": "reload.late", "checked_revision": outcome.revision})
+
+    threading.Thread(target=run, name="perfrules-reload-check", daemon=True).start()
+    try:
+        return done.result(timeout=seconds)
+    except concurrent.futures.TimeoutError:
+        if not gate.expire():
+            return done.result()  # it committed just now: it is publishing
+        where = Where(file=str(rules_dir))
+        problem = Problem("reload.timeout", f"规则包的检查超过 {seconds:g} 秒仍未完成，已放弃，未发布。",
+                          f"checking the pack took longer than {seconds:g} s; it was abandoned and not published.", where,
+                          "可用 --reload-timeout 放宽时限。", "--reload-timeout sets the limit.")
+        return PublishOutcome("", None, [problem], timed_out=True)
+
+
+def publish(rules_dir: str | Path, state_dir: str | Path, gate: CommitGate | None = None) -> PublishOutcome:
+    """Copy, check and (if it passes, and ``gate`` still allows) publish ``rules_dir``; one publisher at a time across processes."""
     state = Path(state_dir)
     packs = state / "packs"
     packs.mkdir(parents=True, exist_ok=True)
@@ -106,6 +164,8 @@ def publish(rules_dir: str | Path, state_dir: str | Path) -> PublishOutcome:
             problems, version = check_pack(copy)
             if problems:
                 return PublishOutcome(revision, None, [_renamed(p, copy, source) for p in problems])
+            if gate is not None and not gate.commit():
+                return PublishOutcome(revision, None, [], timed_out=True)
             final = packs / revision
             if not final.exists():
                 os.rename(copy, final)

@@ -1,12 +1,14 @@
-"""One worker's rule pack: loaded from the published record, swapped whole, used on the event loop's thread.
+"""One worker's rule pack: loaded from the published record, swapped whole, used on one screening thread.
 
-durable-rules holds the GIL, so a worker screens on one thread: the event loop's own, synchronously
-(a screening takes a millisecond or two). A second thread doing the screening would only make the two
-take turns at the GIL, and each hand-over waits up to the interpreter's switch interval (5 ms). A
-watcher thread follows ``current.json``: when the published revision changes it parses and compiles
-the new pack beside the old one, then hands the swap to the event loop, which builds the engines and
-swaps between two requests. A request takes the pack once, at its start, and uses that object
-throughout: it never sees a half-loaded pack.
+durable-rules holds the GIL and its engines are not meant to be driven from two threads at once, so
+a worker screens on exactly one thread of its own (``perfrules-screen``), never on the event loop's:
+a long piece of request work (an ``explain=true`` answer, a large batch) then delays the screenings
+queued behind it but not ``/health``, ``/ready``, ``/metrics`` or the reading of new requests, which
+the event loop keeps doing between the screening thread's turns at the GIL. A watcher thread follows
+``current.json``: when the published revision changes it parses and compiles the new pack beside the
+old one, then queues the swap on the screening thread, which builds the engines and swaps between two
+jobs. A job takes the pack when it starts, on that thread, and uses that object throughout: it never
+sees a half-loaded pack, and no job is using a pack when a swap closes it.
 """
 
 from __future__ import annotations
@@ -76,15 +78,15 @@ class PackHolder:
         self.state_dir = Path(state_dir)
         self.poll_seconds = poll_seconds
         self.current: LoadedPack | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = threading.Event()
         self._seen: tuple[int, int] | None = None
         self._watcher: threading.Thread | None = None
+        self._screening: concurrent.futures.ThreadPoolExecutor | None = None
         self.on_swap: list[Callable[[LoadedPack], None]] = []
 
-    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        """Load the published pack now (the worker is not ready before), then follow the record; swaps run on ``loop``."""
-        self._loop = loop
+    def start(self) -> None:
+        """Load the published pack now (the worker is not ready before), then follow the record."""
+        self._screening = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="perfrules-screen")
         self._stop = threading.Event()
         self.current, self._seen = None, None
         self.check_once()
@@ -96,13 +98,21 @@ class PackHolder:
         self._stop.set()
         if self._watcher is not None:
             self._watcher.join(timeout=5)
+        if self._screening is not None:
+            self._screening.shutdown(wait=True)  # the jobs already queued finish first
+            self._screening = None
         if self.current is not None:
             self.current.close()
             self.current = None
         self._worker_file().unlink(missing_ok=True)
 
     async def run(self, job: Callable[[LoadedPack], T]) -> T:
-        """Run ``job`` with the pack current now (on the event loop's thread, between two swaps)."""
+        """Run ``job`` on the screening thread with the pack current when it starts; the event loop stays free."""
+        if self._screening is None:
+            raise RuntimeError("the pack holder is not started")
+        return await asyncio.wrap_future(self._screening.submit(self._with_pack, job))
+
+    def _with_pack(self, job: Callable[[LoadedPack], T]) -> T:
         pack = self.current
         if pack is None:
             raise RuntimeError("no rule pack is loaded")
@@ -124,29 +134,19 @@ class PackHolder:
             return False
         started = time.perf_counter()
         loaded = LoadedPack.load(record)
-        if self._loop is not None and self.current is not None:
-            done: concurrent.futures.Future[None] = concurrent.futures.Future()
-            self._loop.call_soon_threadsafe(self._swap_on_loop, loaded, done)
-            done.result()
+        if self._screening is not None and self.current is not None:
+            self._screening.submit(self._swap, loaded).result()  # between two jobs
         else:  # the first pack, before any request
             self._swap(loaded)
         log.info("pack loaded", extra={"event": "reload.loaded", "pack_revision": record.revision,
                                        "ms": round((time.perf_counter() - started) * 1000, 1)})
         return True
 
-    def _swap_on_loop(self, loaded: LoadedPack, done: concurrent.futures.Future[None]) -> None:
-        try:
-            self._swap(loaded)
-        except BaseException as exc:
-            done.set_exception(exc)
-        else:
-            done.set_result(None)
-
     def _swap(self, loaded: LoadedPack) -> None:
         loaded.warm()
         old, self.current = self.current, loaded
         if old is not None:
-            old.close()  # on the event loop's thread, between requests: no request is using it now
+            old.close()  # on the screening thread, between jobs: no job is using it now
         write_atomic(self._worker_file(), json.dumps({"pid": os.getpid(), "revision": loaded.revision}) + "\n")
         for callback in self.on_swap:
             callback(loaded)

@@ -29,7 +29,7 @@ from typing import Any
 from perfrules.errors import RulePackError
 from perfrules.service import logging_json
 from perfrules.service.config import ServiceConfig
-from perfrules.service.revision import publish, read_current
+from perfrules.service.revision import publish, publish_within, read_current
 
 log = logging.getLogger("perfrules.service")
 
@@ -127,16 +127,17 @@ class Supervisor:
                                                                    "exitcode": worker.exitcode})
                 time.sleep(0.5)  # a worker that cannot start at all must not spin the machine
                 self.workers[i] = self._start(sock)
+                log.info("worker started", extra={"event": "worker.started", "worker": self.workers[i].pid, "replaces": worker.pid})
 
     def _publish(self) -> None:
-        outcome = publish(self.config.rules_dir, self.config.state_dir)
+        outcome = publish_within(self.config.rules_dir, self.config.state_dir, self.config.reload_timeout_seconds)
         if outcome.accepted:
             log.info("reload %s", "accepted" if outcome.changed else "unchanged",
                      extra={"event": "reload.accepted" if outcome.changed else "reload.unchanged", "signal": "SIGHUP"})
         else:
             log.warning("reload rejected; the previous revision keeps serving",
                         extra={"event": "reload.rejected", "signal": "SIGHUP", "checked_revision": outcome.revision,
-                               "problems": [p.text("en") for p in outcome.problems]})
+                               "timed_out": outcome.timed_out, "problems": [p.text("en") for p in outcome.problems]})
 
     def _stop_workers(self) -> None:
         log.info("stopping workers", extra={"event": "stopping"})

@@ -9,6 +9,12 @@ Checking is the larger part of a valid request's cost with ``jsonschema`` (sever
 full submission), so each branch is also compiled to Python by ``fastjsonschema`` (the ``serve`` extra):
 a valid document passes that check in a fraction of a millisecond, and only an invalid one is checked
 again by ``jsonschema`` to name every problem with its pointer.
+
+A submission may use Chinese keys wherever ``perfrules check`` reads them (项目, a project's column headers
+such as 项目编码, its parts such as 绩效目标 and their keys, 绩效指标, 部门整体). ``read_submission`` renames
+them with the loader's own mapping (``perfrules.inputs.submission.english_key``) before the schema check, so
+the service accepts what the file loader accepts; a problem's pointer and field still name the key as the
+caller wrote it.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from typing import Any
 
 import jsonschema
 
+from perfrules.inputs.submission import english_key
+from perfrules.language.fields import NESTED_PREFIXES, PROJECTS
 from perfrules.rulepack.pack import load_schema
 
 SCHEMA = "submission.schema.json"
@@ -94,8 +102,74 @@ def _passes_fast(branch: str, doc: Any) -> bool:
     return True
 
 
+def english_keyed(doc: Any) -> Any:
+    """The submission with its keys as the loader reads them (the parts it maps; related rows are left alone, as there)."""
+    if isinstance(doc, list):
+        return [_project(p) for p in doc]
+    if not isinstance(doc, dict):
+        return doc
+    top = {english_key(k): v for k, v in doc.items()}
+    if "projects" not in top and "departments" not in top:
+        return _project(doc)
+    out = dict(top)
+    if isinstance(top.get("projects"), list):
+        out["projects"] = [_project(p) for p in top["projects"]]
+    if isinstance(top.get("departments"), list):
+        out["departments"] = [_department(d) for d in top["departments"]]
+    return out
+
+
+def _keys(obj: Any) -> Any:
+    return {english_key(k): v for k, v in obj.items()} if isinstance(obj, dict) else obj
+
+
+def _project(p: Any) -> Any:
+    if not isinstance(p, dict):
+        return p
+    out = _keys(p)
+    for part in NESTED_PREFIXES:
+        if part in out:
+            out[part] = _keys(out[part])
+    return out
+
+
+def _department(d: Any) -> Any:
+    out = _keys(d)
+    if isinstance(out, dict) and "overall_goal" in out:
+        out["overall_goal"] = _keys(out["overall_goal"])
+    return out
+
+
+def _as_written(original: Any, path: list[Any]) -> list[Any]:
+    """A path into the English-keyed document as the caller wrote it (their own keys)."""
+    out: list[Any] = []
+    node = original
+    for part in path:
+        if isinstance(node, dict):
+            key = part if part in node else next((k for k in node if english_key(k) == part), part)
+            out.append(key)
+            node = node.get(key)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            out.append(part)
+            node = node[part]
+        else:
+            out.append(part)
+            node = None
+    return out
+
+
+def read_submission(doc: Any, prefix: str = "") -> tuple[Any, list[SchemaProblem]]:
+    """The submission with English keys, and every schema problem of it (pointers as the caller wrote the keys)."""
+    english = english_keyed(doc)
+    return english, _problems(english, doc, prefix)
+
+
 def submission_problems(doc: Any, prefix: str = "") -> list[SchemaProblem]:
     """Every schema problem of a submission (empty when it is valid); pointers start with ``prefix``."""
+    return read_submission(doc, prefix)[1]
+
+
+def _problems(doc: Any, original: Any, prefix: str) -> list[SchemaProblem]:
     if isinstance(doc, list):
         branch = "list"
     elif isinstance(doc, dict):
@@ -116,11 +190,16 @@ def submission_problems(doc: Any, prefix: str = "") -> list[SchemaProblem]:
                 continue
             required_done.add(path)
             missing = [n for n in e.validator_value if isinstance(e.instance, dict) and n not in e.instance]
-            out += [SchemaProblem(pointer([*e.absolute_path, n], prefix), n, "submission.required",
-                                  f"缺少必填字段 {n!r}。", f"required field {n!r} is missing.") for n in missing]
+            out += [SchemaProblem(pointer([*_as_written(original, list(e.absolute_path)), n], prefix), n, "submission.required",
+                                  f"缺少必填字段 {n!r}{_zh_label(n)}。", f"required field {n!r} is missing.") for n in missing]
             continue
-        out.append(_problem(e, prefix))
+        out.append(_problem(e, _as_written(original, list(e.absolute_path)), prefix))
     return out
+
+
+def _zh_label(name: str) -> str:
+    column = PROJECTS.column(name)
+    return f"（{column.zh}）" if column is not None and column.zh else ""
 
 
 def pointer(parts: Any, prefix: str = "") -> str:
@@ -128,8 +207,7 @@ def pointer(parts: Any, prefix: str = "") -> str:
     return prefix + "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
-def _problem(err: jsonschema.ValidationError, prefix: str) -> SchemaProblem:
-    path = list(err.absolute_path)
+def _problem(err: jsonschema.ValidationError, path: list[Any], prefix: str) -> SchemaProblem:
     value = err.instance
     kind = err.validator
     field = str(path[-1]) if path else None

@@ -1,0 +1,99 @@
+"""Chinese-keyed submissions over HTTP: the service reads them with the file loader's own key mapping, so it
+accepts what `perfrules check file.json` accepts and finds the same; schema problems name the caller's own keys."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+from conftest import RULES, SAMPLES
+
+from perfrules.evaluation.durable import available
+
+pytestmark = pytest.mark.skipif(not available()[0], reason=available()[1])
+pytest.importorskip("fastapi")
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from perfrules.cli.main import main  # noqa: E402
+from perfrules.inputs.submission import NESTED_ZH  # noqa: E402
+from perfrules.language.fields import TABLES  # noqa: E402
+from perfrules.service.app import create_app  # noqa: E402
+from perfrules.service.config import ServiceConfig  # noqa: E402
+
+PART_ZH = {english: zh for zh, english in NESTED_ZH.items()}
+COLUMN_ZH = {c.name: c.zh for c in TABLES["projects"].columns}
+
+
+def chinese_keyed(doc: dict) -> dict:
+    """A sample written the way an officer's export might: 项目, column headers and part names in Chinese
+    (the related rows themselves keep their keys, as the loader reads them)."""
+    def project(p: dict) -> dict:
+        out = {}
+        for key, value in p.items():
+            if key == "performance_goal" and isinstance(value, dict):
+                value = {("绩效指标" if k == "indicators" else k): v for k, v in value.items()}
+            out[PART_ZH.get(key) or COLUMN_ZH.get(key, key)] = value
+        return out
+
+    return {**{k: v for k, v in doc.items() if k not in ("projects", "expect")}, "项目": [project(p) for p in doc["projects"]]}
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    root = tmp_path_factory.mktemp("zh-service")
+    shutil.copytree(RULES, root / "rules")
+    config = ServiceConfig(rules_dir=str(root / "rules"), state_dir=str(root / "state"))
+    with TestClient(create_app(config)) as c:
+        yield c
+
+
+def check_json(path, *args: str) -> dict:
+    result = CliRunner().invoke(main, ["check", str(path), "--format", "json", "--fail-on", "never", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def without_file(findings: list[dict]) -> list[dict]:
+    return [{**f, "location": {k: v for k, v in f["location"].items() if k != "file"}} for f in findings]
+
+
+@pytest.mark.parametrize("name", ["p02-goal-rejected.json", "m02-zero-paid-oct31.json", "p08-poor-grade-cut.json", "clean-project.json"])
+def test_a_chinese_keyed_submission_gets_checks_findings(client, tmp_path, name):
+    english = json.loads((SAMPLES / "submissions" / name).read_text(encoding="utf-8"))
+    doc = chinese_keyed(english)
+    assert "项目" in doc and "项目编码" in doc["项目"][0] and "project_id" not in doc["项目"][0]
+    path = tmp_path / f"zh-{name}"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    checked = check_json(path)
+    assert without_file(checked["findings"]) == without_file(check_json(SAMPLES / "submissions" / name)["findings"])  # the loader reads both alike
+
+    r = client.post("/v1/screen", json=doc)
+    assert r.status_code == 200, r.text
+    served = r.json()
+    assert without_file(served["findings"]) == without_file(checked["findings"])
+    assert served["errors"] == checked["errors"]
+    assert {k: v for k, v in served["summary"].items() if not k.startswith("verdict")} == checked["summary"]
+    batch = client.post("/v1/screen/batch", json={"items": [{"id": "zh", "submission": doc}]}).json()["results"][0]
+    assert batch["status"] == 200 and without_file(batch["findings"]) == without_file(checked["findings"])
+
+
+def test_the_p02_finding_of_a_chinese_keyed_submission(client):
+    doc = chinese_keyed(json.loads((SAMPLES / "submissions" / "p02-goal-rejected.json").read_text(encoding="utf-8")))
+    body = client.post("/v1/screen", json=doc).json()
+    assert body["verdict"] == "reject" and [f["rule_id"] for f in body["findings"]] == ["PF-P02-GOALREJECTED"]
+
+
+def test_schema_problems_of_a_chinese_keyed_submission_name_the_callers_keys(client):
+    doc = chinese_keyed(json.loads((SAMPLES / "submissions" / "clean-project.json").read_text(encoding="utf-8")))
+    project = doc["项目"][0]
+    project["申请金额"] = True
+    del project["项目编码"]
+    r = client.post("/v1/screen", json=doc)
+    assert r.status_code == 422
+    problems = {p["pointer"]: p for p in r.json()["error"]["problems"]}
+    assert problems["/项目/0/申请金额"]["field"] == "申请金额" and problems["/项目/0/申请金额"]["code"] == "submission.type"
+    missing = problems["/项目/0/project_id"]
+    assert missing["code"] == "submission.required" and "项目编码" in missing["message_zh"]
