@@ -97,3 +97,28 @@ def test_schema_problems_of_a_chinese_keyed_submission_name_the_callers_keys(cli
     assert problems["/项目/0/申请金额"]["field"] == "申请金额" and problems["/项目/0/申请金额"]["code"] == "submission.type"
     missing = problems["/项目/0/project_id"]
     assert missing["code"] == "submission.required" and "项目编码" in missing["message_zh"]
+
+
+@pytest.mark.parametrize("name", ["p02-goal-rejected.json", "m02-zero-paid-oct31.json", "p08-poor-grade-cut.json"])
+def test_the_library_screen_reads_a_chinese_keyed_document_as_check_does(name: str, tmp_path) -> None:
+    import perfrules
+    doc = json.loads((SAMPLES / "submissions" / name).read_text(encoding="utf-8"))
+    zh = chinese_keyed(doc)
+    path = tmp_path / name
+    path.write_text(json.dumps(zh, ensure_ascii=False), encoding="utf-8")
+    checked = json.loads(CliRunner().invoke(main, ["check", str(path), "--format", "json", "--fail-on", "never",
+                                                   "--rules", str(RULES)]).stdout)
+    screened = perfrules.screen(zh, as_of=doc.get("as_of"), rules_dir=RULES)
+    assert screened.findings, name  # each sample here has findings: an unread 项目 key would give none
+    assert [f.rule_id for f in screened.findings] == [f["rule_id"] for f in checked["findings"]]
+
+
+def test_a_document_of_departments_only_is_read_as_departments(tmp_path) -> None:
+    from perfrules.inputs.submission import load_submission, submission_parts
+    doc = {"部门整体": [{"department": "县水利局", "fiscal_year": 2022}]}
+    projects, departments, prefix, _ = submission_parts(doc)
+    assert (projects, departments, prefix) == ([], doc["部门整体"], "projects")
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    ds = load_submission(path)
+    assert len(ds.frame("projects")) == 0 and list(ds.frame("departments")["department"]) == ["县水利局"]

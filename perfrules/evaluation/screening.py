@@ -37,6 +37,7 @@ from perfrules.evaluation.reference import Record, blame, evaluate
 from perfrules.findings.model import Finding, sort_findings
 from perfrules.inputs.dataset import ROW, SOURCE, InputNote, duplicate_records_note
 from perfrules.inputs.jurisdiction import unknown_jurisdiction_note
+from perfrules.inputs.submission import submission_parts
 from perfrules.rulepack.compile import CompiledPack, compile_pack
 from perfrules.rulepack.model import RulePack
 from perfrules.rulepack.pack import default_rules_dir, load_pack
@@ -199,12 +200,9 @@ def _fact(program: Program, values: dict[str, Any], compiled: CompiledPack, as_o
 
 
 def _shape(doc: Any) -> tuple[list[Any], list[Any], str | None, Any]:
-    if isinstance(doc, dict) and ("projects" in doc or "departments" in doc):
-        return doc.get("projects") or [], doc.get("departments") or [], "projects", doc.get("as_of")
-    if isinstance(doc, list):
-        return doc, [], "", None
-    if isinstance(doc, dict):
-        return [doc], [], None, None
+    parts = submission_parts(doc)  # the file loader's reading of a submission's shape
+    if parts is not None:
+        return parts
     raise UsageError([Problem("input.shape", "提交内容须为一个项目对象、项目列表或 {projects, departments}。",
                               "a submission must be a project object, a list of projects, or {projects, departments}.")])
 

@@ -39,23 +39,31 @@ def read_document(path: Path, display: str | None = None) -> Any:
     return _read(path, display or str(path))
 
 
+def submission_parts(data: Any) -> tuple[list[Any], list[Any], str | None, Any] | None:
+    """A submission's projects, departments, the prefix its record labels take (``projects[0]``, ``[0]`` or
+    none) and its as-of date; None when it has none of the three shapes. Keys may be English or Chinese
+    (项目, 部门整体)."""
+    if isinstance(data, dict) and any(k in data for k in ("projects", "departments", "项目", "部门整体")):
+        projects = data.get("projects", data.get("项目")) or []
+        departments = data.get("departments", data.get("部门整体")) or []
+        return projects, departments, "projects", data.get("as_of")
+    if isinstance(data, list):
+        return data, [], "", None
+    if isinstance(data, dict):
+        return [data], [], None, None
+    return None
+
+
 def load_submission(path: Path, display: str | None = None) -> Dataset:
     """Read one submission file; structural problems raise ``InputError`` naming the file and item."""
     name = display or str(path)
     data = _read(path, name)
-    if isinstance(data, dict) and ("projects" in data or "departments" in data or "项目" in data):
-        projects = data.get("projects", data.get("项目")) or []
-        departments = data.get("departments", data.get("部门整体")) or []
-        prefix = "projects"
-        as_of = data.get("as_of")
-    elif isinstance(data, list):
-        projects, departments, prefix, as_of = data, [], "", None
-    elif isinstance(data, dict):
-        projects, departments, prefix, as_of = [data], [], None, None
-    else:
+    parts = submission_parts(data)
+    if parts is None:
         raise InputError([Problem("input.shape", "提交文件须为一个项目对象、项目列表或 {projects, departments}。",
                                   "a submission must be a project object, a list of projects, or {projects, departments}.",
                                   Where(file=name))])
+    projects, departments, prefix, as_of = parts
     ds = submission_dataset(projects, departments, name, prefix)
     ds.as_of = _as_of(as_of, name)
     return ds
