@@ -4,8 +4,8 @@
                                       [--latency-n 300] [--format parquet|csv] [--no-nightly] [--no-screening]
                                       [--pandas-latency]
 
-Each side is a git revision (unpacked with ``git archive`` into a temporary folder) or ``worktree`` (this
-checkout as it is on disk, copied at the start). For each repetition, both sides run in turn, in alternating order (A B, then
+Each side is a git revision (unpacked with ``git archive`` into a temporary folder), ``worktree`` (this
+checkout as it is on disk, copied at the start) or a folder holding a ``perfrules`` package (copied too). For each repetition, both sides run in turn, in alternating order (A B, then
 B A, ...), so that a slow spell of a shared machine falls on both alike:
 
 - nightly: ``perfrules nightly`` on a synthetic export (Parquet, or CSV with --format csv) (generated once per size into --data, as
@@ -75,11 +75,13 @@ print(json.dumps({{"module": perfrules.__file__, "durable_p50_ms": durable, "pan
 def materialise(rev: str, tmp: Path) -> Path:
     """A folder whose ``perfrules`` package is revision ``rev`` (``worktree``: a copy of this checkout as it is now,
     so that editing the checkout during a run does not change side B)."""
-    folder = tmp / rev.replace("/", "_")
+    folder = tmp / rev.strip("/").replace("/", "_")
     folder.mkdir()
-    if rev == "worktree":
+    if rev == "worktree" or (Path(rev) / "perfrules").is_dir():
+        source = ROOT if rev == "worktree" else Path(rev)
         for name in ("perfrules", "rules", "schemas"):
-            shutil.copytree(ROOT / name, folder / name, ignore=shutil.ignore_patterns("__pycache__", "bundled"))
+            shutil.copytree(source / name if (source / name).exists() else ROOT / name, folder / name,
+                            ignore=shutil.ignore_patterns("__pycache__", "bundled"))
         return folder
     archive = subprocess.run(["git", "archive", rev, "perfrules", "rules", "schemas"], cwd=ROOT, check=True,
                              capture_output=True).stdout
@@ -122,8 +124,8 @@ def uptime() -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--a", default="main", help="revision A (the baseline); 'worktree' for this checkout")
-    ap.add_argument("--b", default="worktree", help="revision B; 'worktree' for this checkout")
+    ap.add_argument("--a", default="main", help="revision A (the baseline): a git revision, 'worktree' or a folder")
+    ap.add_argument("--b", default="worktree", help="revision B: a git revision, 'worktree' or a folder")
     ap.add_argument("--projects", type=int, default=300_000)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--format", choices=("parquet", "csv"), default="parquet", help="the nightly export's format")
