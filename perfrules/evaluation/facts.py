@@ -92,6 +92,7 @@ def _related_rows(dataset: Dataset, table: str, records: pd.DataFrame, record_id
     ``record_ids`` are the records' project ids when each project has one record (a hash lookup of the
     id alone then finds it), else None.
     """
+    # Fast path kept (the id-alone lookups below): the joined-key and merge form alone slows nightly 200k Parquet by ~8% (facts +4.9 s), measured 2026-12-06.
     rows = dataset.frame(table)
     if table == "evaluations":
         # An evaluation of year Y belongs to the project's records of fiscal year Y and later; inside an
