@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import os
 from collections.abc import Collection, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +25,7 @@ from perfrules.inputs.values import FIRST_YEAR, LAST_YEAR, ParsedColumn, parse_c
 from perfrules.language.fields import TABLES, Column, Table
 
 SOURCE, ROW = "_source", "_row"
-PARALLEL_ROWS = 100_000  # below this, threads cost more than they save
+PARALLEL_ROWS = 100_000  # below this, threads cost more than they save (evaluation.check decides rules on threads)
 _DTYPES = {"string": "string", "grade": "string", "number": "Float64", "money": "Float64", "integer": "Int64",
            "bool": "boolean", "date": "datetime64[ns]", "month": "datetime64[ns]", "list": "object"}
 
@@ -109,12 +107,7 @@ def typed_frame(table: Table, raw: pd.DataFrame, units: dict[str, float], source
     def parse(col: Column) -> ParsedColumn:
         return parse_column(raw[col.name], col.kind, unit_multiplier=units.get(col.name, 1.0))
 
-    # Columns parse on all cores: most of the work is in Arrow kernels, which release the GIL.
-    if n >= PARALLEL_ROWS and len(given) > 1:
-        with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-            parsed_columns = dict(zip((c.name for c in given), pool.map(parse, given)))
-    else:
-        parsed_columns = {c.name: parse(c) for c in given}
+    parsed_columns = {c.name: parse(c) for c in given}
     for col in table.columns:
         if col.name in parsed_columns:
             parsed = within_supported_years(col, parsed_columns[col.name])
