@@ -14,6 +14,8 @@ those of the same project_id for its fiscal year and earlier years.
 from __future__ import annotations
 
 import datetime as dt
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,14 +61,20 @@ def build_facts(dataset: Dataset, compiled: CompiledPack, as_of: dt.date) -> Fac
 
         record_ids = unique_keys(base["project_id"]) if by_table else None
 
-        for table, table_keys in by_table.items():
+        def over(table: str, base: pd.DataFrame = base, record_ids: object = record_ids,
+                 by_table: dict[str, list[str]] = by_table) -> tuple[int, dict[str, pd.Series]]:
             rows, pos = _related_rows(dataset, table, base, record_ids)
             keep = pos >= 0
             if not keep.all():
                 rows, pos = rows.loc[keep].reset_index(drop=True), pos[keep]
-            orphans[table] = int((~keep).sum())
             ctx = Context(rows, compiled.params, as_of)  # shared by the table's aggregates: a call such as year(month) once
-            columns.update({k: _aggregate(compiled.facts[k], ctx, pos, len(base), base.index) for k in table_keys})
+            return int((~keep).sum()), {k: _aggregate(compiled.facts[k], ctx, pos, len(base), base.index) for k in by_table[table]}
+
+        # One related table per thread: the joins and counts are Arrow and NumPy work, which release the GIL.
+        with ThreadPoolExecutor(max_workers=min(len(by_table), os.cpu_count() or 1) or 1) as pool:
+            for table, (orphan_rows, values) in zip(by_table, pool.map(over, by_table)):
+                orphans[table] = orphan_rows
+                columns.update(values)
         columns = {k: columns[k] for k in keys}
         frame = pd.concat([base, pd.DataFrame(columns, index=base.index, copy=False)], axis=1) if columns else base.copy()
         ctx = Context(frame, compiled.params, as_of)
