@@ -3,14 +3,13 @@
 A per-record form reads a ``RecordContext``: one record's values (fields, derived facts, aggregates),
 the parameters and the as-of date; a missing value is ``None`` and a condition is True, False or
 None (unknown). A vectorised form reads a ``Context``: a frame whose rows are the records, the
-parameters, the as-of date and a cache shared by every expression evaluated over that frame; a
-missing value is NA/NaT and a condition is a ``Truth`` (masks of true and unknown rows).
+parameters and the as-of date; a missing value is NA/NaT and a condition is a ``Truth`` (masks of true and unknown rows).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,7 +38,6 @@ class Context:
     frame: pd.DataFrame
     params: dict[str, Any]
     as_of: dt.date
-    cache: dict[Any, Any] = field(default_factory=dict)
 
     @property
     def as_of_ts(self) -> pd.Timestamp:
@@ -61,18 +59,6 @@ class Truth:
         return pd.Series(pd.arrays.BooleanArray(self.true, self.unknown), index=index, copy=False)
 
 
-def distinct_values(ctx: Context, values: pd.Series) -> tuple[np.ndarray, Any]:
-    """Each row's code among the distinct values (-1 where missing) and those values. A column of the frame is
-    factorized once per context: year() and month() of it, and a count of its distinct values, share the codes."""
-    name = values.name
-    if ctx.cache.get(("column", name)) is not values:
-        return pd.factorize(values, use_na_sentinel=True)
-    key = ("distinct", name)
-    if key not in ctx.cache:
-        ctx.cache[key] = pd.factorize(values, use_na_sentinel=True)
-    return ctx.cache[key]
-
-
 def isna(value: Any, index: pd.Index) -> np.ndarray:
     """Where a value (a column, or one value for every row) is missing."""
     if isinstance(value, pd.Series):
@@ -86,11 +72,9 @@ def broadcast(value: Any, index: pd.Index) -> pd.Series:
     """A column as it is, or one value repeated on every row."""
     if isinstance(value, pd.Series):
         return value
-    if isinstance(value, pd.Timestamp):
-        return pd.Series(np.full(len(index), value.to_datetime64()), index=index, copy=False)
-    if isinstance(value, (bool, int, float, np.number)):  # no Python list of millions of items
-        return pd.Series(np.full(len(index), value), index=index, copy=False)
-    return pd.Series([value] * len(index), index=index, dtype=object if value is pd.NA else None)
+    if isinstance(value, list):  # one list for every row
+        return pd.Series([value] * len(index), index=index, dtype=object)
+    return pd.Series(value, index=index)
 
 
 def is_text(value: Any) -> bool:

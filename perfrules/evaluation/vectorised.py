@@ -57,10 +57,7 @@ def _list(node: E.ListLit, ctx: Context) -> list[Any]:
 def _ref(node: E.Ref, ctx: Context) -> Any:
     if node.space == "builtin":
         return ctx.as_of_ts
-    key = ("column", node.name)  # a frame's columns are only ever added to, never replaced
-    if key not in ctx.cache:
-        ctx.cache[key] = ctx.frame[node.name]
-    return ctx.cache[key]
+    return ctx.frame[node.name]
 
 
 def _param(node: E.Param, ctx: Context) -> Any:
@@ -79,10 +76,6 @@ def _compare(node: E.Compare, ctx: Context) -> Truth:
     na = isna(left, index) | isna(right, index)
     if _all_na(na):
         return _truth_of(np.zeros(len(index), bool), na)
-    plain = _plain_values(left), _plain_values(right)
-    if plain[0] is not None and plain[1] is not None and (plain[0].dtype.kind == "M") == (plain[1].dtype.kind == "M"):
-        with np.errstate(invalid="ignore"):  # numbers or dates: compared in NumPy, where pandas would compare them too
-            return _truth_of(_CMP[node.op](plain[0], plain[1]), na)
     if isinstance(left, pd.Series) and isinstance(right, pd.Series) and left.dtype != right.dtype \
             and not (_is_numeric(left) and _is_numeric(right)):
         left, right = left.astype(object), right.astype(object)
@@ -95,10 +88,7 @@ def _membership(left: Any, right: Any, index: pd.Index) -> Truth:
     if isinstance(right, list):
         choices = [v for v in right if v is not pd.NA]
         if isinstance(left, pd.Series):
-            if is_text(left) and all(isinstance(c, str) for c in choices):  # text in Arrow
-                hit = true_mask(pc.is_in(arrow_text(left), value_set=pa.array(choices, pa.large_string())))
-            else:
-                hit = left.isin(choices).to_numpy(dtype=bool, na_value=False)
+            hit = left.isin(choices).to_numpy(dtype=bool, na_value=False)
             return _truth_of(hit, isna(left, index))
         if left is pd.NA:
             return _truth_of(np.zeros(len(index), bool), np.ones(len(index), bool))
@@ -130,23 +120,8 @@ def _not(node: E.Not, ctx: Context) -> Truth:
     return Truth(result.false, result.unknown)
 
 
-_ARITH = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide}
-
-
 def _arith(node: E.Arith, ctx: Context) -> Any:
     left, right = as_float(evaluate(node.left, ctx)), as_float(evaluate(node.right, ctx))
-    if isinstance(left, pd.Series) or isinstance(right, pd.Series):
-        lv, rv = _plain_values(left), _plain_values(right)
-        if lv is not None and rv is not None and lv.dtype.kind in "fi" and rv.dtype.kind in "fi":
-            # In NumPy, as pandas computes it, without a pandas op: a missing value (NaN here) stays missing, and
-            # pandas reads a NaN result (inf - inf) as missing too.
-            if node.op == "/":
-                rv = np.where(rv == 0, np.nan, rv)
-            with np.errstate(all="ignore"):
-                values = _ARITH[node.op](lv, rv)
-            missing = np.isnan(values)
-            index = (left if isinstance(left, pd.Series) else right).index
-            return pd.Series(pd.arrays.FloatingArray(np.where(missing, 0.0, values), missing), index=index, copy=False)
     if node.op == "+":
         return left + right
     if node.op == "-":
@@ -182,28 +157,8 @@ def _if_else(node: E.IfElse, ctx: Context) -> Any:
 
 
 def _call(node: E.Call, ctx: Context) -> Any:
-    key = _call_key(node)
-    if key is not None and key in ctx.cache:  # e.g. year(month), read by several conditions and rules
-        return ctx.cache[key]
     args = [evaluate(a, ctx) for a in node.args]
-    value = SCALARS[node.func].vectorised(ctx, *args)
-    if key is not None:
-        ctx.cache[key] = value
-    return value
-
-
-def _call_key(node: E.Call) -> tuple[Any, ...] | None:
-    """What a call computes, when its arguments are names and constants (its value is then the same
-    wherever it appears in the frame's conditions); None otherwise."""
-    parts: list[Any] = [node.func]
-    for a in node.args:
-        if isinstance(a, (E.Ref, E.Param)):
-            parts.append((type(a).__name__, getattr(a, "space", ""), a.name))
-        elif isinstance(a, E.Literal):
-            parts.append(("Literal", a.type, repr(a.value)))
-        else:
-            return None
-    return ("call", *parts)
+    return SCALARS[node.func].vectorised(ctx, *args)
 
 
 def _aggregate(node: E.Aggregate, ctx: Context) -> Any:  # pragma: no cover - the compiler lifts these
@@ -232,29 +187,6 @@ def _values_np(raw: Any, n: int) -> np.ndarray:
     return np.full(n, bool(raw))
 
 
-def _plain_values(value: Any) -> np.ndarray | None:
-    """A number or date column (or one number or date) as the NumPy values a pandas comparison compares
-    (missing cells hold a filler: the caller masks them); None for text, flags, lists and the like."""
-    if isinstance(value, pd.Series):
-        dtype = value.dtype
-        if isinstance(dtype, pd.Float64Dtype) or dtype == np.float64:  # (float32 compares in float32 in pandas)
-            return value.to_numpy(dtype=np.float64, na_value=np.nan)
-        if isinstance(dtype, (pd.Int64Dtype, pd.Int32Dtype, pd.Int16Dtype, pd.Int8Dtype)) \
-                or isinstance(dtype, np.dtype) and dtype.kind == "i":
-            return value.to_numpy(dtype=np.int64, na_value=0)
-        if dtype == np.dtype("datetime64[ns]"):
-            return value.to_numpy()
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return np.asarray(value)
-    if isinstance(value, pd.Timestamp) and value.tz is None:
-        try:  # NumPy would wrap a date beyond the nanosecond range (9999-12-31) around: pandas compares those
-            return np.asarray(value.as_unit("ns").to_datetime64())
-        except (OverflowError, pd.errors.OutOfBoundsDatetime):
-            return None
-    return None
-
-
 def _truth_of(values: np.ndarray, na: np.ndarray) -> Truth:
     na = np.asarray(na, dtype=bool)
     return Truth(np.asarray(values, dtype=bool) & ~na, na)
@@ -268,10 +200,6 @@ def _as_truth(value: Any, n: int) -> Truth:
     if value is pd.NA or value is None:
         return Truth(np.zeros(n, bool), np.ones(n, bool))
     return Truth(np.full(n, bool(value)), np.zeros(n, bool))
-
-
-
-
 
 
 def _is_numeric(s: pd.Series) -> bool:

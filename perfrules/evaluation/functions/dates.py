@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from perfrules.evaluation.context import Context, RecordContext, broadcast, distinct_values
+from perfrules.evaluation.context import Context, RecordContext, broadcast
 from perfrules.evaluation.functions.forms import ScalarForms
 
 
@@ -27,11 +27,8 @@ def fy_date(ctx: RecordContext, month_day: str) -> dt.date | None:
 
 
 def fy_date_vectorised(ctx: Context, month_day: Any) -> pd.Series:
-    key = ("fy_date", month_day)
-    if key not in ctx.cache:
-        month, day = _month_day(month_day)
-        ctx.cache[key] = _dates(ctx.frame["fiscal_year"], month, day)
-    return ctx.cache[key]
+    month, day = _month_day(month_day)
+    return _dates(ctx.frame["fiscal_year"], month, day)
 
 
 # -- month_end(6): the last day of that month of the fiscal year ------------------------------------
@@ -55,11 +52,8 @@ def month_end_vectorised(ctx: Context, month: Any) -> pd.Series:
 
 
 def _dates(years: pd.Series, month: int, day: int) -> pd.Series:
-    # A date per distinct year (an export has one or two), then taken for every row.
-    codes, uniq = pd.factorize(years.astype("Float64").to_numpy(dtype=float, na_value=np.nan), use_na_sentinel=True)
-    base = (np.asarray(uniq, dtype=float).astype(int) - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (month - 1)
-    per_year = np.append((base.astype("datetime64[D]") + (day - 1)).astype("datetime64[ns]"), np.datetime64("NaT", "ns"))
-    return pd.Series(per_year[codes], index=years.index, copy=False)
+    parts = pd.DataFrame({"year": years.astype("Float64"), "month": month, "day": day}, index=years.index)
+    return pd.to_datetime(parts.astype(float), errors="coerce").astype("datetime64[ns]")
 
 
 # -- days_between(a, b): days from a to b ------------------------------------------------------------
@@ -127,18 +121,12 @@ def month_vectorised(ctx: Context, d: Any) -> pd.Series:
 
 
 def _date_part(ctx: Context, dates: Any, part: str) -> pd.Series:
-    n = len(ctx.frame)
-    if not isinstance(dates, pd.Series):  # one date (as_of, a literal): its part on every row, without a column of dates
-        missing = pd.isna(dates)
-        value = np.nan if missing else float(getattr(pd.Timestamp(dates), part))
-        return pd.Series(pd.arrays.FloatingArray(np.full(n, 0.0 if missing else value), np.full(n, missing)),
-                         index=ctx.frame.index, copy=False)
-    # Per distinct date: monitoring rows repeat a dozen months over hundreds of thousands of rows.
-    codes, uniq = distinct_values(ctx, dates)
-    per_date = np.append(getattr(pd.DatetimeIndex(uniq), part).to_numpy(dtype=float), 0.0)  # (uniq holds no NaT)
-    missing = np.asarray(codes < 0)
-    values = per_date[np.where(missing, len(uniq), codes)]
-    return pd.Series(pd.arrays.FloatingArray(values, missing), index=dates.index, copy=False)
+    if not isinstance(dates, pd.Series):  # one date (as_of, a literal): its part on every row
+        value = pd.NA if pd.isna(dates) else float(getattr(pd.Timestamp(dates), part))
+        return pd.Series(value, index=ctx.frame.index, dtype="Float64")
+    if dates.dtype.kind != "M":  # dates held as objects (all missing, or chosen by if/else or coalesce)
+        dates = pd.to_datetime(dates)
+    return getattr(dates.dt, part).astype("Float64")
 
 
 # -- months_elapsed(): months of the fiscal year up to the as-of date ----------------------------------

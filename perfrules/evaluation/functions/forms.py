@@ -51,7 +51,7 @@ class RelatedColumns:
     """Every record's rows in a supplied related table: row i belongs to record ``pos[i]`` of ``n``."""
 
     table: str
-    ctx: Context  # the related rows' frame (its ``fiscal_year`` is the record's), parameters and cache
+    ctx: Context  # the related rows' frame (its ``fiscal_year`` is the record's) and parameters
     pos: np.ndarray
     n: int
     index: pd.Index  # the records' index, which the result carries
