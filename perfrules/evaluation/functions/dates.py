@@ -93,10 +93,10 @@ def add_years_vectorised(ctx: Context, d: Any, n: Any) -> pd.Series:
     index = ctx.frame.index
     dates = broadcast(d, index)
     if not isinstance(n, pd.Series):  # one n for every row: each distinct date moved once
-        codes, uniq = distinct_values(ctx, dates)
+        codes, uniq = pd.factorize(dates)
         per_date = [_add_years(pd.Timestamp(u).date(), None if pd.isna(n) else n) for u in uniq]
-        moved = np.array([np.datetime64(m, "ns") if m else np.datetime64("NaT", "ns") for m in per_date] + [np.datetime64("NaT", "ns")])
-        return pd.Series(moved[np.where(np.asarray(codes) < 0, len(uniq), codes)], index=index, copy=False)
+        moved = pd.Series([pd.NaT if m is None else pd.Timestamp(m) for m in per_date] + [pd.NaT], dtype="datetime64[ns]")
+        return pd.Series(moved.to_numpy()[codes], index=index, copy=False)  # a missing date (code -1) takes the last, NaT
     out = [_add_years(None if pd.isna(a) else pd.Timestamp(a).date(), None if pd.isna(b) else b)
            for a, b in zip(dates.tolist(), n.tolist())]
     return pd.Series([pd.NaT if m is None else pd.Timestamp(m) for m in out], index=index, dtype="datetime64[ns]")

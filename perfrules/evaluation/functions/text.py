@@ -13,10 +13,9 @@ import re
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
+import pandas as pd
 
-from perfrules.evaluation.context import Context, RecordContext, Truth, broadcast, distinct_values
+from perfrules.evaluation.context import Context, RecordContext, Truth, broadcast
 from perfrules.evaluation.functions.forms import ScalarForms
 
 _NUMERALS = "零〇一二两三四五六七八九十百千万亿"
@@ -35,12 +34,9 @@ def has_number(ctx: RecordContext, text: Any) -> bool:
 
 
 def has_number_vectorised(ctx: Context, text: Any) -> Truth:
-    values = broadcast(text, ctx.frame.index)
-    codes, uniq = distinct_values(ctx, values)  # a target text repeats over many indicators: search each once
-    # Arrow's regex engine (RE2) reads this pattern (classes, literals, alternation) as Python's re does, in C.
-    found = pc.match_substring_regex(pa.array([str(v) for v in uniq], pa.string()), NUMBER_PATTERN.pattern)
-    per_value = np.append(np.asarray(found, dtype=bool), False)  # code -1 (missing): no
-    true = per_value[np.where(np.asarray(codes) < 0, len(uniq), codes)]
+    values = broadcast(text, ctx.frame.index).astype(pd.StringDtype("pyarrow"))
+    # Arrow's regex engine (RE2) reads this pattern (classes, literals, alternation) as Python's re does.
+    true = values.str.contains(NUMBER_PATTERN.pattern, regex=True).fillna(False).to_numpy(dtype=bool)
     return Truth(true, np.zeros(len(true), bool))
 
 
