@@ -152,7 +152,7 @@ def _screen_group(compiled: CompiledPack, program: Program, engine: DurableEngin
                 rid = cr.rule.id
                 if f"{rid}|T" in fired:
                     severity = cr.rule.escalate_severity if cr.rule.escalate_severity and f"{rid}|E" in fired else cr.rule.severity
-                    out.append(rule_finding(cr, values, severity, compiled.params, as_of, lang))
+                    out.append(rule_finding(cr, values, severity, compiled.params, as_of, lang, records.headers))
                 elif f"{rid}|F" not in fired:
                     undecided.setdefault(rid, []).append(values)
         for cr in rules:
@@ -164,7 +164,8 @@ def _screen_group(compiled: CompiledPack, program: Program, engine: DurableEngin
             blamed = {n: np.array([n in b for b in blamed_sets]) for n in names}
             isna = lambda name: np.array([v.get(name) is None for v in rows])  # noqa: E731, B023 (used within this iteration)
             base = base_inputs_blamed(cr, compiled, blamed, isna, len(rows))
-            out += d03_findings(cr, rows, base, absent_inputs(cr, compiled, set(), absent_tables), compiled, lang)
+            out += d03_findings(cr, rows, base, absent_inputs(cr, compiled, set(), absent_tables), compiled, lang,
+                               records.headers)
     return out
 
 

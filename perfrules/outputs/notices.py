@@ -49,8 +49,8 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from perfrules.errors import Problem, UsageError, Where
-from perfrules.findings.model import evidence_text
 from perfrules.outputs.csv_jsonl import write_csv
+from perfrules.outputs.evidence import shown_evidence
 from perfrules.outputs.workbook import EXCEL_CELL_CHARS, row_height, text
 from perfrules.rulepack.model import SEVERITIES
 
@@ -121,24 +121,32 @@ def notices_of(findings: pd.DataFrame, max_rows: int = NOTICE_ROWS) -> list[Noti
         return []
     frame = findings.loc[:, [c for c in COLUMNS if c in findings.columns]]
     department = frame["department"].astype("string").fillna(NO_DEPARTMENT)
-    rank = frame["severity"].astype("string").map({s: i for i, s in enumerate(SEVERITIES)}).fillna(len(SEVERITIES))
-    order = pd.DataFrame({"d": department, "r": rank.astype(int), "i": range(len(frame))}).sort_values(["d", "r", "i"], kind="stable")
     severity = frame["severity"].astype("string")
+    rank = severity.map({s: i for i, s in enumerate(SEVERITIES)}).fillna(len(SEVERITIES)).astype(int)
+    order = pd.DataFrame({"d": department, "r": rank, "i": np.arange(len(frame))}).sort_values(["d", "r", "i"], kind="stable")
+    names = order["d"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, names[1:] != names[:-1]])
+    ends = np.r_[starts[1:], len(names)]
+    positions = order["i"].to_numpy()
+    # The listed rows of every department are converted at once (a conversion per department cost ~0.1 s each).
+    listed = np.concatenate([positions[a:min(b, a + max_rows)] for a, b in zip(starts, ends)])
+    shown = frame.iloc[listed]
+    records = pa.Table.from_pandas(shown.astype({c: "object" for c in shown.columns if shown[c].dtype == "string"}),
+                                   preserve_index=False).to_pylist()
+    for r in records:
+        r.update({c: None for c in COLUMNS if c not in r})
+    counts = pd.crosstab(department, severity)
     taken: set[str] = set()
     notices = []
-    for name, group in order.groupby("d", sort=False):
-        positions = group["i"].to_numpy()
-        shown = frame.iloc[positions[:max_rows]]
-        records = pa.Table.from_pandas(shown.astype({c: "object" for c in shown.columns if shown[c].dtype == "string"}),
-                                       preserve_index=False).to_pylist()
-        for r in records:
-            r.update({c: None for c in COLUMNS if c not in r})
-        severity_counts = severity.iloc[positions].value_counts()
-        notices.append(Notice(str(name), "", records, len(positions), {s: int(severity_counts.get(s, 0)) for s in SEVERITIES},
-                              positions))
+    at = 0
+    for a, b in zip(starts, ends):
+        name, n = str(names[a]), min(b - a, max_rows)
+        by_severity = {s: int(counts.at[name, s]) if s in counts.columns else 0 for s in SEVERITIES}
+        notices.append(Notice(name, "", records[at:at + n], int(b - a), by_severity, positions[a:b]))
+        at += n
     notices.sort(key=lambda n: (n.department == NO_DEPARTMENT, -n.by_severity[SEVERITIES[0]], -n.total, n.department))
-    for n in notices:
-        n.stem = file_stem(n.department, taken)
+    for notice in notices:
+        notice.stem = file_stem(notice.department, taken)
     return notices
 
 
@@ -291,7 +299,7 @@ def _project(f: dict[str, Any], lang: str) -> str:
 def _row_texts(f: dict[str, Any], lang: str, labels: dict[str, str]) -> list[str]:
     """The rule, project, problem, advice, source and evidence texts of a finding's row."""
     try:
-        evidence = evidence_text(json.loads(f["evidence"] or "{}"), labels, lang)
+        evidence = shown_evidence(json.loads(f["evidence"] or "{}"), labels, lang)
     except (TypeError, ValueError):
         evidence = _clean(f["evidence"])
     rule = " ".join(p for p in (_clean(f["rule_id"]), _clean(f["title"])) if p)
