@@ -148,7 +148,10 @@ def test_m02_unknown_paid_is_a_data_finding(compiled, clean_project):
     assert fired(result, "PF-M02-ZEROPAID") == []
     [d] = [f for f in fired(result, "PF-D03-MISSING") if f.evidence["rule"] == "PF-M02-ZEROPAID"]
     # paid = coalesce(sum over payment rows, paid_to_date): this submission has neither.
-    assert d.evidence == {"rule": "PF-M02-ZEROPAID", "missing": ["payments", "paid_to_date"]}
+    # The evidence keeps the engine's names; the message and the headers entry name them as the submission did.
+    assert d.evidence == {"rule": "PF-M02-ZEROPAID", "missing": ["payments", "paid_to_date"],
+                          "headers": {"paid_to_date": "execution.paid_to_date"}}
+    assert "需要的数据缺失：支付明细表、execution.paid_to_date；" in d.message
     assert d.requirement == ["D03"]
 
 

@@ -71,7 +71,9 @@ def test_unreadable_value_is_a_finding_naming_file_row_column(county, compiled):
     assert fired(result, "PF-P01-NOGOAL") == [f for f in fired(result, "PF-P01-NOGOAL") if f.project_id != "GX-007"]
     # … and the one that does says so, naming the field.
     [missing] = fired(result, "PF-D03-MISSING")
-    assert missing.project_id == "GX-007" and missing.evidence == {"rule": "PF-P05-EXANTE", "missing": ["amount"]}
+    assert missing.project_id == "GX-007"
+    assert missing.evidence == {"rule": "PF-P05-EXANTE", "missing": ["amount"], "headers": {"amount": "申请金额(万元)"}}
+    assert "需要的数据缺失：申请金额(万元)；" in missing.message  # the file's own header, not "amount"
 
 
 def test_export_findings(county, compiled):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -90,20 +91,53 @@ def test_libreoffice_converts_the_notices_and_they_fit_the_page(run_dir: Path, t
     assert "县农业农村局：" in flat and projects and all(p in flat for p in projects)
 
 
-def test_a_long_notice_stops_at_max_rows_and_points_to_the_csv(run_dir: Path, tmp_path: Path) -> None:
+def test_a_long_notice_stops_at_max_rows_and_the_department_gets_a_csv_of_all(run_dir: Path, tmp_path: Path) -> None:
     findings, summary = read_run_findings(run_dir)
+    mine = findings[findings["department"] == "县农业农村局"]
+    assert len(mine) > 2
     written = write_notices(tmp_path, findings, summary, max_rows=2, departments={"县农业农村局"})
-    assert [p.name for p in written] == ["县农业农村局.xlsx", "县农业农村局.pdf"]
+    assert [p.name for p in written] == ["县农业农村局.xlsx", "县农业农村局.csv", "县农业农村局.pdf"]
     assert len(notice_rows(tmp_path / "县农业农村局.xlsx")) == 2
+    sheet = [c for row in openpyxl.load_workbook(tmp_path / "县农业农村局.xlsx").active.iter_rows(values_only=True) for c in row if c]
+    assert f"本通知列出最严重的 2 项（共 {len(mine)} 项）；全部问题见同时发送的 县农业农村局.csv。" in sheet
     flat = "".join(pdf_text(tmp_path / "县农业农村局.pdf").split())
-    assert "本通知列出最严重的2项（共5项）" in flat and "findings.csv" in flat
+    assert f"本通知列出最严重的2项（共{len(mine)}项）；全部问题见同时发送的县农业农村局.csv" in flat
+    with open(tmp_path / "县农业农村局.csv", encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    with open(run_dir / "findings.csv", encoding="utf-8-sig", newline="") as fh:
+        expected = [r for r in csv.DictReader(fh) if r["主管部门"] == "县农业农村局"]
+    key = lambda r: (r["规则编号"], r["项目编码"], r["文件"], r["行"])  # noqa: E731
+    assert sorted(map(key, rows)) == sorted(map(key, expected))  # every finding of the department, none of another's
+    assert list(rows[0]) == list(expected[0])  # the columns of findings.csv
 
 
-def test_a_large_run_leaves_a_note_instead(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(notices_module, "NIGHTLY_FINDINGS", 3)
+def test_the_pdf_can_list_fewer_than_the_workbook_and_points_to_it(run_dir: Path, tmp_path: Path) -> None:
+    findings, summary = read_run_findings(run_dir)
+    mine = findings[findings["department"] == "县农业农村局"]
+    written = write_notices(tmp_path, findings, summary, departments={"县农业农村局"}, pdf_rows=1)
+    assert [p.name for p in written] == ["县农业农村局.xlsx", "县农业农村局.pdf"]  # the workbook holds all: no CSV
+    assert len(notice_rows(tmp_path / "县农业农村局.xlsx")) == len(mine)
+    text = pdf_text(tmp_path / "县农业农村局.pdf")
+    flat = "".join(text.split())
+    assert f"本通知列出最严重的1项（共{len(mine)}项）；全部问题见同时发送的县农业农村局.xlsx" in flat
+    listed = [p for p in mine["project_id"].dropna().unique() if p in flat]
+    assert len(listed) == 1  # one row in the table: one project named
+
+
+def test_a_large_run_still_gives_every_department_its_notice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(notices_module, "NIGHTLY_WORKBOOK_ROWS", 2)
+    monkeypatch.setattr(notices_module, "NIGHTLY_PDF_ROWS", 1)
     run_nightly(EXPORT, tmp_path / "run", fail_on="never")
-    assert [p.name for p in (tmp_path / "run" / "notices").iterdir()] == ["说明.txt"]
-    assert "perfrules notices" in (tmp_path / "run" / "notices" / "说明.txt").read_text(encoding="utf-8")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
+    folder = tmp_path / "run" / "notices"
+    for department, counts in summary["counts"]["by_department"].items():
+        stem = department.replace("（无部门）", "无部门")
+        assert (folder / f"{stem}.pdf").is_file() and (folder / f"{stem}.xlsx").is_file()
+        assert len(notice_rows(folder / f"{stem}.xlsx")) == min(counts["total"], 2)
+        assert (folder / f"{stem}.csv").is_file() == (counts["total"] > 2), department
+        if counts["total"] > 2:
+            with open(folder / f"{stem}.csv", encoding="utf-8-sig", newline="") as fh:
+                assert len(list(csv.DictReader(fh))) == counts["total"]
 
 
 def test_notices_command_rewrites_them_from_a_run_dir(run_dir: Path, tmp_path: Path) -> None:

@@ -57,7 +57,8 @@ def test_screen_gives_verdict_findings_and_the_pack_revision(client, service_dir
     body = r.json()
     assert (body["verdict"], body["verdict_zh"]) == ("reject", "不予通过")
     assert [f["rule_id"] for f in body["findings"]] == ["PF-P02-GOALREJECTED"]
-    assert body["findings"][0]["evidence"] == {"has_goal": True, "goal_review_status": "未通过"}
+    assert body["findings"][0]["evidence"] == {"has_goal": True, "goal_review_status": "未通过",
+                                               "headers": {"goal_review_status": "performance_goal.review_status"}}
     revision = pack_revision(RULES)
     assert body["pack"] == {"version": "2026.11.0", "revision": revision}
     assert r.headers["x-perfrules-pack-revision"] == revision

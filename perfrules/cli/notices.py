@@ -19,22 +19,30 @@ from perfrules.errors import Problem, UsageError, Where
 @click.option("--department", "departments", multiple=True, metavar="NAME",
               help="只写该主管部门的通知，可重复；无部门的发现为“无部门”。(only this department; repeatable.)")
 @click.option("--max-rows", type=click.IntRange(min=1), default=200, show_default=True,
-              help="每份通知最多列出的发现数，最严重的在前。(most findings listed per notice, most severe first.)")
+              help="每份通知工作簿最多列出的发现数，最严重的在前；部门发现更多时另写 <部门>.csv 列出全部。例：--max-rows 5000。"
+                   "(most findings listed per notice workbook, most severe first; a department with more also gets "
+                   "<department>.csv with all of them. Example: --max-rows 5000.)")
+@click.option("--pdf-rows", type=click.IntRange(min=1), metavar="N",
+              help="PDF 最多列出的发现数，默认同 --max-rows；其余见工作簿。例：--pdf-rows 50。"
+                   "(most findings listed in the PDF, default --max-rows; the rest are in the workbook. Example: --pdf-rows 50.)")
 @click.option("--no-pdf", "no_pdf", is_flag=True, help="只写工作簿，不写 PDF。(workbooks only, no PDF.)")
 @click.option("--rules", "rules_dir", type=click.Path(), metavar="DIR",
               help="证据字段名称取自此规则目录，默认为自带的 rules/。(rules directory naming the evidence; default: the bundled rules/.)")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="输出语言 (output language).")
-def notices_command(run_dir: str, out: str | None, departments: tuple[str, ...], max_rows: int, no_pdf: bool,
+def notices_command(run_dir: str, out: str | None, departments: tuple[str, ...], max_rows: int, pdf_rows: int | None, no_pdf: bool,
                     rules_dir: str | None, lang: str) -> None:
     """为每个主管部门写出整改通知（工作簿与 PDF）。Write a rectification notice per department (workbook and PDF).
 
-    读取 nightly 运行目录中的 findings.jsonl、findings.csv 与 summary.json；每个部门一个 .xlsx 和一个 .pdf。
-    Reads a nightly run folder; one .xlsx and one .pdf per department.
+    读取 nightly 运行目录中的 findings.jsonl、findings.csv 与 summary.json；每个部门一个 .xlsx 和一个 .pdf，
+    发现超过 --max-rows 的部门另有一个列出全部发现的 .csv。
+    Reads a nightly run folder; one .xlsx and one .pdf per department, and a .csv with all of its findings
+    for a department with more than --max-rows.
 
     \b
     示例 Examples:
       perfrules notices /data/runs/2026-11-21
       perfrules notices /data/runs/2026-11-21 --department 县水利局 --out /tmp/水利局通知
+      perfrules notices /data/runs/2026-11-21 --max-rows 5000 --pdf-rows 50
     """
     remember_lang(lang)
     from perfrules.api import default_rules_dir
@@ -56,7 +64,7 @@ def notices_command(run_dir: str, out: str | None, departments: tuple[str, ...],
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         written = write_notices(tmp, findings, summary, lang, labels, max_rows, pdf=not no_pdf,
-                                departments=set(departments) or None)
+                                departments=set(departments) or None, pdf_rows=pdf_rows)
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
             target.replace(old / target.name)

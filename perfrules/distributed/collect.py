@@ -101,5 +101,5 @@ def _absent_findings(rows: pd.DataFrame, in_force: list[str], manifest: Manifest
         cr, n = rules[rule_id], counts[rule_id]
         absent = absent_inputs(cr, compiled, set(manifest.absent_columns.get(cr.rule.table, [])), absent_tables)
         blamed = {b: np.ones(n, bool) for b, label in absent.items() if label in what[rule_id]}
-        findings += d03_findings(cr, [{}] * n, blamed, absent, compiled, lang)
+        findings += d03_findings(cr, [{}] * n, blamed, absent, compiled, lang, manifest.input_headers())
     return finding_table.from_findings(findings)

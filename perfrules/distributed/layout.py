@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from perfrules.errors import InputError, Problem, Where
+from perfrules.inputs.headers import InputHeaders
 
 FORMAT = "perfrules-partitioned-export"
 VERSION = 1
@@ -52,6 +53,11 @@ class Manifest:
     exports: list[str] = field(default_factory=list)
     created: str = ""
     row_accounting: list[dict[str, Any]] = field(default_factory=list)  # per input file and table: read/checked/noted
+    headers: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)  # "used"/"mapped": the inputs' headers
+
+    def input_headers(self) -> InputHeaders:
+        """What the partitioned inputs called each field (``perfrules.inputs.headers``)."""
+        return InputHeaders(self.headers.get("used", {}), self.headers.get("mapped", {}))
 
     def as_json(self) -> dict[str, Any]:
         """The manifest as written (format, key and hash first, for people reading the file)."""
@@ -59,7 +65,7 @@ class Manifest:
                 "departments": "partition 0", "pieces": self.pieces, "as_of": self.as_of, "exports": self.exports,
                 "created": self.created, "present": self.present, "absent_columns": self.absent_columns,
                 "rows": self.rows, "issues": self.issues, "notes": self.notes, "sources": self.sources,
-                "row_accounting": self.row_accounting}
+                "row_accounting": self.row_accounting, "headers": self.headers}
 
     def total_rows(self, table: str) -> int:
         """Rows of ``table`` over all partitions (0 when the export had no such table)."""
@@ -99,7 +105,8 @@ def read_manifest(folder: Path) -> Manifest:
                         {k: list(v) for k, v in data["absent_columns"].items()},
                         {k: [int(n) for n in v] for k, v in data["rows"].items()}, [int(n) for n in data["issues"]],
                         list(data["notes"]), list(data["sources"]), data.get("as_of"), list(data.get("exports", [])),
-                        str(data.get("created", "")), [dict(r) for r in data.get("row_accounting", [])])
+                        str(data.get("created", "")), [dict(r) for r in data.get("row_accounting", [])],
+                        {k: {t: dict(f) for t, f in v.items()} for k, v in dict(data.get("headers") or {}).items()})
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError([Problem("partitions.manifest", f"分区清单缺少或写错了字段：{exc}。",
                                   f"the partition manifest lacks or misstates a field: {exc}.", Where(file=str(path)))]) from exc

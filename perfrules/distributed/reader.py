@@ -50,6 +50,7 @@ def load_partitions(folder: Path, manifest: Manifest, partitions: range | list[i
                       dt.date.fromisoformat(manifest.as_of) if manifest.as_of else None, list(manifest.sources))
     # The row accounting is the export's, taken when it was partitioned; every partition carries it whole.
     dataset.row_accounting = {(r["source"], r["table"]): RowCount(**r) for r in manifest.row_accounting}
+    dataset.headers = manifest.input_headers()
     return dataset
 
 

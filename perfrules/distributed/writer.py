@@ -59,6 +59,7 @@ class PartitionWriter:
         self.sources: list[str] = []
         self.row_accounting: list[dict[str, Any]] = []
         self.as_of: dt.date | None = None
+        self.headers: dict[str, dict[str, dict[str, str]]] = {"used": {}, "mapped": {}}
 
     def add(self, dataset: Dataset) -> None:
         """Write every table of ``dataset`` (and its unreadable cells) into the partitions, as one more piece."""
@@ -86,6 +87,10 @@ class PartitionWriter:
         self.sources += dataset.sources
         self.row_accounting += [asdict(count) for count in dataset.row_accounting.values()]
         self.as_of = max(filter(None, [self.as_of, dataset.as_of]), default=None)
+        for kind, given in (("used", dataset.headers.used), ("mapped", dataset.headers.mapped)):  # the first piece's name wins
+            for t, names in given.items():
+                for name, header in names.items():
+                    self.headers[kind].setdefault(t, {}).setdefault(name, header)
 
     def _write(self, folder: Path, data: pa.Table, at: np.ndarray, piece: int, counts: list[int]) -> None:
         """Rows of ``data`` into the partition files of ``folder``, each keeping the rows' order; every
@@ -110,7 +115,7 @@ class PartitionWriter:
             {t: sorted(cols) for t, cols in sorted(self.absent_columns.items())},
             {t: self.rows[t] for t in present}, self.issues, self.notes, self.sources,
             self.as_of.isoformat() if self.as_of else None, exports, dt.datetime.now().replace(microsecond=0).isoformat(),
-            self.row_accounting)
+            self.row_accounting, self.headers)
         (self.folder / MANIFEST).write_text(json.dumps(manifest.as_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         return manifest
 

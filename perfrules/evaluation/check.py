@@ -31,7 +31,9 @@ from perfrules.evaluation.vectorised import Context, evaluate, evaluate_truth
 from perfrules.findings.model import Finding, render, source_refs, source_text
 from perfrules.findings.schema import column_type
 from perfrules.inputs.dataset import PARALLEL_ROWS, ROW, SOURCE, Dataset, InputNote, ValueIssue, row_totals
+from perfrules.inputs.headers import NO_HEADERS, InputHeaders
 from perfrules.inputs.placement import RowCount
+from perfrules.language.fields import TABLES
 from perfrules.rulepack.compile import CompiledPack, CompiledRule
 from perfrules.rulepack.data_rules import D03_RECOMMENDATION, D03_RULES, D03_SOURCE
 from perfrules.rulepack.model import SEVERITIES
@@ -210,14 +212,15 @@ def rule_findings(cr: CompiledRule, decision: Decision, facts: FactFrames, datas
     frame = facts.frames[cr.rule.table]
     fired = None
     if decision.fired.any():
-        fired = fired_texts(cr, np.flatnonzero(decision.fired), decision.severity, compiled.params, as_of, lang, shown)
+        fired = fired_texts(cr, np.flatnonzero(decision.fired), decision.severity, compiled.params, as_of, lang, shown,
+                            evidence_headers(cr, dataset.headers))
     undecided = _unknown_findings(cr, frame, decision.unknown, dataset, facts, compiled, lang) if decision.unknown.any() else []
     if decision.escalation_unknown is not None and decision.escalation_unknown.any():
         sub = frame.iloc[np.flatnonzero(decision.fired)[decision.escalation_unknown]]
         blamed = blame(cr.escalate, Context(sub, compiled.params, as_of)) if cr.escalate is not None else {}
         undecided += escalation_findings(cr, [sub.iloc[j] for j in range(len(sub))], blamed,
                                          lambda name: sub[name].isna().to_numpy(), dataset.absent_columns.get(cr.rule.table, set()),
-                                         facts.absent_tables, compiled, lang)
+                                         facts.absent_tables, compiled, lang, dataset.headers)
     return fired, undecided
 
 
@@ -234,9 +237,9 @@ class FiredTexts:
 
 
 def fired_texts(cr: CompiledRule, positions: np.ndarray, severity: np.ndarray, params: dict[str, Any],
-                as_of: dt.date, lang: str, shown: finding_table.TableValues) -> FiredTexts:
+                as_of: dt.date, lang: str, shown: finding_table.TableValues, headers: dict[str, str] | None = None) -> FiredTexts:
     """A rule's message, recommendation and evidence on the given rows, rendered a column at a time (as
-    ``rule_finding`` renders one)."""
+    ``rule_finding`` renders one); ``headers`` (``evidence_headers``) go into the evidence."""
     rule = cr.rule
     leaves = [r.name for r in cr.leaves]
     placeholders = [*finding_table.placeholders(rule.message, lang), *finding_table.placeholders(rule.recommendation, lang)]
@@ -246,6 +249,8 @@ def fired_texts(cr: CompiledRule, positions: np.ndarray, severity: np.ndarray, p
     scalars: dict[str, Any] = {f"params.{p}": params[p] for p in cr.params}
     if cr.reads_as_of:
         scalars["as_of"] = as_of
+    if headers:
+        scalars[HEADERS] = headers
     return FiredTexts(
         cr, positions, severity,
         finding_table.render_column(rule.message, rows, scalars, lang, n),
@@ -294,20 +299,35 @@ def fired_table(fired: list[FiredTexts], located: pa.Table, lang: str) -> pa.Tab
     )
 
 
-def evidence(cr: CompiledRule, row: Mapping[str, Any], params: dict[str, Any], as_of: dt.date) -> dict[str, Any]:
-    """The values a rule's conditions looked at on a record, its parameters, and the as-of date if read."""
+# The evidence entry naming the input's own headers of the fields in it, where they differ from the field names
+# (``{"amount": "申请金额（万元）"}``): the evidence keys stay the engine's names, for programs.
+HEADERS = "headers"
+
+
+def evidence_headers(cr: CompiledRule, headers: InputHeaders) -> dict[str, str]:
+    """The headers the input used for the fields a rule's evidence shows (``HEADERS``)."""
+    return headers.differing(cr.rule.table, [ref.name for ref in cr.leaves])
+
+
+def evidence(cr: CompiledRule, row: Mapping[str, Any], params: dict[str, Any], as_of: dt.date,
+             headers: InputHeaders = NO_HEADERS) -> dict[str, Any]:
+    """The values a rule's conditions looked at on a record, its parameters, the as-of date if read, and the
+    input's own headers of those fields (``HEADERS``)."""
     values: dict[str, Any] = {ref.name: row[ref.name] for ref in cr.leaves}
     for p in cr.params:
         values[f"params.{p}"] = params[p]
     if cr.reads_as_of:
         values["as_of"] = as_of
+    shown = evidence_headers(cr, headers)
+    if shown:
+        values[HEADERS] = shown
     return values
 
 
 def rule_finding(cr: CompiledRule, row: Mapping[str, Any], severity: str, params: dict[str, Any],
-                 as_of: dt.date, lang: str) -> Finding:
+                 as_of: dt.date, lang: str, headers: InputHeaders = NO_HEADERS) -> Finding:
     """The finding of a rule that fired on ``row`` (a DataFrame row or a record's values)."""
-    ev = evidence(cr, row, params, as_of)
+    ev = evidence(cr, row, params, as_of, headers)
     values = {**{k: row.get(k) for k in IDENTITY}, **ev}
     rule = cr.rule
     return Finding.of(
@@ -325,7 +345,7 @@ def _unknown_findings(cr: CompiledRule, frame: pd.DataFrame, unknown: np.ndarray
     base_blame = base_inputs_blamed(cr, compiled, blame(cr.condition, ctx),
                                     lambda name: sub[name].isna().to_numpy(), len(sub))
     absent = absent_inputs(cr, compiled, dataset.absent_columns.get(cr.rule.table, set()), facts.absent_tables)
-    return d03_findings(cr, [sub.iloc[j] for j in range(len(sub))], base_blame, absent, compiled, lang)
+    return d03_findings(cr, [sub.iloc[j] for j in range(len(sub))], base_blame, absent, compiled, lang, dataset.headers)
 
 
 def base_inputs_blamed(cr: CompiledRule, compiled: CompiledPack, blamed: dict[str, np.ndarray],
@@ -344,9 +364,13 @@ def base_inputs_blamed(cr: CompiledRule, compiled: CompiledPack, blamed: dict[st
 
 
 def d03_findings(cr: CompiledRule, rows: Sequence[Mapping[str, Any]], base_blame: dict[str, np.ndarray],
-                 absent: dict[str, str], compiled: CompiledPack, lang: str) -> list[Finding]:
+                 absent: dict[str, str], compiled: CompiledPack, lang: str, headers: InputHeaders = NO_HEADERS) -> list[Finding]:
     """D03 findings for the records a rule could not decide: one per record, or one per rule when
-    what they lack is a table or column the whole input lacks."""
+    what they lack is a table or column the whole input lacks.
+
+    The messages name what is missing as the input does (``headers``: the file's own header, else the column
+    map's, else the data contract's); the evidence keeps the engine's names (``missing``, ``absent``)."""
+    table = cr.rule.table
     out: list[Finding] = []
     none = np.zeros(len(rows), bool)
     lacks_absent = np.logical_or.reduce([base_blame.get(n, none) for n in absent]) if absent else none
@@ -358,8 +382,9 @@ def d03_findings(cr: CompiledRule, rows: Sequence[Mapping[str, Any]], base_blame
         n = int(summarised.sum())
         out.append(_data_finding(
             "PF-D03-ABSENT", cr.rule.id, None, None, None,
-            f"输入中没有规则 {cr.rule.id} 所需的 {'、'.join(what)}，该规则对 {n} 条记录未能判断，已跳过。",
-            f"the input has no {', '.join(what)}, which rule {cr.rule.id} needs; it could not decide {n} record(s) and was skipped.",
+            f"输入中没有规则 {cr.rule.id} 所需的 {'、'.join(_absent_name(w, headers, True) for w in what)}，该规则对 {n} 条记录未能判断，已跳过。",
+            f"the input has no {', '.join(_absent_name(w, headers, False) for w in what)}, which rule {cr.rule.id} needs; "
+            f"it could not decide {n} record(s) and was skipped.",
             {"rule": cr.rule.id, "absent": what, "records": n}, {}, lang))
     base = _base_inputs(cr, compiled)
     order = list(base)
@@ -374,18 +399,22 @@ def d03_findings(cr: CompiledRule, rows: Sequence[Mapping[str, Any]], base_blame
         elif len(uncomputed) == len(names):  # nothing the rule reads is missing: its own arithmetic had no value
             out.append(_rule_problem(cr, row, uncomputed, lang))
             continue
+        said_zh, said_en = ([_missing_name(name, table, headers, zh) for name in names] for zh in (True, False))
+        ev: dict[str, Any] = {"rule": cr.rule.id, "missing": names}
+        if shown := headers.differing(table, names):
+            ev[HEADERS] = shown
         out.append(_data_finding(
             "PF-D03-MISSING", cr.rule.id, _opt_str(row.get("project_id")), _opt_int(row.get("fiscal_year")),
             _opt_str(row.get("department")),
-            f"规则 {cr.rule.id}（{cr.rule.title}）需要的数据缺失：{'、'.join(names) or '?'}；无法判断是否合规。",
-            f"rule {cr.rule.id} ({cr.rule.title_en}) needs data the record lacks: {', '.join(names) or '?'}; compliance cannot be decided.",
-            {"rule": cr.rule.id, "missing": names}, _location(row), lang))
+            f"规则 {cr.rule.id}（{cr.rule.title}）需要的数据缺失：{'、'.join(said_zh) or '?'}；无法判断是否合规。",
+            f"rule {cr.rule.id} ({cr.rule.title_en}) needs data the record lacks: {', '.join(said_en) or '?'}; compliance cannot be decided.",
+            ev, _location(row), lang))
     return out
 
 
 def escalation_findings(cr: CompiledRule, rows: Sequence[Mapping[str, Any]], blamed: dict[str, np.ndarray],
                         isna: Callable[[str], np.ndarray], absent_columns: set[str], absent_tables: set[str],
-                        compiled: CompiledPack, lang: str) -> list[Finding]:
+                        compiled: CompiledPack, lang: str, headers: InputHeaders = NO_HEADERS) -> list[Finding]:
     """D03 findings for the records where a rule fired at its base severity because the value its escalation
     needs is missing (catalogue round 2, e.g. P08 without a prior-year amount): one per record naming that value,
     or one per rule when it is a column or table the whole input lacks."""
@@ -405,22 +434,48 @@ def escalation_findings(cr: CompiledRule, rows: Sequence[Mapping[str, Any]], bla
         n = int(summarised.sum())
         out.append(_data_finding(
             "PF-D03-ABSENT", rule.id, None, None, None,
-            f"输入中没有规则 {rule.id} 判断是否升为\"{up}\"所需的 {'、'.join(what)}：{n} 条记录已按\"{rule.severity}\"报告，未能判断是否应为\"{up}\"。",
-            f"the input has no {', '.join(what)}, which rule {rule.id} needs to decide whether to escalate to {up}: "
+            f"输入中没有规则 {rule.id} 判断是否升为\"{up}\"所需的 {'、'.join(_absent_name(w, headers, True) for w in what)}：{n} 条记录已按\"{rule.severity}\"报告，未能判断是否应为\"{up}\"。",
+            f"the input has no {', '.join(_absent_name(w, headers, False) for w in what)}, which rule {rule.id} needs to decide whether to escalate to {up}: "
             f"{n} record(s) were reported at {rule.severity}, and whether they are {up} could not be decided.",
             {"rule": rule.id, "absent": what, "records": n, "escalate": up}, {}, lang))
     for j in np.flatnonzero(~summarised):
         row = rows[int(j)]
         names = list(dict.fromkeys(absent.get(n) or _label(base.get(n) or E.Ref("field", n), compiled)
                                    for n in base_blame if base_blame[n][j])) or ["?"]
+        said_zh, said_en = ([_missing_name(name, rule.table, headers, zh) for name in names] for zh in (True, False))
+        ev: dict[str, Any] = {"rule": rule.id, "missing": names, "escalate": up}
+        if shown := headers.differing(rule.table, names):
+            ev[HEADERS] = shown
         out.append(_data_finding(
             "PF-D03-MISSING", rule.id, _opt_str(row.get("project_id")), _opt_int(row.get("fiscal_year")),
             _opt_str(row.get("department")),
-            f"规则 {rule.id}（{rule.title}）已按\"{rule.severity}\"报告；判断是否升为\"{up}\"所需的数据缺失：{'、'.join(names)}。",
+            f"规则 {rule.id}（{rule.title}）已按\"{rule.severity}\"报告；判断是否升为\"{up}\"所需的数据缺失：{'、'.join(said_zh)}。",
             f"rule {rule.id} ({rule.title_en}) was reported at {rule.severity}; whether it is {up} cannot be decided, "
-            f"as the record lacks {', '.join(names)}.",
-            {"rule": rule.id, "missing": names, "escalate": up}, _location(row), lang))
+            f"as the record lacks {', '.join(said_en)}.",
+            ev, _location(row), lang))
     return out
+
+
+def _absent_name(what: str, headers: InputHeaders, zh: bool) -> str:
+    """An absent input as the user knows it: ``table.field`` by the column map's or the contract's header (with the
+    table's Chinese name), a whole table by its Chinese name."""
+    table, _, name = what.partition(".")
+    if table not in TABLES:
+        return what
+    if not name:
+        return f"{TABLES[table].zh}表" if zh else f"the {TABLES[table].zh} ({table}) table"
+    header = headers.header(table, name)
+    return f"{TABLES[table].zh}表的列 {header}" if zh else f"column {header} of the {TABLES[table].zh} ({table}) table"
+
+
+def _missing_name(name: str, table: str, headers: InputHeaders, zh: bool) -> str:
+    """A missing value as the user knows it: a field by the input's own header (else the map's, else the
+    contract's), a related table (an aggregate with no usable rows) by its Chinese name, anything else as named."""
+    if "." in name or (name in TABLES and name != table):
+        return _absent_name(name, headers, zh)
+    if TABLES[table].column(name) is not None:
+        return headers.header(table, name)
+    return name
 
 
 def _rule_problem(cr: CompiledRule, row: Mapping[str, Any], uncomputed: list[str], lang: str) -> Finding:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from perfrules.evaluation.reference import Record, aggregate, evaluate
 from perfrules.inputs.dataset import PRIOR_FROM_EVALUATION, ROW, SOURCE, InputNote, ValueIssue
+from perfrules.inputs.headers import InputHeaders
 from perfrules.inputs.placement import RowCount
 from perfrules.inputs.submission import flatten_submission, submission_row_accounting, unplaceable_record_issues
 from perfrules.inputs.values import ValueUnreadable, parse_value
@@ -36,13 +37,15 @@ class SubmissionRecords:
     present: set[str]
     notes: list[InputNote] = field(default_factory=list)                            # rows set aside, named
     row_accounting: dict[tuple[str, str], RowCount] = field(default_factory=dict)  # (source, table) → rows
+    headers: InputHeaders = field(default_factory=InputHeaders)                     # the keys the submission used
 
 
 def submission_records(projects: list[Any], departments: list[Any], name: str, prefix: str | None = "projects") -> SubmissionRecords:
     """Typed records of a submission (raises InputError for a structural problem, like the loader)."""
     flat = flatten_submission(projects, departments, name, prefix)
     issues: list[ValueIssue] = []
-    typed = {t: [_typed_row(t, raw, name, label, issues) for raw, label in zip(flat.rows[t], flat.labels[t])] for t in TABLES}
+    typed = {t: [_typed_row(t, raw, name, label, issues, flat.headers.get(t, {})) for raw, label in zip(flat.rows[t], flat.labels[t])]
+             for t in TABLES}
     if typed["evaluations"]:
         _fill_prior(typed["projects"], typed["evaluations"])
     present = flat.present
@@ -68,7 +71,8 @@ def submission_records(projects: list[Any], departments: list[Any], name: str, p
         records.append(Record(values, rel))
     departments_out = [Record(values, {}) for values in [*typed["departments"], *_departments_of_projects(typed, present)]]
     issues += unplaceable_record_issues(typed, name, {i.cell for i in issues})
-    return SubmissionRecords(records, departments_out, issues, present, flat.notes, submission_row_accounting(flat, name))
+    return SubmissionRecords(records, departments_out, issues, present, flat.notes, submission_row_accounting(flat, name),
+                             InputHeaders(flat.headers))
 
 
 def record_values(record: Record, compiled: CompiledPack, table: str, as_of: dt.date) -> dict[str, Any]:
@@ -83,7 +87,8 @@ def record_values(record: Record, compiled: CompiledPack, table: str, as_of: dt.
     return values
 
 
-def _typed_row(table: str, raw: dict[str, Any], source: str, label: str, issues: list[ValueIssue]) -> dict[str, Any]:
+def _typed_row(table: str, raw: dict[str, Any], source: str, label: str, issues: list[ValueIssue],
+               headers: dict[str, str]) -> dict[str, Any]:
     spec = TABLES[table]
     out: dict[str, Any] = {}
     bad: list[tuple[str, Any]] = []
@@ -98,7 +103,7 @@ def _typed_row(table: str, raw: dict[str, Any], source: str, label: str, issues:
             bad.append((col.name, raw[col.name]))
     out[SOURCE], out[ROW] = source, label
     for name, value in bad:
-        issues.append(ValueIssue(table, source, label, name, name, str(value), spec.by_name[name].kind,
+        issues.append(ValueIssue(table, source, label, name, headers.get(name, name), str(value), spec.by_name[name].kind,
                                  project_id=_str(out.get("project_id")), fiscal_year=_int(out.get("fiscal_year")),
                                  department=_str(out.get("department"))))
     return out

@@ -155,7 +155,7 @@ def _screen_group(compiled: CompiledPack, program: Program, engine: DurableEngin
                 rid = cr.rule.id
                 if f"{rid}|T" in fired:
                     severity = cr.rule.escalate_severity if cr.rule.escalate_severity and f"{rid}|E" in fired else cr.rule.severity
-                    out.append(rule_finding(cr, values, severity, compiled.params, as_of, lang))
+                    out.append(rule_finding(cr, values, severity, compiled.params, as_of, lang, records.headers))
                     if (cr.escalate is not None and f"{rid}|E" not in fired
                             and evaluate(cr.escalate, values, compiled.params, as_of) is None):
                         escalation_undecided.setdefault(rid, []).append(values)
@@ -165,13 +165,14 @@ def _screen_group(compiled: CompiledPack, program: Program, engine: DurableEngin
             rows = escalation_undecided.get(cr.rule.id)
             if rows and cr.escalate is not None:
                 out += escalation_findings(cr, rows, _blamed(cr.escalate, rows, compiled, as_of), _isna(rows), set(),
-                                           absent_tables, compiled, lang)
+                                           absent_tables, compiled, lang, records.headers)
         for cr in rules:
             rows = undecided.get(cr.rule.id)
             if not rows:
                 continue
             base = base_inputs_blamed(cr, compiled, _blamed(cr.condition, rows, compiled, as_of), _isna(rows), len(rows))
-            out += d03_findings(cr, rows, base, absent_inputs(cr, compiled, set(), absent_tables), compiled, lang)
+            out += d03_findings(cr, rows, base, absent_inputs(cr, compiled, set(), absent_tables), compiled, lang,
+                               records.headers)
     return out
 
 

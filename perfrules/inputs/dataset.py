@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from perfrules.inputs.headers import InputHeaders
 from perfrules.inputs.keys import joined, key_text, positions, same_year, unique_keys, years
 from perfrules.inputs.placement import REASONS, UNPLACEABLE, RowCount, describe_rows, place_rows, set_aside_rows
 from perfrules.inputs.values import FIRST_YEAR, LAST_YEAR, ParsedColumn, parse_column
@@ -78,6 +79,7 @@ class Dataset:
     as_of: dt.date | None = None
     sources: list[str] = field(default_factory=list)
     row_accounting: dict[tuple[str, str], RowCount] = field(default_factory=dict)  # (source, table) → rows
+    headers: InputHeaders = field(default_factory=InputHeaders)  # what the input calls each field
 
     def frame(self, table: str) -> pd.DataFrame:
         """The frame of ``table`` (empty with every column when the input had none)."""
@@ -280,6 +282,7 @@ def assemble(frames: dict[str, list[pd.DataFrame]], unreadable: dict[tuple[str, 
             accounting[(source, name)].checked += n
     ds = Dataset(tables, present, **kwargs)  # type: ignore[arg-type]
     ds.row_accounting = accounting
+    ds.headers = InputHeaders(headers or {})
     ds.notes.extend(n for group in set_aside_notes for n in group)
     ds.issues.extend(unplaceable_issues(tables, headers or {}, {i.cell for i in ds.issues}))
     ids = unique_keys(tables["projects"]["project_id"]) if len(tables["projects"]) else None

@@ -28,6 +28,7 @@ from perfrules.inputs.column_map import ColumnMap, manifest_map
 from perfrules.inputs.csv_encoding import csv_encoding, undecodable
 from perfrules.inputs.csv_records import record_starts
 from perfrules.inputs.dataset import Dataset, InputNote, ValueIssue, assemble, typed_frame
+from perfrules.inputs.headers import InputHeaders
 from perfrules.inputs.limits import MAX_CSV_FIELD, check_workbook_parts, refuse_non_regular_input
 from perfrules.language.fields import TABLES, UNIT_MULTIPLIERS, Table, resolve_header, table_for_file_stem
 from perfrules.yaml_source import YamlUnreadable, load_yaml
@@ -84,7 +85,15 @@ def load_export(folder: Path, display: str | None = None, column_map: ColumnMap 
                                    f"the export has no {absent} table.", shown, absent))
     ds = assemble(frames, unreadable, headers_of, issues=issues, notes=notes, absent_columns=absent_columns, as_of=read_manifest(folder),
                   sources=[str(p) for p in files.values()])
+    ds.headers = InputHeaders(headers_of, map_headers(column_map))
     return ds
+
+
+def map_headers(column_map: ColumnMap | None) -> dict[str, dict[str, str]]:
+    """The source columns a column map names for each field (alternatives joined by " / ")."""
+    if column_map is None:
+        return {}
+    return {t: {name: " / ".join(spec.columns) for name, spec in tmap.columns.items()} for t, tmap in column_map.tables.items()}
 
 
 def read_manifest(folder: Path) -> dt.date | None:

@@ -88,25 +88,30 @@ class FlatSubmission:
     present: set[str]
     notes: list[InputNote] = field(default_factory=list)       # rows set aside, each named
     noted: dict[str, int] = field(default_factory=dict)        # per table: how many rows were set aside
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)  # per table: field → the key the submission used
 
 
 def flatten_submission(projects: list[Any], departments: list[Any], name: str, prefix: str | None = "projects") -> FlatSubmission:
     """Flatten project and department objects into raw (unparsed) rows of the catalogue's tables."""
     rows: dict[str, list[dict[str, Any]]] = {t: [] for t in TABLES}
     labels: dict[str, list[str]] = {t: [] for t in TABLES}
+    headers: dict[str, dict[str, str]] = {"projects": {}, "departments": {}}
     problems: list[Problem] = []
     for i, project in enumerate(projects):
         label = "$" if prefix is None else (f"{prefix}[{i}]" if prefix else f"[{i}]")
         if not isinstance(project, dict):
             problems.append(Problem("input.shape", f"{label} 不是对象。", f"{label} is not an object.", Where(file=name, field=label)))
             continue
-        _flatten_project(_english_keys(project), label, rows, labels, problems, name)
+        keys: dict[str, str] = {}
+        _flatten_project(_english_keys(project, keys), label, rows, labels, problems, name, keys, headers["projects"])
     for i, dept in enumerate(departments):
         label = f"departments[{i}]"
         if not isinstance(dept, dict):
             problems.append(Problem("input.shape", f"{label} 不是对象。", f"{label} is not an object.", Where(file=name, field=label)))
             continue
-        d = _english_keys(dept)
+        d = _english_keys(dept, keys := {})
+        for k in d:
+            headers["departments"].setdefault(k, keys.get(k, k))
         goal = _english_keys(d.pop("overall_goal", None) or {})
         d.setdefault("aspects", goal.get("aspects"))
         d.setdefault("mid_year_monitored", goal.get("mid_year_monitored"))
@@ -118,7 +123,7 @@ def flatten_submission(projects: list[Any], departments: list[Any], name: str, p
     # A submission that gives no list of a kind for any project still has that table: it is empty.
     present |= {t for t in ("indicators", "payments", "monitoring", "evaluations") if any(
         _has_list(p, t) for p in projects if isinstance(p, dict))}
-    flat = FlatSubmission(rows, labels, present)
+    flat = FlatSubmission(rows, labels, present, headers=headers)
     set_aside_unplaced(flat, name)
     return flat
 
@@ -205,8 +210,9 @@ def submission_dataset(projects: list[Any], departments: list[Any], name: str, p
     for table, items in flat.rows.items():
         if items or (table in ("projects",)):
             raw = pd.DataFrame(items, dtype=object) if items else pd.DataFrame(columns=["project_id"], dtype=object)
-            frames[table] = [typed_frame(TABLES[table], raw, {}, name, flat.labels[table], issues)]
-    ds = assemble(frames, {(name, t): n for t, n in flat.noted.items()}, issues=issues, notes=list(flat.notes), sources=[name])
+            frames[table] = [typed_frame(TABLES[table], raw, {}, name, flat.labels[table], issues, flat.headers.get(table))]
+    ds = assemble(frames, {(name, t): n for t, n in flat.noted.items()}, flat.headers, issues=issues, notes=list(flat.notes),
+                  sources=[name])
     ds.present = flat.present & set(ds.tables)
     return ds
 
@@ -245,8 +251,15 @@ def english_key(key: Any) -> str:
     return NESTED_ZH.get(k) or header_index(PROJECTS).get(k.casefold(), k)
 
 
-def _english_keys(obj: dict[str, Any]) -> dict[str, Any]:
-    return {english_key(key): value for key, value in obj.items()}
+def _english_keys(obj: dict[str, Any], used: dict[str, str] | None = None) -> dict[str, Any]:
+    """``obj`` with its keys as field names; ``used`` (when given) records each field name's key as written."""
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        english = english_key(key)
+        out[english] = value
+        if used is not None:
+            used.setdefault(english, str(key))
+    return out
 
 
 def _has_list(project: dict[str, Any], table: str) -> bool:
@@ -260,7 +273,11 @@ def _has_list(project: dict[str, Any], table: str) -> bool:
 
 
 def _flatten_project(p: dict[str, Any], label: str, rows: dict[str, list[dict[str, Any]]],
-                     labels: dict[str, list[str]], problems: list[Problem], name: str) -> None:
+                     labels: dict[str, list[str]], problems: list[Problem], name: str,
+                     keys: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> None:
+    """Flatten one project object; ``keys`` are its keys as written, and ``headers`` collects, per projects field,
+    the key (or nested path) the submission used for it."""
+    keys, headers = keys or {}, headers if headers is not None else {}
     flat: dict[str, Any] = {}
     unit_text = str(p.pop("amount_unit", None) or "元").strip()
     if unit_text not in UNIT_MULTIPLIERS:
@@ -277,6 +294,7 @@ def _flatten_project(p: dict[str, Any], label: str, rows: dict[str, list[dict[st
         if k in NESTED_PREFIXES or k in _LISTS:
             continue
         flat[k] = _convert_money(v, unit) if k in ("amount", "prior_year_amount") else v
+        headers.setdefault(k, keys.get(k, k))
     for obj_name, prefix in NESTED_PREFIXES.items():
         obj = p.get(obj_name)
         if obj is None:
@@ -285,12 +303,14 @@ def _flatten_project(p: dict[str, Any], label: str, rows: dict[str, list[dict[st
             problems.append(Problem("input.shape", f"{label}.{obj_name} 须为对象或 null。", f"{label}.{obj_name} must be an object or null.",
                                     Where(file=name, field=f"{label}.{obj_name}")))
             continue
-        for k, v in _english_keys(obj).items():
+        inner: dict[str, str] = {}
+        for k, v in _english_keys(obj, inner).items():
             if k in ("indicators",):
                 continue
             if obj_name == "execution" and k in ("budget", "paid_to_date", "ppp_subsidy_paid"):
                 v = _convert_money(v, unit)
             flat.setdefault(prefix + k, v)
+            headers.setdefault(prefix + k, f"{keys.get(obj_name, obj_name)}.{inner.get(k, k)}")
     for field_name in _LISTS:
         if p.get(field_name) is not None and not isinstance(p.get(field_name), list):
             problems.append(_not_a_list(f"{label}.{field_name}", name))

@@ -6,8 +6,9 @@ import json
 
 from perfrules.atomic import write_atomic
 from perfrules.evaluation.check import CheckResult
-from perfrules.findings.model import evidence_text, format_value
+from perfrules.findings.model import format_value
 from perfrules.outputs.csv_jsonl import csv_bytes
+from perfrules.outputs.evidence import shown_evidence
 from perfrules.rulepack.model import SEVERITY_EN
 
 __all__ = ["render_result", "to_csv", "to_json", "to_table", "write_atomic"]  # write_atomic lives in perfrules.atomic
@@ -50,7 +51,7 @@ def to_table(result: CheckResult, lang: str = "zh", labels: dict[str, str] | Non
         src = "；".join(f"{x['document']} {x['clause']}" for x in f.source)
         lines.append(f"    {'依据' if zh else 'source'}: {src}")
         if f.evidence and f.kind == "rule":
-            ev = (evidence_text(f.evidence, labels, lang) if labels else
+            ev = (shown_evidence(f.evidence, labels, lang) if labels else
                   ", ".join(f"{k}={format_value(k, v, lang)}" for k, v in f.evidence.items()))
             lines.append(f"    {'证据' if zh else 'evidence'}: {ev}")
         if f.location.get("file"):

@@ -6,17 +6,26 @@ the problem, the recommendation and the policy clause, and leaves room for the b
 seal. Findings without a department go to 无部门 (for the bureau itself to sort out).
 
 The PDF uses ReportLab's built-in CID font STSong-Light: the reader's PDF viewer supplies the glyphs,
-so nothing depends on fonts installed on the machine that writes it. A notice lists at most
-``NOTICE_ROWS`` findings (a department of a province-sized run can have thousands, which nobody
-prints); it then says how many more there are and that findings.csv holds them all.
+so nothing depends on fonts installed on the machine that writes it. Its table cells are plain text
+wrapped here (a ReportLab Paragraph per cell costs about five times as much).
 
-``perfrules nightly`` writes the notices into ``RUN_DIR/notices/``; ``perfrules notices RUN_DIR``
-writes them again from a run directory's findings (``read_run_findings``).
+Every department gets its notice, whatever the size of the run. A department of a province-sized run
+can have thousands of findings, which nobody prints and which would cost the nightly run minutes to lay
+out; so each file lists the most severe ones up to a cap and says where the rest are:
+
+- the PDF (the letter to print and file) lists at most ``pdf_rows`` and points to the workbook;
+- the workbook lists at most ``max_rows``; when the department has more, ``<部门>.csv`` beside it holds
+  every one of its findings (the columns of findings.csv) and the workbook and the PDF point to it.
+
+``perfrules nightly`` writes the notices into ``RUN_DIR/notices/`` with ``NIGHTLY_PDF_ROWS`` and
+``NIGHTLY_WORKBOOK_ROWS``; ``perfrules notices RUN_DIR`` writes them again from a run directory's
+findings (``read_run_findings``), with caps of the user's choosing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 import unicodedata
@@ -25,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import xlsxwriter
@@ -39,21 +49,21 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from perfrules.errors import Problem, UsageError, Where
-from perfrules.findings.model import evidence_text
+from perfrules.outputs.csv_jsonl import write_csv
+from perfrules.outputs.evidence import shown_evidence
 from perfrules.outputs.workbook import EXCEL_CELL_CHARS, row_height, text
 from perfrules.rulepack.model import SEVERITIES
 
-NOTICE_ROWS = 200
+NOTICE_ROWS = 200  # rows of a notice's PDF and workbook (``perfrules notices``)
 NOTICES = "notices"  # the folder of a run directory that holds them
-# Nightly writes the notices when the run has at most this many findings (a county's or a city's run). A
-# province-sized run has hundreds of departments and thousands of findings each: a PDF of 200 rows takes
-# ReportLab about a second, which the nightly run cannot spend 200 times. There ``perfrules notices
-# RUN_DIR`` writes them when they are wanted, and the notices folder holds a note saying so.
-NIGHTLY_FINDINGS = 5_000
-LATER_NOTE = "说明.txt"
+# Nightly's caps. A province-sized run has about 200 departments with a few thousand findings each: every
+# department gets its notice in seconds (benchmarks/nightly.py prints the notices stage), and a county's
+# departments, with a few dozen findings each, get them complete.
+NIGHTLY_PDF_ROWS = 10
+NIGHTLY_WORKBOOK_ROWS = 50
 NO_DEPARTMENT = "无部门"
 FONT = "STSong-Light"
-COLUMNS = ("department", "severity", "rule_id", "title", "project_id", "project_name", "fiscal_year", "amount", "paid",
+COLUMNS = ("department", "severity", "rule_id", "title", "requirement", "project_id", "project_name", "fiscal_year", "amount", "paid",
            "message", "recommendation", "source", "evidence", "file", "row")
 _UNSAFE_FILE_CHARS = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -66,9 +76,9 @@ TEXTS = {
               "The budget performance check as of {as_of} (profile {profile}, rule pack {pack}) found {total} issue(s) "
               "in your department ({block} block, {warn} warn, {info} info). Please verify and rectify each one below and "
               "report the rectification in writing to the finance bureau by ____-__-__."),
-    "more": ("本通知列出最严重的 {shown} 项（共 {total} 项）；全部问题见本次运行目录中的 findings.csv（按主管部门筛选）。",
-             "This notice lists the {shown} most severe of {total} issues; all of them are in findings.csv in the run folder "
-             "(filter by department)."),
+    "more": ("本通知列出最严重的 {shown} 项（共 {total} 项）；全部问题见{where}。",
+             "This notice lists the {shown} most severe of {total} issues; all of them are in {where}."),
+    "attached": ("同时发送的 {name}", "the attached {name}"),
     "sign": ("财政局（盖章）", "Finance bureau (seal)"),
     "date": ("日期：{today}", "Date: {today}"),
     "no": ("序号", "No."), "level": ("严重程度", "Severity"), "project": ("项目", "Project"), "problem": ("问题", "Finding"),
@@ -83,13 +93,15 @@ def _t(key: str, lang: str) -> str:
 
 @dataclass
 class Notice:
-    """One department's notice: its name, its file stem and its findings (most severe first)."""
+    """One department's notice: its name, its file stem, its first findings (most severe first) and where all
+    of them are in the run's findings (``positions``)."""
 
     department: str
     stem: str
     findings: list[dict[str, Any]]
     total: int
     by_severity: dict[str, int]
+    positions: np.ndarray | None = None
 
 
 def file_stem(department: str, taken: set[str]) -> str:
@@ -104,61 +116,82 @@ def file_stem(department: str, taken: set[str]) -> str:
 
 
 def notices_of(findings: pd.DataFrame, max_rows: int = NOTICE_ROWS) -> list[Notice]:
-    """The findings grouped by department (most findings first; 无部门 last), at most ``max_rows`` rows each."""
+    """The findings grouped by department (most findings first; 无部门 last), the first ``max_rows`` of each as records."""
     if not len(findings):
         return []
     frame = findings.loc[:, [c for c in COLUMNS if c in findings.columns]]
     department = frame["department"].astype("string").fillna(NO_DEPARTMENT)
-    rank = frame["severity"].astype("string").map({s: i for i, s in enumerate(SEVERITIES)}).fillna(len(SEVERITIES))
-    order = pd.DataFrame({"d": department, "r": rank.astype(int), "i": range(len(frame))}).sort_values(["d", "r", "i"], kind="stable")
+    severity = frame["severity"].astype("string")
+    rank = severity.map({s: i for i, s in enumerate(SEVERITIES)}).fillna(len(SEVERITIES)).astype(int)
+    order = pd.DataFrame({"d": department, "r": rank, "i": np.arange(len(frame))}).sort_values(["d", "r", "i"], kind="stable")
+    names = order["d"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, names[1:] != names[:-1]])
+    ends = np.r_[starts[1:], len(names)]
+    positions = order["i"].to_numpy()
+    # The listed rows of every department are converted at once (a conversion per department cost ~0.1 s each).
+    listed = np.concatenate([positions[a:min(b, a + max_rows)] for a, b in zip(starts, ends)])
+    shown = frame.iloc[listed]
+    records = pa.Table.from_pandas(shown.astype({c: "object" for c in shown.columns if shown[c].dtype == "string"}),
+                                   preserve_index=False).to_pylist()
+    for r in records:
+        r.update({c: None for c in COLUMNS if c not in r})
+    counts = pd.crosstab(department, severity)
     taken: set[str] = set()
     notices = []
-    for name, group in order.groupby("d", sort=False):
-        positions = group["i"].to_numpy()
-        shown = frame.iloc[positions[:max_rows]]
-        records = pa.Table.from_pandas(shown.astype({c: "object" for c in shown.columns if shown[c].dtype == "string"}),
-                                       preserve_index=False).to_pylist()
-        for r in records:
-            r.update({c: None for c in COLUMNS if c not in r})
-        severity_counts = frame["severity"].iloc[positions].value_counts()
-        notices.append(Notice(str(name), "", records, len(positions), {s: int(severity_counts.get(s, 0)) for s in SEVERITIES}))
+    at = 0
+    for a, b in zip(starts, ends):
+        name, n = str(names[a]), min(b - a, max_rows)
+        by_severity = {s: int(counts.at[name, s]) if s in counts.columns else 0 for s in SEVERITIES}
+        notices.append(Notice(name, "", records[at:at + n], int(b - a), by_severity, positions[a:b]))
+        at += n
     notices.sort(key=lambda n: (n.department == NO_DEPARTMENT, -n.by_severity[SEVERITIES[0]], -n.total, n.department))
-    for n in notices:
-        n.stem = file_stem(n.department, taken)
+    for notice in notices:
+        notice.stem = file_stem(notice.department, taken)
     return notices
 
 
 def write_notices(folder: str | Path, findings: pd.DataFrame, summary: dict[str, Any], lang: str = "zh",
                   labels: dict[str, str] | None = None, max_rows: int = NOTICE_ROWS, pdf: bool = True,
-                  departments: Collection[str] | None = None) -> list[Path]:
+                  departments: Collection[str] | None = None, pdf_rows: int | None = None) -> list[Path]:
     """Write ``<department>.xlsx`` and ``<department>.pdf`` for each department (or those in ``departments``) into
-    ``folder``; the files written."""
+    ``folder``, and ``<department>.csv`` for a department with more than ``max_rows`` findings; the files written.
+
+    The workbook lists at most ``max_rows`` findings, the PDF at most ``pdf_rows`` (default: ``max_rows``)."""
+    if max_rows < 1 or (pdf_rows is not None and pdf_rows < 1):
+        raise ValueError("max_rows and pdf_rows must be at least 1")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    pdf_rows = min(pdf_rows or max_rows, max_rows)
     written = []
     for notice in notices_of(findings, max_rows):
         if departments is not None and notice.department not in departments:
             continue
-        written.append(write_notice_xlsx(folder / f"{notice.stem}.xlsx", notice, summary, lang, labels or {}))
+        complete = None
+        if notice.total > max_rows:
+            complete = folder / f"{notice.stem}.csv"
+            write_department_csv(complete, findings, notice, lang)
+        written.append(write_notice_xlsx(folder / f"{notice.stem}.xlsx", notice, summary, lang, labels or {}, complete))
+        if complete is not None:
+            written.append(complete)
         if pdf:
-            written.append(write_notice_pdf(folder / f"{notice.stem}.pdf", notice, summary, lang))
+            elsewhere = complete or folder / f"{notice.stem}.xlsx"  # the file that holds all of them
+            written.append(write_notice_pdf(folder / f"{notice.stem}.pdf", notice, summary, lang, pdf_rows, elsewhere))
     return written
+
+
+def write_department_csv(path: Path, findings: pd.DataFrame, notice: Notice, lang: str) -> None:
+    """Every finding of one department, with the columns of findings.csv (UTF-8 with BOM, formula-like text quoted)."""
+    assert notice.positions is not None
+    mine = findings.iloc[notice.positions]
+    if "requirement" not in mine.columns:
+        mine = mine.assign(requirement="")
+    write_csv(path, mine.reset_index(drop=True), lang)
 
 
 def write_nightly_notices(folder: str | Path, findings: pd.DataFrame, summary: dict[str, Any], lang: str = "zh",
                           labels: dict[str, str] | None = None) -> list[Path]:
-    """Nightly's notices: all of them for a run of at most ``NIGHTLY_FINDINGS`` findings, else a note on how to make them."""
-    if len(findings) <= NIGHTLY_FINDINGS:
-        return write_notices(folder, findings, summary, lang, labels)
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    note = folder / LATER_NOTE
-    note.write_text(
-        f"本次运行有 {len(findings):,} 项发现（超过 {NIGHTLY_FINDINGS:,} 项），nightly 未逐部门写出整改通知。\n"
-        f"需要时运行：perfrules notices <运行目录>（可用 --department 只写某些部门）。\n\n"
-        f"This run has {len(findings):,} findings (more than {NIGHTLY_FINDINGS:,}); nightly did not write the notices.\n"
-        "When they are wanted: perfrules notices <run folder> (--department for some departments only).\n", encoding="utf-8")
-    return [note]
+    """Nightly's notices: every department's, capped at ``NIGHTLY_WORKBOOK_ROWS`` and ``NIGHTLY_PDF_ROWS`` rows."""
+    return write_notices(folder, findings, summary, lang, labels, NIGHTLY_WORKBOOK_ROWS, pdf_rows=NIGHTLY_PDF_ROWS)
 
 
 def _intro(notice: Notice, summary: dict[str, Any], lang: str) -> str:
@@ -168,10 +201,13 @@ def _intro(notice: Notice, summary: dict[str, Any], lang: str) -> str:
                                     total=f"{notice.total:,}", block=f"{block:,}", warn=f"{warn:,}", info=f"{info:,}")
 
 
-def _more(notice: Notice, lang: str) -> str | None:
-    if notice.total <= len(notice.findings):
+def _more(notice: Notice, shown: int, where: Path | None, lang: str) -> str | None:
+    """The note of a notice that lists ``shown`` of its findings: how many there are and which file holds them all."""
+    if notice.total <= shown:
         return None
-    return _t("more", lang).format(shown=f"{len(notice.findings):,}", total=f"{notice.total:,}")
+    name = where.name if where is not None else "findings.csv"
+    place = _t("attached", lang).format(name=name)
+    return _t("more", lang).format(shown=f"{shown:,}", total=f"{notice.total:,}", where=place)
 
 
 def _clean(value: Any) -> str:
@@ -189,9 +225,13 @@ NOTICE_XLSX_COLUMNS = (("no", 5), ("level", 8), ("rule", 18), ("project", 24), (
                        ("source", 22), ("evidence", 28))
 
 
-def write_notice_xlsx(path: Path, notice: Notice, summary: dict[str, Any], lang: str, labels: dict[str, str]) -> Path:
-    """The notice as a one-sheet workbook laid out like the letter, printable on A4 landscape."""
-    wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False})
+def write_notice_xlsx(path: Path, notice: Notice, summary: dict[str, Any], lang: str, labels: dict[str, str],
+                      complete: Path | None = None) -> Path:
+    """The notice as a one-sheet workbook laid out like the letter, printable on A4 landscape; ``complete`` is the
+    file that holds all of the department's findings when the notice lists only some."""
+    # in_memory: no temporary file per worksheet (creating and removing them cost more than writing a short notice)
+    wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
+                                         "in_memory": True})
     try:
         base = {"font_name": "Noto Sans CJK SC", "font_size": 10, "valign": "top"}
         title = wb.add_format({**base, "bold": True, "font_size": 16, "align": "center"})
@@ -224,7 +264,7 @@ def write_notice_xlsx(path: Path, notice: Notice, summary: dict[str, Any], lang:
         ws.merge_range(3, 0, 3, last, "", para)
         text_cell(3, 0, _intro(notice, summary, lang), para)
         row = 5
-        more = _more(notice, lang)
+        more = _more(notice, len(notice.findings), complete, lang)
         if more:
             ws.merge_range(4, 0, 4, last, "", note)
             text_cell(4, 0, more, note)
@@ -261,7 +301,7 @@ def _project(f: dict[str, Any], lang: str) -> str:
 def _row_texts(f: dict[str, Any], lang: str, labels: dict[str, str]) -> list[str]:
     """The rule, project, problem, advice, source and evidence texts of a finding's row."""
     try:
-        evidence = evidence_text(json.loads(f["evidence"] or "{}"), labels, lang)
+        evidence = shown_evidence(json.loads(f["evidence"] or "{}"), labels, lang)
     except (TypeError, ValueError):
         evidence = _clean(f["evidence"])
     rule = " ".join(p for p in (_clean(f["rule_id"]), _clean(f["title"])) if p)
@@ -281,38 +321,44 @@ def _font() -> str:
     return FONT
 
 
-def write_notice_pdf(path: Path, notice: Notice, summary: dict[str, Any], lang: str) -> Path:
-    """The notice as an A4 PDF with the Chinese font embedded by reference (STSong-Light)."""
+CELL_SIZE, CELL_LEADING = 8.5, 11.5
+CELL_LINES = 40  # a cell longer than this is cut (a table row must fit on a page)
+PDF_WIDTHS = (1.0 * cm, 1.6 * cm, 3.6 * cm, 5.2 * cm, 3.9 * cm, 2.7 * cm)
+_PADDING = 3
+
+
+def write_notice_pdf(path: Path, notice: Notice, summary: dict[str, Any], lang: str, rows: int | None = None,
+                     elsewhere: Path | None = None) -> Path:
+    """The notice as an A4 PDF with the Chinese font embedded by reference (STSong-Light), listing the first ``rows``
+    findings (default: all the notice holds); ``elsewhere`` is the file that holds all of them."""
     font = _font()
     body = ParagraphStyle("body", fontName=font, fontSize=10.5, leading=16, wordWrap="CJK")
     title = ParagraphStyle("title", parent=body, fontSize=18, leading=26, alignment=TA_CENTER, spaceAfter=10)
-    small = ParagraphStyle("small", parent=body, fontSize=8.5, leading=11.5)
-    head = ParagraphStyle("head", parent=small, textColor=colors.black)
     note = ParagraphStyle("note", parent=body, textColor=colors.HexColor("#B71C1C"))
     right = ParagraphStyle("right", parent=body, alignment=2)
 
     def p(value: str, style: ParagraphStyle) -> Paragraph:
         return Paragraph(_escape(value), style)
 
+    listed = notice.findings[:rows] if rows is not None else notice.findings
     story: list[Any] = [p(_t("title", lang), title), p(f"{notice.department}{'：' if lang != 'en' else ':'}", body),
                         Spacer(1, 4), p(_intro(notice, summary, lang), body), Spacer(1, 6)]
-    more = _more(notice, lang)
+    more = _more(notice, len(listed), elsewhere, lang)
     if more:
         story += [p(more, note), Spacer(1, 6)]
-    header = [p(_t(k, lang), head) for k in ("no", "level", "project", "problem", "advice", "source")]
-    rows = [header]
-    for i, f in enumerate(notice.findings, 1):
+    cells = [[_t(k, lang) for k in ("no", "level", "project", "problem", "advice", "source")]]
+    for i, f in enumerate(listed, 1):
         rule, project, message, advice, source, _ = _row_texts(f, lang, {})
         level = text(f["severity"], lang) if f["severity"] else ""
-        who = Paragraph("<br/>".join(_escape(t) for t in (project, rule) if t), small)
-        rows.append([p(str(i), small), p(level, small), who, p(message, small), p(advice, small), p(source, small)])
-    widths = [1.0 * cm, 1.6 * cm, 3.6 * cm, 5.2 * cm, 3.9 * cm, 2.7 * cm]
-    table = Table(rows, colWidths=widths, repeatRows=1)
+        cells.append([str(i), level, "\n".join(t for t in (project, rule) if t), message, advice, source])
+    wrapped = [[_wrap(value, width - 2 * _PADDING) for value, width in zip(row, PDF_WIDTHS)] for row in cells]
+    table = Table(wrapped, colWidths=list(PDF_WIDTHS), repeatRows=1)
     table.setStyle(TableStyle([
+        ("FONT", (0, 0), (-1, -1), font, CELL_SIZE, CELL_LEADING),
         ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#9AA5B1")),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E8EDF2")),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+        ("LEFTPADDING", (0, 0), (-1, -1), _PADDING), ("RIGHTPADDING", (0, 0), (-1, -1), _PADDING),
     ]))
     story += [table, Spacer(1, 24), p(_t("sign", lang), right), p(_t("date", lang).format(today=_today(summary)), right)]
 
@@ -326,6 +372,40 @@ def write_notice_pdf(path: Path, notice: Notice, summary: dict[str, Any], lang: 
                             bottomMargin=1.6 * cm, title=f"{_t('title', lang)} · {notice.department}", author="perfrules")
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return path
+
+
+@functools.cache
+def _char_width(char: str) -> float:
+    return float(pdfmetrics.stringWidth(char, _font(), CELL_SIZE))
+
+
+def _wrap(value: str, width: float) -> str:
+    """``value`` broken into lines no wider than ``width`` points: anywhere between Chinese characters, at a space
+    within other text when there is one, and at most ``CELL_LINES`` lines."""
+    lines: list[str] = []
+    for paragraph in value.split("\n"):
+        line, used = "", 0.0
+        for char in paragraph:
+            w = _char_width(char)
+            if used + w > width and line:
+                cut = line.rfind(" ") if not _is_wide(char) else -1
+                if cut > 0:
+                    lines.append(line[:cut])
+                    line = line[cut + 1:]
+                else:
+                    lines.append(line)
+                    line = ""
+                used = sum(_char_width(c) for c in line)
+            line += char
+            used += w
+        lines.append(line)
+    if len(lines) > CELL_LINES:
+        lines = [*lines[:CELL_LINES - 1], lines[CELL_LINES - 1][:-1] + "…"]
+    return "\n".join(lines)
+
+
+def _is_wide(char: str) -> bool:
+    return unicodedata.east_asian_width(char) in ("W", "F")
 
 
 def _escape(value: str) -> str:
@@ -361,7 +441,7 @@ def read_run_findings(run_dir: str | Path) -> tuple[pd.DataFrame, dict[str, Any]
     for r, name, amount, paid_value in zip(records, names, amounts, paid):
         location = r.get("location") or {}
         rows.append({"department": r.get("department"), "severity": r.get("severity"), "rule_id": r.get("rule_id"),
-                     "title": r.get("title"), "project_id": r.get("project_id"), "project_name": name or None,
+                     "title": r.get("title"), "requirement": "、".join(r.get("requirement") or []), "project_id": r.get("project_id"), "project_name": name or None,
                      "fiscal_year": r.get("fiscal_year"), "amount": _number(amount), "paid": _number(paid_value),
                      "message": r.get("message"), "recommendation": r.get("recommendation"),
                      "source": "；".join(f"{s.get('document', '')} {s.get('clause', '')}" for s in r.get("source") or []),

@@ -34,8 +34,8 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from perfrules.findings.model import evidence_text
 from perfrules.language.fields import TABLES
+from perfrules.outputs.evidence import shown_evidence
 from perfrules.rulepack.model import SEVERITIES, SEVERITY_EN, Rule
 
 DETAIL_ROWS = 5_000  # rows of a detail sheet; every finding is in findings.csv / findings.jsonl
@@ -309,7 +309,7 @@ def _finding_rows(findings: pd.DataFrame, labels: dict[str, str], lang: str, max
     for r in records:
         evidence = r["evidence"] or "{}"
         if evidence not in shown:
-            shown[evidence] = evidence_text(json.loads(evidence), labels, lang)
+            shown[evidence] = shown_evidence(json.loads(evidence), labels, lang)
         r["evidence_text"] = shown[evidence]
         r["status_text"] = status_text(r["status"], lang)
         r["row_number"] = row_number(r["row"])
