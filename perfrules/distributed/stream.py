@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,10 +165,19 @@ def partition_streaming(export: Path, writer: PartitionWriter, column_map: Colum
     headers_of: dict[str, dict[str, str]] = {}
 
     # The record tables, whole, as the loader reads them.
+    # The record tables whole, as the loader reads them; of each related table its first batch, whose header
+    # is checked here: files are opened in the loader's order, so the same mistake is reported first.
     whole: dict[str, pd.DataFrame] = {}
-    for name in WHOLE:
-        if name in files:
-            whole[name] = _read_whole(files[name], TABLES[name], export, column_map, results[name], absent_columns, headers_of)
+    opened: dict[str, Iterator[tuple[pd.DataFrame, pd.Series]]] = {}
+    for name, path in files.items():
+        if name in WHOLE:
+            whole[name] = _read_whole(path, TABLES[name], export, column_map, results[name], absent_columns, headers_of)
+            continue
+        batches = _batches(path, TABLES[name], results[name], batch_rows)
+        first = next(batches)
+        mapped = column_map.reader(TABLES[name], path, export, [], []) if column_map else None
+        _check_required(name_columns(first[0], first[1], path, TABLES[name], [], mapped)[0], TABLES[name], path)
+        opened[name] = itertools.chain([first], batches)
     projects = whole["projects"]
     departments = whole.get("departments")
     aside: list[SetAside] = []
@@ -198,7 +208,7 @@ def partition_streaming(export: Path, writer: PartitionWriter, column_map: Colum
         seen_notes: set[InputNote] = set()
         seen_issues: set[ValueIssue] = set()
         try:
-            for number, (raw, rows) in enumerate(_batches(path, table, result, batch_rows)):
+            for number, (raw, rows) in enumerate(opened[name]):
                 batch_notes: list[InputNote] = []
                 batch_issues: list[ValueIssue] = []
                 mapped = column_map.reader(table, path, export, batch_issues, batch_notes) if column_map else None
