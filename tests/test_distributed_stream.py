@@ -39,13 +39,16 @@ def _as_text(path: Path) -> pd.DataFrame:
 def export_as(messy: Path, folder: Path, suffix: str) -> Path:
     """The messy export (its projects CSV untouched: malformed line, duplicate, nameless record) with every
     related table written as ``suffix`` (.csv or .parquet); the CSV indicators gain a malformed line and a
-    payment without a date, and an indicator of a year its project does not have."""
+    payment without a date, an indicator of a year its project does not have, and
+    a second prior-year evaluation of GX-001."""
     shutil.copytree(messy, folder)
     for stem in RELATED:
         (old,) = folder.glob(f"{stem}.*")
         frame = _as_text(old)
         if stem == "支付明细":
             frame.loc[len(frame)] = ["GX-002", "2022", "", "5"]
+        if stem == "绩效评价":  # a second 2021 evaluation of GX-001, batches after its first: the last one read counts
+            frame.loc[len(frame)] = ["GX-001", "2021", "差", "50", "是", "单位自评", "否", "未完成", "否"]
         if stem == "绩效指标":
             frame.loc[len(frame)] = [frame.iloc[0, 0], "2020", *frame.iloc[0, 2:]]  # its project has no 2020 record
         old.unlink()
@@ -93,3 +96,5 @@ def test_a_streamed_partition_in_3_row_batches_checks_as_the_unpartitioned_expor
                                       loaded.tables[name][list(back.tables[name].columns)].sort_values(["_source", "_row"], ignore_index=True))
     # a project's prior-year evaluation fills its prior_* values as on one machine
     assert back.tables["projects"]["prior_grade"].notna().sum() == loaded.tables["projects"]["prior_grade"].notna().sum() > 0
+    projects = back.tables["projects"]
+    assert set(projects.loc[(projects["project_id"] == "GX-001") & (projects["fiscal_year"] == 2022), "prior_rectification"]) == {"未完成"}

@@ -475,8 +475,9 @@ def _csv_batches(path: Path, scan: CsvScan, result: FileResult, batch_rows: int)
         _check_field_sizes(data, path)
         for start in range(0, data.num_rows, batch_rows):
             part = data.slice(start, batch_rows)
-            yield part.to_pandas(), pd.Series(_labels(next_label, part.num_rows, skipped))
-            next_label = int(_labels(next_label, part.num_rows, skipped)[-1]) + 1
+            labels = _labels(next_label, part.num_rows, skipped)
+            yield part.to_pandas(), pd.Series(labels)
+            next_label = int(labels[-1]) + 1
             empty = False
     for number, text in bad[noted:]:
         fields = len(next(csv.reader([text]), []))
