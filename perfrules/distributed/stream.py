@@ -142,11 +142,12 @@ class StreamedTable:
 
     def close(self) -> None:
         """Every partition gets a file, empty ones too, so that every partition reads with the same columns."""
-        if self.schema is not None:
-            for i in range(self.writer.partitions):
-                self._file(i)
         for file in self.files.values():
             file.close()
+        if self.schema is not None:
+            for i in range(self.writer.partitions):
+                if i not in self.files:
+                    pq.write_table(self.schema.empty_table(), self.folder / part_name(i, self.writer.pieces), compression="zstd")
 
 
 def _typed(table: str, f: pa.Field) -> pa.DataType:
