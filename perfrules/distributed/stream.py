@@ -11,13 +11,13 @@ for the notes), the unreadable cells, the row counts, and for each project its p
 
 Notes, unreadable cells and row accounting come out as ``load_export`` gives them (same order too): the
 parity tests compare the two paths. Read whole instead of in batches, each with its reason:
-an XLSX file (a sheet holds at most 1,048,576 rows, so its memory is bounded), and a CSV file whose
-quotes do not pair up (finding the unclosed quote's line needs the whole file, as the loader does).
+an XLSX file (a sheet holds at most 1,048,576 rows, so its memory is bounded), and a CSV file that is
+not all UTF-8, has a blank line, or a record over several lines or an unclosed quote (``_scan_csv``: the
+loader decides a GBK file's encoding and numbers such a file's rows by physical line over the whole file).
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import itertools
 from collections.abc import Iterator
@@ -354,7 +354,7 @@ def _batches(path: Path, table: Table, result: FileResult, batch_rows: int) -> I
             if scan is not None:
                 yield from _csv_batches(path, scan, result, batch_rows)
                 return
-            raw, rows = _read_csv(path, result.notes)  # quotes that do not pair up: read whole, as the loader does
+            raw, rows = _read_csv(path, result.notes)  # read whole, as the loader does (see _scan_csv)
         else:
             raw = _read_xlsx(path, result.notes)  # a sheet's rows are bounded (1,048,576): read whole
             rows = row_numbers(2, len(raw))
@@ -402,47 +402,40 @@ def _labels(first: int, n: int, skipped: set[int]) -> np.ndarray:
 
 @dataclass
 class CsvScan:
+    """How a CSV read in batches is read."""
+
     encoding: str
     header: list[str]
 
 
 def _scan_csv(path: Path) -> CsvScan | None:
-    """The file's encoding and header, found as ``export._read_csv`` finds them but reading the file in chunks;
-    None when its quotes do not pair up (that file is read whole)."""
-    quotes, newlines, high, offset = 0, 0, False, 0
-    first = b""
+    """The header of a CSV that can be read in batches with the same row numbers and values as the loader's
+    whole-file read; None when the file is read whole instead (``export._read_csv``): when it is not all
+    UTF-8 (the loader decides a GBK file's encoding, and where it changes, over the whole file), has a blank
+    line, or has a line with an odd number of quotes (a record over several lines, or a quote that never
+    closes): there the loader's row numbers are physical lines, which Arrow's batches do not give."""
+    first: bytes | None = None
     carry = b""
-    utf8 = True
     with path.open("rb") as f:
         while True:
             chunk = f.read(SCAN_BYTES)
-            if not first:
-                first = chunk.split(b"\n", 1)[0] if chunk else b""
-            quotes += chunk.count(b'"')
-            if utf8:
-                data = carry + chunk
-                try:
-                    _, used = codecs.utf_8_decode(data, None, not chunk)
-                except UnicodeDecodeError as exc:
-                    if high or any(b >= 0x80 for b in data[:exc.start]):  # UTF-8 text up to here, then something else
-                        line = newlines + data.count(b"\n", 0, exc.start) + 1
-                        raise InputError([Problem("input.mixed-encoding", f"第 {line} 行不是 UTF-8 编码，而前面的行是：文件混用了两种编码。",
-                                                  f"line {line} is not UTF-8 while the lines before it are: the file mixes two encodings.",
-                                                  Where(file=str(path), line=line), "用同一种编码（UTF-8 或 GBK）重新保存。",
-                                                  "Save the file again in one encoding (UTF-8 or GBK).")]) from None
-                    utf8 = False
-                else:
-                    high = high or any(b >= 0x80 for b in data[:used]) if not high else True
-                    newlines += data.count(b"\n", 0, used)
-                    offset += used
-                    carry = data[used:]
+            data = carry + chunk
+            cut = data.rfind(b"\n") + 1 if chunk else len(data)
+            lines, carry = data[:cut], data[cut:]
+            if first is None and (cut or not chunk):
+                first = lines.split(b"\n", 1)[0]
+            try:
+                lines.decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+            if b"\n\n" in lines or b"\n\r\n" in lines or lines.startswith((b"\n", b"\r\n")):
+                return None
+            if b'"' in lines and any(line.count(b'"') % 2 for line in lines.split(b"\n")):
+                return None
             if not chunk:
                 break
-    encoding = "utf8" if utf8 else "gb18030"
-    if quotes % 2:
-        return None
-    text = first.decode("utf-8-sig" if utf8 else encoding, errors="replace")
-    return CsvScan(encoding, next(csv.reader([text.rstrip("\r")]), []))
+    text = (first or b"").decode("utf-8-sig")
+    return CsvScan("utf8", next(csv.reader([text.rstrip("\r")]), []))
 
 
 def _csv_batches(path: Path, scan: CsvScan, result: FileResult, batch_rows: int) -> Iterator[tuple[pd.DataFrame, pd.Series]]:
