@@ -41,8 +41,9 @@ def test_a_blank_prior_year_amount_gives_the_base_severity_and_a_d03_naming_it(t
     b1 = _about_p08(findings, "B1")
     assert [(rule, severity) for rule, severity, _ in b1] == [("PF-D03-MISSING", "警告"), ("PF-P08-POORGRADE", "警告")]
     d03 = next(f for f in findings if f["project_id"] == "B1" and f["rule_id"] == "PF-D03-MISSING")
-    assert d03["evidence"] == {"rule": "PF-P08-POORGRADE", "missing": ["prior_year_amount"], "escalate": "阻断"}
-    assert "prior_year_amount" in d03["message"] and "阻断" in d03["message"]
+    assert d03["evidence"] == {"rule": "PF-P08-POORGRADE", "missing": ["prior_year_amount"], "escalate": "阻断",
+                               "headers": {"prior_year_amount": "上年预算金额"}}  # the file's own header
+    assert "上年预算金额" in d03["message"] and "阻断" in d03["message"]
     assert [(r, s) for r, s, _ in _about_p08(findings, "B2")] == [("PF-P08-POORGRADE", "阻断")]
     assert [(r, s) for r, s, _ in _about_p08(findings, "B3")] == [("PF-P08-POORGRADE", "警告")]
     # the 警告 reaches --fail-on 警告: exit 1

@@ -1,7 +1,8 @@
-"""``perfrules partition``: an export loaded as a normal load loads it, then written as Parquet partitions.
+"""``perfrules partition``: an export read as a normal load reads it, written as Parquet partitions.
 
-The export is read by the same loader ``check`` uses, so messy values are parsed the same way and the
-same notes are kept (in the manifest); what is written is the typed catalogue columns with each row's
+The export is read by the same loader steps ``check`` uses, its related tables in batches
+(``perfrules.distributed.stream``), so messy values are parsed the same way and the same notes are kept
+(in the manifest); what is written is the typed catalogue columns with each row's
 file and row number, and the unreadable cells (each in its project's partition), so a worker reads
 typed Parquet and parses nothing. Columns outside the field catalogue are not carried: no rule can read
 them. The dataset is written into a temporary folder beside ``--out`` and renamed into place, so it
@@ -30,7 +31,6 @@ from perfrules.distributed.layout import DEPARTMENTS, ISSUES, KEY, MANIFEST, Man
 from perfrules.errors import InputError, Problem, UsageError, Where
 from perfrules.inputs.column_map import ColumnMap, resolve_map
 from perfrules.inputs.dataset import ROW, SOURCE, Dataset, ValueIssue
-from perfrules.inputs.export import load_export
 from perfrules.language.fields import TABLES
 
 MAX_PARTITIONS = 100_000
@@ -63,21 +63,31 @@ class PartitionWriter:
 
     def add(self, dataset: Dataset) -> None:
         """Write every table of ``dataset`` (and its unreadable cells) into the partitions, as one more piece."""
-        piece = self.pieces
         for name in TABLES:
-            if name not in dataset.present:
-                continue
-            frame = dataset.frame(name)
-            keep = [c.name for c in TABLES[name].columns] + [SOURCE, ROW]
-            data = pa.Table.from_pandas(frame[keep], preserve_index=False)
-            at = np.zeros(len(frame), np.int64) if name == DEPARTMENTS else buckets(frame[KEY], self.partitions)
-            self._write(self.folder / name, data, at, piece, self.rows[name])
-        issues = pa.Table.from_pylist([asdict(i) for i in dataset.issues], schema=ISSUE_SCHEMA)
-        at = np.array([0 if i.table == DEPARTMENTS else -1 for i in dataset.issues], dtype=np.int64)
+            if name in dataset.present:
+                self.write_table(name, dataset.frame(name))
+        self.write_issues(dataset.issues)
+        self.record(dataset)
+
+    def write_table(self, name: str, frame: pd.DataFrame) -> None:
+        """One table of the current piece, whole, into the partitions."""
+        keep = [c.name for c in TABLES[name].columns] + [SOURCE, ROW]
+        data = pa.Table.from_pandas(frame[keep], preserve_index=False)
+        at = np.zeros(len(frame), np.int64) if name == DEPARTMENTS else buckets(frame[KEY], self.partitions)
+        self._write(self.folder / name, data, at, self.pieces, self.rows[name])
+
+    def write_issues(self, found: list[ValueIssue]) -> None:
+        """The unreadable cells of the current piece, each in its project's partition (department cells in 0)."""
+        issues = pa.Table.from_pylist([asdict(i) for i in found], schema=ISSUE_SCHEMA)
+        at = np.array([0 if i.table == DEPARTMENTS else -1 for i in found], dtype=np.int64)
         if len(at):
-            ids = pd.Series([i.project_id for i in dataset.issues], dtype="string")
+            ids = pd.Series([i.project_id for i in found], dtype="string")
             at = np.where(at == 0, 0, buckets(ids, self.partitions))
-        self._write(self.folder / ISSUES, issues, at, piece, self.issues)
+        self._write(self.folder / ISSUES, issues, at, self.pieces, self.issues)
+
+    def record(self, dataset: Dataset) -> None:
+        """What the manifest says of the current piece (its tables, absent columns, notes, sources, row accounting);
+        the piece is then complete. ``dataset``'s frames are not read."""
         self.pieces += 1
         self.present |= dataset.present
         for t, cols in dataset.absent_columns.items():  # absent from the dataset: absent from every piece that has the table
@@ -120,17 +130,20 @@ class PartitionWriter:
         return manifest
 
 
-def partition_export(export: str | Path, out: str | Path, partitions: int, column_map: ColumnMap | str | None = None) -> Manifest:
-    """Load ``export`` (read through ``column_map``, a map name or file, when given; else the map its manifest
-    names, if any) and write it to ``out`` as ``partitions`` partitions (see the module docstring)."""
+def partition_export(export: str | Path, out: str | Path, partitions: int, column_map: ColumnMap | str | None = None,
+                     batch_rows: int | None = None) -> Manifest:
+    """Read ``export`` (through ``column_map``, a map name or file, when given; else the map its manifest
+    names, if any) and write it to ``out`` as ``partitions`` partitions (see the module docstring). Its related
+    tables are read ``batch_rows`` rows at a time (``perfrules.distributed.stream``)."""
     export, out = Path(export), Path(out)
     chosen = resolve_map(column_map)  # a wrong map is an error before anything is written
     if not export.is_dir():
         raise InputError([Problem("partition.not-export", f"{export} 不是导出目录。", f"{export} is not an export folder.",
                                   Where(file=str(export)), "partition 读取一个导出目录（每表一个 CSV/XLSX/Parquet 文件）。",
                                   "partition reads one export folder (one CSV/XLSX/Parquet file per table).")])
+    from perfrules.distributed.stream import BATCH_ROWS, partition_streaming  # (it writes through PartitionWriter)
     with writing_folder(out, partitions) as writer:
-        writer.add(load_export(export, str(export), chosen))
+        partition_streaming(export, writer, chosen, batch_rows or BATCH_ROWS)
         return writer.finish([str(export)])
 
 

@@ -424,6 +424,7 @@ def escalation_findings(cr: CompiledRule, rows: Sequence[Mapping[str, Any]], bla
     base_blame = base_inputs_blamed(esc, compiled, blamed, isna, len(rows))
     absent = absent_inputs(esc, compiled, absent_columns, absent_tables)
     base, rule, up = _base_inputs(esc, compiled), cr.rule, cr.rule.escalate_severity
+    order = list(base)  # what is missing is named in the order the rule reads it, as d03_findings names it
     none = np.zeros(len(rows), bool)
     out: list[Finding] = []
     lacks_absent = np.logical_or.reduce([base_blame.get(n, none) for n in absent]) if absent else none
@@ -441,7 +442,8 @@ def escalation_findings(cr: CompiledRule, rows: Sequence[Mapping[str, Any]], bla
     for j in np.flatnonzero(~summarised):
         row = rows[int(j)]
         names = list(dict.fromkeys(absent.get(n) or _label(base.get(n) or E.Ref("field", n), compiled)
-                                   for n in base_blame if base_blame[n][j])) or ["?"]
+                                   for n in sorted(base_blame, key=lambda n: order.index(n) if n in order else len(order))
+                                   if base_blame[n][j])) or ["?"]
         said_zh, said_en = ([_missing_name(name, rule.table, headers, zh) for name in names] for zh in (True, False))
         ev: dict[str, Any] = {"rule": rule.id, "missing": names, "escalate": up}
         if shown := headers.differing(rule.table, names):

@@ -137,6 +137,14 @@ def read_table(path: Path, table: Table, notes: list[InputNote], mapped: Callabl
     except Exception as exc:  # any reader failure means the file cannot be read at all
         raise InputError([Problem("input.unreadable", f"无法读取文件：{type(exc).__name__}: {exc}。",
                                   f"cannot read file: {type(exc).__name__}: {exc}.", Where(file=str(path)))]) from exc
+    raw, headers, units = name_columns(raw, rows, path, table, notes, mapped)
+    return raw, rows, headers, units
+
+
+def name_columns(raw: pd.DataFrame, rows: list[str] | pd.Series, path: Path, table: Table, notes: list[InputNote],
+                 mapped: Callable[..., Any] | None = None) -> tuple[pd.DataFrame, dict[str, str], dict[str, float]]:
+    """``raw`` (rows of ``path`` as read) with its columns renamed to catalogue names, the header of each
+    field, and the header units (``read_table``'s second step; the partition writer applies it to each batch)."""
     seen: set[str] = set()
     twice: list[Problem] = []
     for header in map(str, raw.columns):
@@ -179,7 +187,7 @@ def read_table(path: Path, table: Table, notes: list[InputNote], mapped: Callabl
                                 "检查表头。", "Check the header row."))
     if problems:  # every problem of the header at once
         raise InputError(problems)
-    return raw, rows, headers, units
+    return raw, headers, units
 
 
 _HEADER_UNIT = re.compile(r"^(?P<label>.+?)\s*[(（](?P<unit>[^()（）]+)[)）]\s*$")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from perfrules.inputs.keys import joined, key_text, positions
 
@@ -70,28 +71,35 @@ def place_rows(tables: dict[str, pd.DataFrame]) -> list[SetAside]:
         blank_dept = _blank(departments["department"])
         if blank_dept.any():
             out.append(SetAside("departments", "blank-id", blank_dept))
-    kept = projects[~blank]
-    known_ids = key_text(kept["project_id"])
-    record_keys = joined(kept["project_id"], kept["fiscal_year"].astype("Int64"))
+    known_ids, record_keys = project_keys(projects[~blank])
     for name in (*RELATED_BY_YEAR, "evaluations"):
-        frame = tables[name]
-        if not len(frame):
-            continue
-        no_id = _blank(frame["project_id"])
-        has_project = positions(key_text(frame["project_id"]), known_ids) >= 0
-        unknown = ~no_id & ~has_project
-        masks = {"blank-id": no_id, "unknown-project": unknown}
-        if name in RELATED_BY_YEAR:
-            of_record = positions(joined(frame["project_id"], frame["fiscal_year"].astype("Int64")), record_keys) >= 0
-            masks["other-year"] = ~no_id & has_project & ~of_record
-        if name == "payments":
-            year = pd.to_numeric(frame["fiscal_year"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-            paid_in = frame["date"].dt.year.to_numpy(dtype=float, na_value=np.nan)
-            dated = ~np.isnan(paid_in)
-            placed = ~(masks["blank-id"] | masks["unknown-project"] | masks["other-year"])
-            masks["outside-year"] = placed & dated & ~np.isnan(year) & (paid_in != year)
-        out += [SetAside(name, reason, m) for reason, m in masks.items() if m.any()]
+        out += related_set_aside(name, tables[name], known_ids, record_keys)
     return out
+
+
+def project_keys(projects: pd.DataFrame) -> tuple[pa.Array, pa.Array]:
+    """The keys related rows are placed by: the projects' ids, and their (id, fiscal year) pairs (``projects`` without blank ids)."""
+    return key_text(projects["project_id"]), joined(projects["project_id"], projects["fiscal_year"].astype("Int64"))
+
+
+def related_set_aside(name: str, frame: pd.DataFrame, known_ids: pa.Array, record_keys: pa.Array) -> list[SetAside]:
+    """The rows of related table ``name`` that cannot be placed on a project record (keys from ``project_keys``)."""
+    if not len(frame):
+        return []
+    no_id = _blank(frame["project_id"])
+    has_project = positions(key_text(frame["project_id"]), known_ids) >= 0
+    unknown = ~no_id & ~has_project
+    masks = {"blank-id": no_id, "unknown-project": unknown}
+    if name in RELATED_BY_YEAR:
+        of_record = positions(joined(frame["project_id"], frame["fiscal_year"].astype("Int64")), record_keys) >= 0
+        masks["other-year"] = ~no_id & has_project & ~of_record
+    if name == "payments":
+        year = pd.to_numeric(frame["fiscal_year"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        paid_in = frame["date"].dt.year.to_numpy(dtype=float, na_value=np.nan)
+        dated = ~np.isnan(paid_in)
+        placed = ~(masks["blank-id"] | masks["unknown-project"] | masks["other-year"])
+        masks["outside-year"] = placed & dated & ~np.isnan(year) & (paid_in != year)
+    return [SetAside(name, reason, m) for reason, m in masks.items() if m.any()]
 
 
 def _blank(column: pd.Series) -> np.ndarray:
