@@ -166,7 +166,9 @@ def _about(f: Finding, rules: list[str]) -> bool:
 
 
 def _summary(f: Finding) -> dict[str, Any]:
-    out: dict[str, Any] = {"rule": f.rule_id, "severity": f.severity, "evidence": dict(f.evidence)}
+    # The values the rule read; not the input's own header names (``headers``), which say how a case's input was keyed.
+    evidence = {k: v for k, v in f.evidence.items() if k != "headers"}
+    out: dict[str, Any] = {"rule": f.rule_id, "severity": f.severity, "evidence": evidence}
     if f.project_id is not None:
         out["project_id"] = f.project_id
     else:
