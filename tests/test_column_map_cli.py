@@ -34,10 +34,10 @@ def test_check_with_a_map_file_reports_the_maps_data_findings(county):
     assert proc.returncode == 0, proc.stderr
     unreadable = [f for f in json.loads(proc.stdout)["findings"] if f["rule_id"] == "PF-D03-UNREADABLE"]
     assert sorted((f["location"]["file"], f["location"]["row"], f["location"]["column"], f["evidence"]["value"]) for f in unreadable) == [
-        ("pay_voucher.csv", "3", "pay_date", "2022/04/01"),
-        ("pm_project.csv", "3", "dept_code", "999"),
-        ("pm_project.csv", "3", "is_new", "3"),
-        ("pm_project.csv", "3", "start_time", "2022-03-01"),
+        ("pay_voucher.csv", 3, "pay_date", "2022/04/01"),
+        ("pm_project.csv", 3, "dept_code", "999"),
+        ("pm_project.csv", 3, "is_new", "3"),
+        ("pm_project.csv", 3, "start_time", "2022-03-01"),
     ]
 
 
