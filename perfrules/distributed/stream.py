@@ -54,11 +54,13 @@ from perfrules.inputs.export import (
     _check_field_sizes,
     _read_csv,
     _read_xlsx,
+    map_headers,
     name_columns,
     read_manifest,
     read_table,
     row_numbers,
 )
+from perfrules.inputs.headers import InputHeaders
 from perfrules.inputs.keys import unique_keys
 from perfrules.inputs.limits import refuse_non_regular_input
 from perfrules.inputs.placement import RELATED_BY_YEAR, UNPLACEABLE, RowCount, SetAside, project_keys, related_set_aside, set_aside_rows
@@ -267,6 +269,7 @@ def partition_streaming(export: Path, writer: PartitionWriter, column_map: Colum
         ds.notes.append(duplicates)
     issues = [i for r in results.values() for i in r.issues] + [i for t in UNPLACEABLE for i in unplaceable[t]]
     ds.row_accounting = _accounting(files, whole, kept, read, checked, noted, results)
+    ds.headers = InputHeaders(headers_of, map_headers(column_map))  # the file's own headers, as the loader keeps them
     writer.write_issues(issues)
     writer.record(ds)
 
@@ -304,7 +307,8 @@ def _read_whole(path: Path, table: Table, export: Path, column_map: ColumnMap | 
 
 
 def _latest_prior(prior: pd.DataFrame | None, projects: pd.DataFrame, evaluations: pd.DataFrame, ids: pa.Array | None) -> pd.DataFrame:
-    """Each project's prior-year evaluation row so far (the last one read wins, as in ``fill_prior_from_evaluations``)."""
+    """Each project's leading prior-year evaluation row so far: the most authoritative, of equal rank the first
+    read (``prior_evaluations``, as ``fill_prior_from_evaluations`` picks it from the whole table)."""
     pos = prior_evaluations(projects, evaluations, ids)
     matched = np.flatnonzero(pos >= 0)
     if not len(matched):
@@ -312,8 +316,10 @@ def _latest_prior(prior: pd.DataFrame | None, projects: pd.DataFrame, evaluation
     found = evaluations.iloc[pos[matched]].reset_index(drop=True).assign(_project=matched)
     if prior is None or not len(prior):
         return found
-    both = pd.concat([prior, found], ignore_index=True)
-    return both.drop_duplicates("_project", keep="last").sort_values("_project", kind="stable").reset_index(drop=True)
+    both = pd.concat([prior, found], ignore_index=True)  # earlier batches first: file order is kept
+    lead = prior_evaluations(projects, both.drop(columns="_project"), ids)
+    kept = np.flatnonzero(lead >= 0)
+    return both.iloc[lead[kept]].reset_index(drop=True).assign(_project=kept)
 
 
 def _accounting(files: dict[str, Path], whole: dict[str, pd.DataFrame], kept: dict[str, pd.DataFrame],
