@@ -61,7 +61,7 @@ def test_rows_that_cannot_be_placed_are_named_and_counted(tmp_path: Path) -> Non
 def test_a_payment_without_a_date_is_a_d03_finding_not_silently_outside_the_period(tmp_path: Path) -> None:
     export = write(tmp_path / "export", {"projects.csv": PROJECTS, "payments.csv": PAYMENTS})
     _, doc = cli_json(str(export))
-    undated = [f for f in doc["findings"] if f["rule_id"] == "PF-D03-UNREADABLE" and f["location"].get("row") == "6"]
+    undated = [f for f in doc["findings"] if f["rule_id"] == "PF-D03-UNREADABLE" and f["location"].get("row") == 6]
     assert len(undated) == 1
     assert undated[0]["project_id"] == "A" and undated[0]["location"]["column"] == "date"
 
@@ -71,7 +71,7 @@ def test_a_monitoring_report_without_a_month_is_a_d03_finding(tmp_path: Path) ->
                                          "project_id,fiscal_year,month,goal_deviation\nA,2022,2022-06,否\nA,2022,,是\n"})
     _, doc = cli_json(str(export))
     assert [(f["project_id"], f["location"]["row"], f["location"]["column"]) for f in doc["findings"]
-            if f["rule_id"] == "PF-D03-UNREADABLE"] == [("A", "3", "month")]
+            if f["rule_id"] == "PF-D03-UNREADABLE"] == [("A", 3, "month")]
     assert doc["summary"]["rows"]["monitoring"] == {"read": 2, "checked": 2, "noted": 0}
 
 
