@@ -48,12 +48,12 @@ from perfrules.inputs.dataset import (
     unplaceable_issues,
 )
 from perfrules.inputs.export import (
-    EXTENSIONS,
     MANIFEST_NAMES,
     MOSTLY_DISTINCT,
     _check_field_sizes,
     _read_csv,
     _read_xlsx,
+    export_files,
     map_headers,
     name_columns,
     read_manifest,
@@ -62,39 +62,12 @@ from perfrules.inputs.export import (
 )
 from perfrules.inputs.headers import InputHeaders
 from perfrules.inputs.keys import unique_keys
-from perfrules.inputs.limits import refuse_non_regular_input
 from perfrules.inputs.placement import RELATED_BY_YEAR, UNPLACEABLE, RowCount, SetAside, project_keys, related_set_aside, set_aside_rows
-from perfrules.language.fields import TABLES, Table, resolve_header, table_for_file_stem
+from perfrules.language.fields import TABLES, Table, resolve_header
 
 BATCH_ROWS = 250_000
 SCAN_BYTES = 1 << 24
 WHOLE = ("projects", "departments")  # read whole: every related row is placed against the projects
-
-
-def export_files(folder: Path, shown: str, column_map: ColumnMap | None, notes: list[InputNote]) -> dict[str, Path]:
-    """The table files of an export folder, as ``load_export`` finds them (same notes, same errors)."""
-    files: dict[str, Path] = {}
-    for path in sorted(folder.iterdir()):
-        if path.suffix.lower() not in EXTENSIONS or path.name.startswith((".", "~$")):
-            continue
-        refuse_non_regular_input(path)
-        table = column_map.table_for_file(path.stem) if column_map else table_for_file_stem(path.stem)
-        if table is None and column_map and path.name in column_map.lookup_files():
-            continue
-        if table is None:
-            notes.append(InputNote("input.unknown-file", f"未识别的文件 {path.name}，已忽略。",
-                                   f"unrecognised file {path.name}, ignored.", str(path)))
-            continue
-        if table.name in files:
-            raise InputError([Problem("input.duplicate-table", f"表 {table.name} 有两个文件：{files[table.name].name} 与 {path.name}。",
-                                      f"table {table.name} has two files: {files[table.name].name} and {path.name}.",
-                                      Where(file=str(path)), "只保留一个。", "Keep one of them.")])
-        files[table.name] = path
-    if "projects" not in files:
-        raise InputError([Problem("input.no-projects", f"导出目录 {shown!r} 中没有项目表（projects / 项目 .csv/.xlsx/.parquet）。",
-                                  f"export folder {shown!r} has no projects table (projects / 项目 .csv/.xlsx/.parquet).",
-                                  Where(file=shown))])
-    return files
 
 
 @dataclass

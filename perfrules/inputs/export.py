@@ -37,15 +37,10 @@ EXTENSIONS = (".csv", ".xlsx", ".parquet")
 MANIFEST_NAMES = ("manifest.yaml", "manifest.yml", "manifest.json", "manifest")
 
 
-def load_export(folder: Path, display: str | None = None, column_map: ColumnMap | None = None) -> Dataset:
-    """Read every table file of an export folder; only ``projects`` is required.
-
-    A column map (given, else the one the folder's manifest names) says how another system's names read.
-    """
-    shown = display or str(folder)
-    column_map = column_map or manifest_map(folder, MANIFEST_NAMES)
+def export_files(folder: Path, shown: str, column_map: ColumnMap | None, notes: list[InputNote]) -> dict[str, Path]:
+    """The table files of an export folder by table (an unknown file is noted; two files of one table, or no
+    projects table, are errors); the partition writer finds them the same way."""
     files: dict[str, Path] = {}
-    notes: list[InputNote] = []
     for path in sorted(folder.iterdir()):
         if path.suffix.lower() not in EXTENSIONS or path.name.startswith((".", "~$")):
             continue
@@ -66,6 +61,18 @@ def load_export(folder: Path, display: str | None = None, column_map: ColumnMap 
         raise InputError([Problem("input.no-projects", f"导出目录 {shown!r} 中没有项目表（projects / 项目 .csv/.xlsx/.parquet）。",
                                   f"export folder {shown!r} has no projects table (projects / 项目 .csv/.xlsx/.parquet).",
                                   Where(file=shown))])
+    return files
+
+
+def load_export(folder: Path, display: str | None = None, column_map: ColumnMap | None = None) -> Dataset:
+    """Read every table file of an export folder; only ``projects`` is required.
+
+    A column map (given, else the one the folder's manifest names) says how another system's names read.
+    """
+    shown = display or str(folder)
+    column_map = column_map or manifest_map(folder, MANIFEST_NAMES)
+    notes: list[InputNote] = []
+    files = export_files(folder, shown, column_map, notes)
     issues: list[ValueIssue] = []
     frames: dict[str, list[pd.DataFrame]] = {}
     absent_columns: dict[str, set[str]] = {}
