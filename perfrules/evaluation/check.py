@@ -29,7 +29,7 @@ import perfrules.language.expr as E
 from perfrules.evaluation.facts import FactFrames, build_facts
 from perfrules.evaluation.vectorised import Context, evaluate, evaluate_truth
 from perfrules.findings.model import Finding, render, source_refs, source_text
-from perfrules.findings.schema import column_type
+from perfrules.findings.schema import column_type, sort_frame
 from perfrules.inputs.dataset import PARALLEL_ROWS, ROW, SOURCE, Dataset, InputNote, ValueIssue, row_totals
 from perfrules.inputs.headers import NO_HEADERS, InputHeaders
 from perfrules.inputs.placement import RowCount
@@ -168,7 +168,7 @@ def merge_results(results: list[CheckResult]) -> CheckResult:
     records = {t: sum(r.records[t] for r in results) for t in first.records}
     timings = {k: sum(r.timings.get(k, 0.0) for r in results) for k in first.timings}
     return CheckResult(
-        finding_table.sort_table(pd.concat([r.table for r in results], ignore_index=True)), max(r.as_of for r in results),
+        sort_frame(pd.concat([r.table for r in results], ignore_index=True)), max(r.as_of for r in results),
         ", ".join(dict.fromkeys(r.profile for r in results)),
         first.pack_version, records, sorted({rid for r in results for rid in r.rules_in_force}),
         errors=[e for r in results for e in r.errors], timings=timings,

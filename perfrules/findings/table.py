@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from perfrules.findings.model import Finding, format_value, json_number, json_value, number_text
-from perfrules.findings.schema import PARTS, TEXT, TO_PANDAS, finding_keys, sort_frame, sort_indices
+from perfrules.findings.schema import PARTS, TEXT, TO_PANDAS, finding_keys, sort_indices
 from perfrules.inputs.values import distinct_cells, one_array, true_mask
 from perfrules.rulepack.model import Text
 
@@ -285,11 +285,6 @@ def empty() -> pd.DataFrame:
 def from_findings(findings: list[Finding]) -> pa.Table:
     """A part of a findings table from ``Finding`` objects (the engine's data findings, the per-record path)."""
     return pa.Table.from_pylist([f.row for f in findings], schema=PARTS)
-
-
-def sort_table(table: pd.DataFrame) -> pd.DataFrame:
-    """A findings table in ``finish``'s order (for tables joined after the fact, as ``merge_results`` does)."""
-    return sort_frame(table)
 
 
 def to_findings(table: pd.DataFrame, sources: Mapping[str, list[dict[str, str]]]) -> list[Finding]:
