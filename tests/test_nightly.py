@@ -271,3 +271,36 @@ def test_the_html_report_of_a_run_renders_headless_with_the_figures_of_summary_j
     assert departments == {d: v["total"] for d, v in counts["by_department"].items()}
     png = screenshot(tmp_path / "night2" / "report.html", tmp_path / "report.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+
+
+RUN_TIMES = ("运行开始", "运行结束")  # the overview's wall-clock rows differ between any two runs
+
+
+def _contents(run: Path) -> dict[str, object]:
+    """A run directory's files by relative path: cell values of workbooks, page counts of PDFs, bytes of the rest."""
+    out: dict[str, object] = {}
+    for path in sorted(p for p in run.rglob("*") if p.is_file() and p.name not in ("summary.json", MARKER)):
+        name = str(path.relative_to(run))
+        if path.suffix == ".xlsx":
+            book = openpyxl.load_workbook(path, read_only=True)
+            out[name] = {ws.title: [list(r) for r in ws.iter_rows(values_only=True) if r[0] not in RUN_TIMES]
+                         for ws in book.worksheets}
+        elif path.suffix == ".pdf":
+            data = path.read_bytes()
+            assert data.startswith(b"%PDF")
+            out[name] = data.count(b"/Type /Page\n") + data.count(b"/Type /Page ")
+        elif path.suffix == ".html":
+            out[name] = len(path.read_bytes()) > 0
+        else:
+            out[name] = path.read_bytes()
+    return out
+
+
+def test_a_large_run_writes_its_workbook_and_notices_in_other_processes_with_the_same_content(tmp_path: Path, monkeypatch) -> None:
+    nightly.run_nightly(EXPORT, tmp_path / "threads", as_of=None)
+    monkeypatch.setattr(nightly, "PROCESS_FINDINGS", 1)  # every run counts as large
+    assert isinstance(nightly.output_writers(1), nightly.ProcessPoolExecutor)
+    nightly.run_nightly(EXPORT, tmp_path / "processes", as_of=None)
+    threads, processes = _contents(tmp_path / "threads"), _contents(tmp_path / "processes")
+    assert any(name.startswith("notices/") and name.endswith(".pdf") for name in processes)
+    assert processes == threads

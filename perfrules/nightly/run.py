@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import multiprocessing
 import os
 import shutil
 import socket
@@ -19,7 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -201,27 +202,14 @@ def write_run_dir(out: Path, table: pd.DataFrame, result: CheckResult, summary: 
         resolved = comparison.resolved if comparison is not None else None
         summary["run"]["finished"] = dt.datetime.now().replace(microsecond=0).isoformat()  # checking done; writing follows
         history[-1]["finished"] = summary["run"]["finished"]
-        # The workbook and the JSON lines are the slowest outputs and mostly Arrow and zlib work, which
-        # release the GIL: they are written on other threads while this one writes the rest.
-        parts: dict[str, float] = {}  # each output's own time (they overlap: the write stage is less than their sum)
-
-        def timed(name: str, write: Callable[..., Any], *args: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return write(*args)
-            finally:
-                parts[name] = round(time.perf_counter() - started, 3)
-
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            workbook = pool.submit(timed, "workbook", write_xlsx, tmp / "report.xlsx", table, summary, resolved, lang,
-                                   workbook_max_rows, labels)
-            lines = pool.submit(timed, "jsonl", finding_files.write_jsonl, tmp / "findings.jsonl", table, result.sources)
-            notices = pool.submit(timed, "notices", write_nightly_notices, tmp / NOTICES, table, summary, lang, labels)  # 整改通知 per department
-            timed("csv", finding_files.write_csv, tmp / "findings.csv", table, lang)
-            timed("html", lambda: write_html(tmp / "report.html", table, summary, history, resolved, lang, files=OUTPUTS))
-            workbook.result()
-            lines.result()
-            notices.result()
+        with output_writers(len(table)) as writers, ThreadPoolExecutor(max_workers=1) as thread:
+            workbook = writers.submit(timed_write, write_xlsx, tmp / "report.xlsx", table, summary, resolved, lang,
+                                      workbook_max_rows, labels)
+            notices = writers.submit(timed_write, write_nightly_notices, tmp / NOTICES, table, summary, lang, labels)  # 整改通知
+            lines = thread.submit(timed_write, finding_files.write_jsonl, tmp / "findings.jsonl", table, result.sources)
+            parts = {"csv": timed_write(finding_files.write_csv, tmp / "findings.csv", table, lang),
+                     "html": timed_write(lambda: write_html(tmp / "report.html", table, summary, history, resolved, lang, files=OUTPUTS))}
+            parts |= {"workbook": workbook.result(), "notices": notices.result(), "jsonl": lines.result()}
         summary["write_timings"] = {k: parts[k] for k in ("workbook", "notices", "jsonl", "csv", "html")}
         summary["timings"]["write"] = round(time.perf_counter() - t_start, 3)
         summary["timings"]["total"] = round(sum(v for k, v in summary["timings"].items() if k != "total"), 3)
@@ -236,6 +224,27 @@ def write_run_dir(out: Path, table: pd.DataFrame, result: CheckResult, summary: 
             raise write_failed(out, exc) from None
         raise
     write_index(out.parent, lang)  # index.html: every run in the runs folder
+
+
+# A run with this many findings writes its workbook and its notices in processes of their own: both are Python
+# work (XlsxWriter cells, ReportLab pages) that threads cannot spread over cores (benchmarks/nightly.py prints
+# each output's time). Below it, starting the processes (about a second) would cost more than it saves, and they
+# share this process's threads instead.
+PROCESS_FINDINGS = 50_000
+
+
+def output_writers(findings: int) -> Executor:
+    """Where the workbook and the notices are written: other processes for a large run, else threads."""
+    if findings >= PROCESS_FINDINGS:
+        return ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("forkserver"))
+    return ThreadPoolExecutor(max_workers=2)
+
+
+def timed_write(write: Callable[..., Any], *args: Any) -> float:
+    """Write one output; its seconds (each output's own time: they overlap, the write stage is less than their sum)."""
+    started = time.perf_counter()
+    write(*args)
+    return round(time.perf_counter() - started, 3)
 
 
 # -- the run directory: ours to replace only when it carries our marker ---------------------------------
