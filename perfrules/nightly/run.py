@@ -228,14 +228,14 @@ def write_run_dir(out: Path, table: pd.DataFrame, result: CheckResult, summary: 
 
 # A run with this many findings writes its workbook and its notices in processes of their own: both are Python
 # work (XlsxWriter cells, ReportLab pages) that threads cannot spread over cores (benchmarks/nightly.py prints
-# each output's time). Below it, starting the processes (about a second) would cost more than it saves, and they
-# share this process's threads instead.
-PROCESS_FINDINGS = 50_000
+# each output's time). Below it, starting the processes (about a second) would cost more than it saves; above
+# PROCESS_FINDINGS_MAX, the copy of the findings each process takes would cost more memory than the time is worth.
+PROCESS_FINDINGS, PROCESS_FINDINGS_MAX = 50_000, 1_000_000
 
 
 def output_writers(findings: int) -> Executor:
     """Where the workbook and the notices are written: other processes for a large run, else threads."""
-    if findings >= PROCESS_FINDINGS:
+    if PROCESS_FINDINGS <= findings <= PROCESS_FINDINGS_MAX:
         return ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("forkserver"))
     return ThreadPoolExecutor(max_workers=2)
 
