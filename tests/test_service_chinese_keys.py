@@ -100,6 +100,11 @@ def test_the_p02_finding_of_a_chinese_keyed_submission(client):
     assert body["verdict"] == "reject" and [f["rule_id"] for f in body["findings"]] == ["PF-P02-GOALREJECTED"]
     # the evidence names the value by the officer's own key (绩效目标), as check's does
     assert body["findings"][0]["evidence"]["headers"] == {"goal_review_status": "绩效目标.review_status"}
+    # explain=true reads the document as written too: the same sub-expression values as the English-keyed one's
+    english = json.loads((SAMPLES / "submissions" / "p02-goal-rejected.json").read_text(encoding="utf-8"))
+    explained = client.post("/v1/screen", params={"explain": "true"}, json=doc).json()["findings"][0]["explain"]
+    assert explained["verdict"] == "fires" and explained["record"] == "SY-2022-102 2022"
+    assert explained == client.post("/v1/screen", params={"explain": "true"}, json=english).json()["findings"][0]["explain"]
 
 
 def test_schema_problems_of_a_chinese_keyed_submission_name_the_callers_keys(client):
