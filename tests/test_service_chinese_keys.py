@@ -143,3 +143,17 @@ def test_a_document_of_departments_only_is_read_as_departments(tmp_path) -> None
     path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     ds = load_submission(path)
     assert len(ds.frame("projects")) == 0 and list(ds.frame("departments")["department"]) == ["县水利局"]
+
+
+def test_a_body_with_both_projects_and_项目_is_checked_as_it_is_screened(client):
+    """The loader reads ``projects`` when both keys are there; the schema check looks at the same list, whatever
+    the keys' order (else a valid 项目 would let an unchecked ``projects`` through, screened as no record)."""
+    sample = json.loads((SAMPLES / "submissions" / "p02-goal-rejected.json").read_text(encoding="utf-8"))
+    good = sample["projects"]
+    for doc in ({"projects": [{"x": 1}], "项目": good}, {"项目": good, "projects": [{"x": 1}]}):
+        r = client.post("/v1/screen", json=doc)
+        assert r.status_code == 422, r.text
+        assert {p["pointer"] for p in r.json()["error"]["problems"]} == {"/projects/0/project_id", "/projects/0/fiscal_year", "/projects/0/amount"}
+    for doc in ({"项目": [{"x": 1}], "projects": good}, {"projects": good, "项目": [{"x": 1}]}):
+        body = client.post("/v1/screen", params={"as_of": sample["as_of"]}, json=doc).json()
+        assert [f["rule_id"] for f in body["findings"]] == ["PF-P02-GOALREJECTED"]

@@ -119,10 +119,15 @@ def english_keyed(doc: Any) -> Any:
     if "projects" not in top and "departments" not in top:
         return _project(doc)
     out = dict(top)
-    if isinstance(top.get("projects"), list):
-        out["projects"] = [_project(p) for p in top["projects"]]
-    if isinstance(top.get("departments"), list):
-        out["departments"] = [_department(d) for d in top["departments"]]
+    # The lists the loader reads (submission_parts): ``projects`` before ``项目`` when a body has both, whatever
+    # their order, so that what is checked is what is screened.
+    for english, zh in (("projects", "项目"), ("departments", "部门整体")):
+        if english in doc or zh in doc:
+            out[english] = doc.get(english, doc.get(zh))
+    if isinstance(out.get("projects"), list):
+        out["projects"] = [_project(p) for p in out["projects"]]
+    if isinstance(out.get("departments"), list):
+        out["departments"] = [_department(d) for d in out["departments"]]
     return out
 
 
