@@ -345,11 +345,11 @@ def _item_problems(item: Any, index: int) -> list[Any]:
     base = pointer(["items", index])
     if not isinstance(item, dict):
         return [SchemaProblem(base, None, "batch.item", "批量条目须为 {\"id\": …, \"submission\": {…}}。",
-                                    "a batch item must be {\"id\": …, \"submission\": {…}}.")]
+                              "a batch item must be {\"id\": …, \"submission\": {…}}.")]
     missing = [k for k in ("id", "submission") if k not in item]
     if missing:
         return [SchemaProblem(pointer(["items", index, k]), k, "batch.required", f"缺少必填字段 {k!r}。",
-                                    f"required field {k!r} is missing.") for k in missing]
+                              f"required field {k!r} is missing.") for k in missing]
     if not isinstance(item["id"], (str, int)) or isinstance(item["id"], bool):
         return [SchemaProblem(pointer(["items", index, "id"]), "id", "batch.id", "id 须为字符串或整数。", "id must be a string or an integer.")]
     return submission_problems(item["submission"], pointer(["items", index, "submission"]))
