@@ -7,7 +7,9 @@ decision, unless --no-decision-log), then drives POST /v1/screen with an asyncio
 HTTP/1.1 on keep-alive connections, so the generator itself costs little CPU) at concurrency 1, 8 and
 32 for a fixed time each, and POST /v1/screen/batch at concurrency 8. The bodies cycle through the
 bundled sample submissions. Prints decisions/s and p50/p99 latency per level, and the in-process
-`perfrules.screen()` figures on the same submissions beside them.
+`perfrules.screen()` figures on the same submissions beside them. Beside each level: the server's CPU time per
+decision (all its processes, user + system, from /proc over the measured seconds) — the figure a busy shared
+machine moves least.
 Floors (2-core machine): ≥ 400 decisions/s and p99 ≤ 25 ms at concurrency 8; batch ≥ 2× single decisions/s;
 each is printed with PASS or FAIL, and the load average before and after the run.
 
@@ -80,15 +82,34 @@ async def one_connection(port: int, requests: list[bytes], until: float, latenci
         writer.close()
 
 
-async def drive(port: int, requests: list[bytes], concurrency: int, seconds: float) -> tuple[list[float], list[str], float]:
+def server_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of the server process and all its descendants (the workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue  # a process that just ended
+    return total
+
+
+async def drive(port: int, requests: list[bytes], concurrency: int, seconds: float,
+                server_pid: int) -> tuple[list[float], list[str], float, float]:
+    """Latencies, errors, elapsed seconds and the server's CPU seconds of the measured part."""
     # warm-up: every connection's first requests are not counted
     warm: list[float] = []
     await asyncio.gather(*(one_connection(port, requests, time.perf_counter() + 0.5, warm, [], k) for k in range(concurrency)))
     latencies: list[float] = []
     errors: list[str] = []
+    cpu = server_cpu_seconds(server_pid)
     started = time.perf_counter()
     await asyncio.gather(*(one_connection(port, requests, started + seconds, latencies, errors, k * 7) for k in range(concurrency)))
-    return latencies, errors, time.perf_counter() - started
+    return latencies, errors, time.perf_counter() - started, server_cpu_seconds(server_pid) - cpu
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -96,11 +117,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def in_process(docs: list[dict], seconds: float) -> tuple[float, float, float]:
+def in_process(docs: list[dict], seconds: float) -> tuple[float, float, float, float]:
     import perfrules
     for doc in docs:
         perfrules.screen(doc)  # build the engine, warm caches
     times = []
+    cpu = time.process_time()
     started = time.perf_counter()
     i = 0
     while time.perf_counter() - started < seconds:
@@ -109,19 +131,22 @@ def in_process(docs: list[dict], seconds: float) -> tuple[float, float, float]:
         times.append(time.perf_counter() - t)
         i += 1
     elapsed = time.perf_counter() - started
-    return len(times) / elapsed, statistics.median(times) * 1000, percentile(times, 0.99) * 1000
+    return (len(times) / elapsed, statistics.median(times) * 1000, percentile(times, 0.99) * 1000,
+            (time.process_time() - cpu) * 1000 / len(times))
 
 
 LEVELS = (("/v1/screen", 1), ("/v1/screen", 8), ("/v1/screen", 32), ("/v1/screen/batch", 8))
 
 
-def measure(port: int, level: tuple[str, int], singles: list[bytes], batches: list[bytes], batch_size: int,
-            seconds: float) -> tuple[float, float, float, int]:
-    """decisions/s, p50 ms, p99 ms (per request) and errors of one level against one server."""
+def measure(server_pid: int, port: int, level: tuple[str, int], singles: list[bytes], batches: list[bytes], batch_size: int,
+            seconds: float) -> tuple[float, float, float, int, float]:
+    """decisions/s, p50 ms, p99 ms (per request), errors, and server CPU ms per decision of one level against one server."""
     path, concurrency = level
     per_request = batch_size if path.endswith("batch") else 1
-    lat, errors, elapsed = asyncio.run(drive(port, batches if per_request > 1 else singles, concurrency, seconds))
-    return len(lat) * per_request / elapsed, percentile(lat, 0.5) * 1000, percentile(lat, 0.99) * 1000, len(errors)
+    lat, errors, elapsed, cpu = asyncio.run(drive(port, batches if per_request > 1 else singles, concurrency, seconds, server_pid))
+    decisions = len(lat) * per_request
+    return (decisions / elapsed, percentile(lat, 0.5) * 1000, percentile(lat, 0.99) * 1000, len(errors),
+            cpu * 1000 / decisions if decisions else float("nan"))
 
 
 def span(values: list[float], digits: int) -> str:
@@ -159,15 +184,15 @@ def main() -> int:
         time.sleep(1.0)
         for _ in range(args.rounds):
             for level in LEVELS:
-                for name, (_, port) in servers.items():  # interleaved: every server sees the same minutes
+                for name, (proc, port) in servers.items():  # interleaved: every server sees the same minutes
                     results.setdefault((name, LEVELS.index(level)), []).append(
-                        measure(port, level, singles, batches, args.batch_size, args.seconds))
+                        measure(proc.pid, port, level, singles, batches, args.batch_size, args.seconds))
     finally:
         for proc, _ in servers.values():
             proc.send_signal(signal.SIGTERM)
         for proc, _ in servers.values():
             proc.wait(60)
-    rate, p50, p99 = in_process(docs, args.seconds)
+    rate, p50, p99, cpu_ms = in_process(docs, args.seconds)
     load_after = os.getloadavg()
 
     print(f"perfrules serve --workers {args.workers}, {args.seconds:g} s per level × {args.rounds} round(s), {len(docs)} sample submissions, "
@@ -177,14 +202,14 @@ def main() -> int:
     verdicts = []
     for name in servers:
         print(f"\n{name}")
-        print(f"{'load':44} {'decisions/s':>12} {'p50 ms':>12} {'p99 ms':>14} {'errors':>7}")
+        print(f"{'load':44} {'decisions/s':>12} {'p50 ms':>12} {'p99 ms':>14} {'errors':>7} {'server CPU ms/decision':>23}")
         rows = {}
         for i, (path, concurrency) in enumerate(LEVELS):
             runs = results[(name, i)]
             rows[i] = runs
             label = f"{path} c={concurrency}" + (f" ({args.batch_size}/request, ms per request)" if path.endswith("batch") else "")
             print(f"{label:44} {span([r[0] for r in runs], 0):>12} {span([r[1] for r in runs], 2):>12} {span([r[2] for r in runs], 2):>14} "
-                  f"{sum(r[3] for r in runs):7d}")
+                  f"{sum(r[3] for r in runs):7d} {span([r[4] for r in runs], 2):>23}")
         single8, batch8 = rows[1], rows[3]
         worst_rate, worst_p99 = min(r[0] for r in single8), max(r[2] for r in single8)
         ratio = min(r[0] for r in batch8) / max(r[0] for r in single8)
@@ -193,7 +218,7 @@ def main() -> int:
             ("c=8 p99 ≤ 25 ms", worst_p99 <= 25, f"{worst_p99:.1f} ms (highest round)"),
             ("batch ≥ 2× single (c=8)", ratio >= 2, f"{ratio:.2f}× (lowest batch over highest single)"),
         ]))
-    print(f"\n{'in-process perfrules.screen() (after the servers stopped)':44} {rate:12.0f} {p50:12.2f} {p99:14.2f}")
+    print(f"\n{'in-process perfrules.screen() (after the servers stopped)':44} {rate:12.0f} {p50:12.2f} {p99:14.2f} {'':7} {cpu_ms:23.2f}")
     for name, floors in verdicts:
         print(f"\nfloors, {name}:")
         for text, ok, figure in floors:

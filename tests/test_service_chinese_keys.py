@@ -65,8 +65,12 @@ def without_own_headers(findings: list[dict]) -> list[dict]:
     return [{**f, "evidence": {k: v for k, v in f["evidence"].items() if k != "headers"}} for f in without_file(findings)]
 
 
-@pytest.mark.parametrize("name", ["p02-goal-rejected.json", "m02-zero-paid-oct31.json", "p08-poor-grade-cut.json", "clean-project.json"])
+WITH_PROJECTS = sorted(p.name for p in (SAMPLES / "submissions").glob("*.json") if json.loads(p.read_text(encoding="utf-8"))["projects"])
+
+
+@pytest.mark.parametrize("name", WITH_PROJECTS)
 def test_a_chinese_keyed_submission_gets_checks_findings(client, tmp_path, name):
+    """The differential test on every sample written with Chinese keys: the service finds what check finds."""
     english = json.loads((SAMPLES / "submissions" / name).read_text(encoding="utf-8"))
     doc = chinese_keyed(english)
     assert "项目" in doc and "项目编码" in doc["项目"][0] and "project_id" not in doc["项目"][0]
@@ -82,19 +86,25 @@ def test_a_chinese_keyed_submission_gets_checks_findings(client, tmp_path, name)
     r = client.post("/v1/screen", json=doc)
     assert r.status_code == 200, r.text
     served = r.json()
-    # The service maps the caller's keys to field names before its schema check, so its evidence names no
-    # headers of the caller's own (a known gap); everything else equals check's.
-    assert without_own_headers(served["findings"]) == without_own_headers(checked["findings"])
+    # check's findings exactly (the file name aside), the evidence's headers naming the officer's own keys too
+    assert without_file(served["findings"]) == without_file(checked["findings"])
     assert served["errors"] == checked["errors"]
     assert {k: v for k, v in served["summary"].items() if not k.startswith("verdict")} == checked["summary"]
     batch = client.post("/v1/screen/batch", json={"items": [{"id": "zh", "submission": doc}]}).json()["results"][0]
-    assert batch["status"] == 200 and without_own_headers(batch["findings"]) == without_own_headers(checked["findings"])
+    assert batch["status"] == 200 and without_file(batch["findings"]) == without_file(checked["findings"])
 
 
 def test_the_p02_finding_of_a_chinese_keyed_submission(client):
     doc = chinese_keyed(json.loads((SAMPLES / "submissions" / "p02-goal-rejected.json").read_text(encoding="utf-8")))
     body = client.post("/v1/screen", json=doc).json()
     assert body["verdict"] == "reject" and [f["rule_id"] for f in body["findings"]] == ["PF-P02-GOALREJECTED"]
+    # the evidence names the value by the officer's own key (绩效目标), as check's does
+    assert body["findings"][0]["evidence"]["headers"] == {"goal_review_status": "绩效目标.review_status"}
+    # explain=true reads the document as written too: the same sub-expression values as the English-keyed one's
+    english = json.loads((SAMPLES / "submissions" / "p02-goal-rejected.json").read_text(encoding="utf-8"))
+    explained = client.post("/v1/screen", params={"explain": "true"}, json=doc).json()["findings"][0]["explain"]
+    assert explained["verdict"] == "fires" and explained["record"] == "SY-2022-102 2022"
+    assert explained == client.post("/v1/screen", params={"explain": "true"}, json=english).json()["findings"][0]["explain"]
 
 
 def test_schema_problems_of_a_chinese_keyed_submission_name_the_callers_keys(client):
@@ -133,3 +143,17 @@ def test_a_document_of_departments_only_is_read_as_departments(tmp_path) -> None
     path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     ds = load_submission(path)
     assert len(ds.frame("projects")) == 0 and list(ds.frame("departments")["department"]) == ["县水利局"]
+
+
+def test_a_body_with_both_projects_and_项目_is_checked_as_it_is_screened(client):
+    """The loader reads ``projects`` when both keys are there; the schema check looks at the same list, whatever
+    the keys' order (else a valid 项目 would let an unchecked ``projects`` through, screened as no record)."""
+    sample = json.loads((SAMPLES / "submissions" / "p02-goal-rejected.json").read_text(encoding="utf-8"))
+    good = sample["projects"]
+    for doc in ({"projects": [{"x": 1}], "项目": good}, {"项目": good, "projects": [{"x": 1}]}):
+        r = client.post("/v1/screen", json=doc)
+        assert r.status_code == 422, r.text
+        assert {p["pointer"] for p in r.json()["error"]["problems"]} == {"/projects/0/project_id", "/projects/0/fiscal_year", "/projects/0/amount"}
+    for doc in ({"项目": [{"x": 1}], "projects": good}, {"projects": good, "项目": [{"x": 1}]}):
+        body = client.post("/v1/screen", params={"as_of": sample["as_of"]}, json=doc).json()
+        assert [f["rule_id"] for f in body["findings"]] == ["PF-P02-GOALREJECTED"]

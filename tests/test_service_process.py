@@ -265,3 +265,47 @@ def test_a_port_in_use_is_a_clear_error(tmp_path):
     finally:
         taken.close()
     assert out.returncode == 2 and "cannot listen on 127.0.0.1:" in out.stderr and "[serve.bind]" in out.stderr
+
+
+def test_a_chinese_keyed_submission_over_http_gets_checks_findings(tmp_path):
+    """Chinese keys as UTF-8 bytes on a real connection: the findings (evidence headers too) are check's on the
+    same document, a schema problem names the caller's key, and the decision log keeps the input as sent."""
+    from click.testing import CliRunner
+    from test_service_chinese_keys import chinese_keyed
+
+    from perfrules.cli.main import main
+    from perfrules.service.decision_log import input_hash
+
+    doc = chinese_keyed(json.loads((SAMPLES / "submissions" / "p02-goal-rejected.json").read_text(encoding="utf-8")))
+    path = tmp_path / "zh-p02.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    checked = json.loads(CliRunner().invoke(main, ["check", str(path), "--format", "json", "--fail-on", "never"]).stdout)
+    assert [f["rule_id"] for f in checked["findings"]] == ["PF-P02-GOALREJECTED"]
+    body = json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    assert "项目编码".encode() in body
+    log_dir = tmp_path / "log"
+    server = Server("--workers", "1", "--decision-log", str(log_dir), "--log-inputs")
+    try:
+        headers = {"Content-Type": "application/json"}
+        r = httpx.post(f"{server.url}/v1/screen", content=body, headers=headers, timeout=30)
+        assert r.status_code == 200, r.text
+        served = r.json()
+        assert [{**f, "location": {**f["location"], "file": None}} for f in served["findings"]] == \
+            [{**f, "location": {**f["location"], "file": None}} for f in checked["findings"]]
+        assert served["findings"][0]["evidence"]["headers"] == {"goal_review_status": "绩效目标.review_status"}
+
+        batch_body = json.dumps({"items": [{"id": "甲", "submission": doc}]}, ensure_ascii=False).encode("utf-8")
+        item = httpx.post(f"{server.url}/v1/screen/batch", content=batch_body, headers=headers, timeout=30).json()["results"][0]
+        assert item["id"] == "甲" and item["status"] == 200 and item["findings"][0]["evidence"] == served["findings"][0]["evidence"]
+
+        broken = json.loads(json.dumps(doc))
+        broken["项目"][0]["申请金额"] = True
+        r = httpx.post(f"{server.url}/v1/screen", content=json.dumps(broken, ensure_ascii=False).encode("utf-8"), headers=headers, timeout=30)
+        assert r.status_code == 422
+        assert [(p["pointer"], p["field"]) for p in r.json()["error"]["problems"]] == [("/项目/0/申请金额", "申请金额")]
+        assert server.stop() == 0
+        logged = [json.loads(x) for f in log_dir.glob("decisions-*.jsonl") for x in f.read_text(encoding="utf-8").splitlines()]
+        first = next(x for x in logged if x["decision_id"] == served["decision_id"])
+        assert first["input"] == doc and first["input_hash"] == input_hash(doc) and first["rule_ids"] == ["PF-P02-GOALREJECTED"]
+    finally:
+        server.cleanup()

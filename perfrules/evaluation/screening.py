@@ -74,8 +74,8 @@ class Screener:
         if not ok:
             raise UsageError([Problem("screen.durable-unavailable", why, why)])
         self.pack = pack or load_pack(rules_dir or default_rules_dir())
-        self.profiles = available_profiles(self.pack)  # listed once: a pack's profiles change only with a new pack
         self.profile = profile
+        self._known = available_profiles(self.pack)  # read once: listing the folder on every screen cost ~5% of it
         self._engines: dict[str, tuple[CompiledPack, Program, DurableEngine]] = {}
         self._lock = threading.Lock()
         if profile:
@@ -102,7 +102,7 @@ class Screener:
         records = submission_records(projects, departments, name, prefix)
         when = _date(as_of) or _date(doc_as_of) or dt.date.today()
         chosen = profile or self.profile
-        known = self.profiles
+        known = self._known
         groups: dict[str, tuple[list[Record], list[Record]]] = {}
         unknown_jurisdictions: set[str] = set()
         for table, recs in (("projects", records.projects), ("departments", records.departments)):

@@ -36,7 +36,7 @@ from perfrules.service.middleware import ServiceMiddleware
 from perfrules.service.responses import ApiError, problem_dict
 from perfrules.service.revision import publish, publish_within, read_current
 from perfrules.service.runtime import LoadedPack, PackHolder, worker_revisions
-from perfrules.service.validation import read_submission
+from perfrules.service.validation import compile_schema_checks, submission_problems
 
 log = logging.getLogger("perfrules.service")
 
@@ -71,6 +71,7 @@ def create_app(config: ServiceConfig) -> Any:
             outcome = await asyncio.to_thread(publish, config.rules_dir, config.state_dir)
             if not outcome.accepted:
                 raise PerfrulesError(outcome.problems)
+        await asyncio.to_thread(compile_schema_checks)  # not on the first request's time
         await asyncio.to_thread(service.holder.start)
         saver = asyncio.create_task(_save_metrics(service.metrics))
         try:
@@ -191,10 +192,10 @@ def _routes(app: FastAPI, service: Service, ops: dict[str, dict[str, Any]]) -> N
         doc = await _json_body(request)
 
         def job(pack: LoadedPack) -> tuple[Decision, concurrent.futures.Future[None] | None]:
-            submission, problems = read_submission(doc)
+            problems = submission_problems(doc)
             if problems:
                 raise _schema_error(problems, options.lang)
-            decision = decide(pack, submission, options, "request", config.log_inputs, {"endpoint": "screen"}, received=doc)
+            decision = decide(pack, doc, options, "request", config.log_inputs, {"endpoint": "screen"})
             return decision, service.decisions.append([decision.record]) if service.decisions else None
 
         try:
@@ -230,17 +231,16 @@ def _routes(app: FastAPI, service: Service, ops: dict[str, dict[str, Any]]) -> N
         def job(pack: LoadedPack) -> tuple[list[tuple[int, Decision | ApiError]], concurrent.futures.Future[None] | None]:
             for i, item in enumerate(items):
                 caller_id = item.get("id") if isinstance(item, dict) else None
-                submission, problems = _read_item(item, i)
+                problems = _item_problems(item, i)
                 if problems:
                     results[i] = {"id": caller_id, "status": 422, **_schema_error(problems, options.lang).body(options.lang)}
                 else:
-                    valid.append((i, caller_id, submission))
+                    valid.append((i, caller_id, item["submission"]))
             out: list[tuple[int, Decision | ApiError]] = []
             for i, caller_id, submission in valid:
                 try:
                     out.append((i, decide(pack, submission, options, f"items[{i}]", config.log_inputs,
-                                          {"endpoint": "batch", "batch_id": batch_id, "item_id": caller_id},
-                                          received=items[i]["submission"])))
+                                          {"endpoint": "batch", "batch_id": batch_id, "item_id": caller_id})))
                 except UnknownProfile:
                     raise
                 except PerfrulesError as exc:
@@ -338,21 +338,21 @@ def _routes(app: FastAPI, service: Service, ops: dict[str, dict[str, Any]]) -> N
         return PlainTextResponse(service.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-def _read_item(item: Any, index: int) -> tuple[Any, list[Any]]:
-    """A batch item's submission with English keys, and its problems (the item's own, or its submission's)."""
+def _item_problems(item: Any, index: int) -> list[Any]:
+    """A batch item's problems (the item's own, or its submission's)."""
     from perfrules.service.validation import SchemaProblem, pointer
 
     base = pointer(["items", index])
     if not isinstance(item, dict):
-        return None, [SchemaProblem(base, None, "batch.item", "批量条目须为 {\"id\": …, \"submission\": {…}}。",
-                                    "a batch item must be {\"id\": …, \"submission\": {…}}.")]
+        return [SchemaProblem(base, None, "batch.item", "批量条目须为 {\"id\": …, \"submission\": {…}}。",
+                              "a batch item must be {\"id\": …, \"submission\": {…}}.")]
     missing = [k for k in ("id", "submission") if k not in item]
     if missing:
-        return None, [SchemaProblem(pointer(["items", index, k]), k, "batch.required", f"缺少必填字段 {k!r}。",
-                                    f"required field {k!r} is missing.") for k in missing]
+        return [SchemaProblem(pointer(["items", index, k]), k, "batch.required", f"缺少必填字段 {k!r}。",
+                              f"required field {k!r} is missing.") for k in missing]
     if not isinstance(item["id"], (str, int)) or isinstance(item["id"], bool):
-        return None, [SchemaProblem(pointer(["items", index, "id"]), "id", "batch.id", "id 须为字符串或整数。", "id must be a string or an integer.")]
-    return read_submission(item["submission"], pointer(["items", index, "submission"]))
+        return [SchemaProblem(pointer(["items", index, "id"]), "id", "batch.id", "id 须为字符串或整数。", "id must be a string or an integer.")]
+    return submission_problems(item["submission"], pointer(["items", index, "submission"]))
 
 
 async def _durably_logged(logged: concurrent.futures.Future[None] | None, decision_ids: list[str]) -> None:

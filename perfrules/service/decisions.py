@@ -17,7 +17,7 @@ from typing import Any
 from perfrules.authoring.explain import explain
 from perfrules.errors import InputError, Problem, UsageError, Where
 from perfrules.evaluation.screening import VERDICTS, ScreenResult
-from perfrules.inputs.submission import submission_dataset
+from perfrules.inputs.submission import submission_dataset, submission_parts
 from perfrules.rulepack.profile import DEFAULT_PROFILE
 from perfrules.service.decision_log import input_hash, now
 from perfrules.service.runtime import LoadedPack
@@ -52,9 +52,10 @@ class Decision:
 
 
 def decide(pack: LoadedPack, doc: Any, options: ScreenOptions, name: str, log_inputs: bool,
-           extra: dict[str, Any] | None = None, received: Any = None) -> Decision:
-    """Screen ``doc`` (already schema-checked, English keys) with ``pack``; raises ``UsageError``/``InputError`` for
-    input it cannot read. The log records ``received`` (the body as the caller sent it), else ``doc``."""
+           extra: dict[str, Any] | None = None) -> Decision:
+    """Screen ``doc`` (schema-checked, and as the caller wrote it: the screener reads Chinese keys as the file
+    loader does, so a finding's evidence names the caller's own keys, as ``check``'s does) with ``pack``; raises
+    ``UsageError``/``InputError`` for input it cannot read."""
     if options.profile is not None and options.profile not in pack.profiles:
         raise UnknownProfile(options.profile, pack.profiles)
     started = time.perf_counter()
@@ -84,11 +85,11 @@ def decide(pack: LoadedPack, doc: Any, options: ScreenOptions, name: str, log_in
     record = {
         "decision_id": decision_id, "time": now().isoformat(timespec="milliseconds"), "pack_revision": pack.revision,
         "pack_version": pack.version, "profile": result.profile, "as_of": result.as_of.isoformat(),
-        "input_hash": input_hash(doc if received is None else received), "verdict": result.verdict, "rule_ids": sorted({f.rule_id for f in result.findings}),
+        "input_hash": input_hash(doc), "verdict": result.verdict, "rule_ids": sorted({f.rule_id for f in result.findings}),
         "findings": len(result.findings), "latency_ms": ms, **(extra or {}),
     }
     if log_inputs:
-        record["input"] = doc if received is None else received
+        record["input"] = doc
     return Decision(body, record)
 
 
@@ -117,11 +118,9 @@ def _explanations(pack: LoadedPack, doc: Any, result: ScreenResult, options: Scr
 
 
 def _parts(doc: Any) -> tuple[list[Any], list[Any], str | None]:
-    if isinstance(doc, dict) and ("projects" in doc or "departments" in doc):
-        return doc.get("projects") or [], doc.get("departments") or [], "projects"
-    if isinstance(doc, list):
-        return doc, [], ""
-    return [doc], [], None
+    parts = submission_parts(doc)  # schema-checked: one of the three shapes
+    assert parts is not None
+    return parts[0], parts[1], parts[2]
 
 
 def _record_profiles(dataset: Any, pack: LoadedPack, chosen: str | None) -> dict[str, str]:

@@ -11,10 +11,11 @@ a valid document passes that check in a fraction of a millisecond, and only an i
 again by ``jsonschema`` to name every problem with its pointer.
 
 A submission may use Chinese keys wherever ``perfrules check`` reads them (项目, a project's column headers
-such as 项目编码, its parts such as 绩效目标 and their keys, 绩效指标, 部门整体). ``read_submission`` renames
-them with the loader's own mapping (``perfrules.inputs.submission.english_key``) before the schema check, so
-the service accepts what the file loader accepts; a problem's pointer and field still name the key as the
-caller wrote it.
+such as 项目编码, its parts such as 绩效目标 and their keys, 绩效指标, 部门整体). ``submission_problems`` checks
+a copy renamed with the loader's own mapping (``perfrules.inputs.submission.english_key``), so the service
+accepts what the file loader accepts; a problem's pointer and field still name the key as the caller wrote it.
+The screener is given the document as written (it maps the keys itself, as the loader does), so a finding's
+evidence names the caller's own keys (``headers``) as ``check``'s does.
 """
 
 from __future__ import annotations
@@ -90,6 +91,12 @@ def _fast_checks() -> dict[str, Callable[[Any], Any]] | None:
     return {name: fastjsonschema.compile(sub, formats={"date": _is_date}) for name, sub in _branches().items()}
 
 
+def compile_schema_checks() -> None:
+    """Build the schema checks now (compiling them takes most of a second: a worker does it before it is ready)."""
+    _validators()
+    _fast_checks()
+
+
 def _passes_fast(branch: str, doc: Any) -> bool:
     checks = _fast_checks()
     if checks is None:
@@ -112,10 +119,15 @@ def english_keyed(doc: Any) -> Any:
     if "projects" not in top and "departments" not in top:
         return _project(doc)
     out = dict(top)
-    if isinstance(top.get("projects"), list):
-        out["projects"] = [_project(p) for p in top["projects"]]
-    if isinstance(top.get("departments"), list):
-        out["departments"] = [_department(d) for d in top["departments"]]
+    # The lists the loader reads (submission_parts): ``projects`` before ``项目`` when a body has both, whatever
+    # their order, so that what is checked is what is screened.
+    for english, zh in (("projects", "项目"), ("departments", "部门整体")):
+        if english in doc or zh in doc:
+            out[english] = doc.get(english, doc.get(zh))
+    if isinstance(out.get("projects"), list):
+        out["projects"] = [_project(p) for p in out["projects"]]
+    if isinstance(out.get("departments"), list):
+        out["departments"] = [_department(d) for d in out["departments"]]
     return out
 
 
@@ -158,15 +170,10 @@ def _as_written(original: Any, path: list[Any]) -> list[Any]:
     return out
 
 
-def read_submission(doc: Any, prefix: str = "") -> tuple[Any, list[SchemaProblem]]:
-    """The submission with English keys, and every schema problem of it (pointers as the caller wrote the keys)."""
-    english = english_keyed(doc)
-    return english, _problems(english, doc, prefix)
-
-
 def submission_problems(doc: Any, prefix: str = "") -> list[SchemaProblem]:
-    """Every schema problem of a submission (empty when it is valid); pointers start with ``prefix``."""
-    return read_submission(doc, prefix)[1]
+    """Every schema problem of a submission (empty when it is valid); pointers start with ``prefix`` and name
+    the keys as the caller wrote them."""
+    return _problems(english_keyed(doc), doc, prefix)
 
 
 def _problems(doc: Any, original: Any, prefix: str) -> list[SchemaProblem]:
