@@ -116,5 +116,5 @@ def screen_command(submission: str, rules_dir: str | None, profile: str | None, 
         zh = lang != "en"
         mark = {"pass": "✔", "rectify": "!", "reject": "✘"}[result.verdict]
         click.echo(f"{mark} {'审核结论：' if zh else 'verdict: '}{VERDICTS[result.verdict][0 if zh else 1]}")
-        click.echo(render_result(result, "table", lang), nl=False)
+        click.echo(to_table(result, lang, evidence_labels(screener.pack, lang)), nl=False)
     sys.exit(exit_code(result.worst(), FAIL_ON[fail_on]))
