@@ -125,3 +125,15 @@ def test_amount_unit_is_read_under_its_chinese_title(tmp_path):
     path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     finding = next(f for f in check_json(path)["findings"] if f["rule_id"] == "PF-P05-EXANTE")
     assert finding["evidence"]["amount"] == 500000
+
+
+@pytest.mark.skipif(not available()[0], reason=available()[1])
+def test_screen_names_evidence_by_the_submissions_keys_and_the_packs_titles(tmp_path):
+    english = english_sample("p02-goal-rejected.json")
+    path = tmp_path / "zh.json"
+    path.write_text(json.dumps(chinese_document({k: v for k, v in english.items() if k != "expect"}), ensure_ascii=False),
+                    encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "perfrules", "screen", str(path)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "证据: 是否设定绩效目标：是；绩效目标.审核状态：未通过\n" in done.stdout
+    assert "has_goal" not in done.stdout and "headers" not in done.stdout
