@@ -53,8 +53,9 @@ def test_jsonl_evidence_names_the_files_own_headers(run_dir: Path) -> None:
     [nogoal] = [f for f in findings if f["rule_id"] == "PF-P01-NOGOAL"]
     assert nogoal["evidence"] == {"has_goal": False, "headers": {"has_goal": "HAS_GOAL"}}
     [exante] = [f for f in findings if f["rule_id"] == "PF-P05-EXANTE"]
-    assert exante["evidence"]["amount"] == 500000  # the value stays in 元, under the engine's key
+    assert exante["evidence"]["amount"] == 500000  # the value stays in 元, under the engine's key, and says so
     assert exante["evidence"]["headers"]["amount"] == "申请金额（万元）"
+    assert exante["evidence"]["units"] == {"amount": "元"}
     [missing] = [f for f in findings if f["rule_id"] == "PF-D03-MISSING" and f["evidence"]["rule"] == "PF-P05-EXANTE"]
     assert missing["project_id"] == "GX-007"
     assert "需要的数据缺失：申请金额（万元）；" in missing["message"]
@@ -68,17 +69,35 @@ def test_csv_evidence_names_the_files_own_headers(run_dir: Path) -> None:
     [nogoal] = [r for r in rows if r["规则编号"] == "PF-P01-NOGOAL"]
     assert json.loads(nogoal["证据"])["headers"] == {"has_goal": "HAS_GOAL"}
     [exante] = [r for r in rows if r["规则编号"] == "PF-P05-EXANTE"]
-    assert json.loads(exante["证据"])["headers"]["amount"] == "申请金额（万元）"
+    evidence = json.loads(exante["证据"])
+    assert evidence["headers"]["amount"] == "申请金额（万元）" and evidence["amount"] == 500000 and evidence["units"] == {"amount": "元"}
 
 
 def test_the_workbook_and_the_notice_show_evidence_under_the_files_own_headers(run_dir: Path) -> None:
     book = openpyxl.load_workbook(run_dir / "report.xlsx", read_only=True)
     shown = [c for ws in (book["阻断"], book["警告"]) for row in ws.iter_rows(values_only=True) for c in row if isinstance(c, str)]
     assert "HAS_GOAL：否" in shown
-    assert any(c.startswith("是否新增：是；是否重大：否；申请金额（万元）：500,000元；") for c in shown)
-    assert not any("headers" in c for c in shown)
+    # an amount under the file's header 申请金额（万元） is shown in 万元, as the file has it (500,000 元 held)
+    assert any(c.startswith("是否新增：是；是否重大：否；申请金额（万元）：50.00；") for c in shown)
+    assert any("申请金额（万元）：80.00；上年预算金额(元)：800,000元；" in c for c in shown)
+    assert not any("headers" in c or "units" in c or "500,000元；事前" in c for c in shown)
     notice = openpyxl.load_workbook(run_dir / "notices" / "县交通运输局.xlsx", read_only=True).active
     assert "HAS_GOAL：否" in [c for row in notice.iter_rows(values_only=True) for c in row]
+    notice = openpyxl.load_workbook(run_dir / "notices" / "县民政局.xlsx", read_only=True).active
+    assert any(isinstance(c, str) and c.startswith("是否新增：是；是否重大：否；申请金额（万元）：50.00；")
+               for row in notice.iter_rows(values_only=True) for c in row)
+
+
+def test_check_shows_an_amount_in_its_headers_unit(tmp_path: Path) -> None:
+    folder = with_headers(tmp_path, VARIANTS)
+    zh = cli("check", str(folder), "--fail-on", "never")
+    assert zh.returncode == 0, zh.stderr
+    assert "证据: 是否新增：是；是否重大：否；申请金额（万元）：50.00；事前评估报告编号：（空）；" in zh.stdout
+    assert "申请金额（万元）：80.00；上年预算金额(元)：800,000元；" in zh.stdout
+    en = cli("check", str(folder), "--fail-on", "never", "--lang", "en")
+    assert "申请金额（万元）: 50.00;" in en.stdout
+    fasp2 = cli("check", str(FASP2), "--fail-on", "never").stdout  # a header without a unit: the value names its own
+    assert "apply_up：5,000,000元" in fasp2
 
 
 def test_vendor_columns_read_through_a_column_map_are_named_as_the_vendor_writes_them(tmp_path: Path) -> None:

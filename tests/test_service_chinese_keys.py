@@ -9,6 +9,7 @@ import shutil
 import pytest
 from click.testing import CliRunner
 from conftest import RULES, SAMPLES
+from test_submission_chinese_keys import chinese_document
 
 from perfrules.evaluation.durable import available
 
@@ -18,27 +19,22 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from perfrules.cli.main import main  # noqa: E402
-from perfrules.inputs.submission import NESTED_ZH  # noqa: E402
 from perfrules.language.fields import TABLES  # noqa: E402
 from perfrules.service.app import create_app  # noqa: E402
 from perfrules.service.config import ServiceConfig  # noqa: E402
 
-PART_ZH = {english: zh for zh, english in NESTED_ZH.items()}
 COLUMN_ZH = {c.name: c.zh for c in TABLES["projects"].columns}
 
 
 def chinese_keyed(doc: dict) -> dict:
-    """A sample written the way an officer's export might: 项目, column headers and part names in Chinese
-    (the related rows themselves keep their keys, as the loader reads them)."""
-    def project(p: dict) -> dict:
-        out = {}
-        for key, value in p.items():
-            if key == "performance_goal" and isinstance(value, dict):
-                value = {("绩效指标" if k == "indicators" else k): v for k, v in value.items()}
-            out[PART_ZH.get(key) or COLUMN_ZH.get(key, key)] = value
-        return out
-
-    return {**{k: v for k, v in doc.items() if k not in ("projects", "expect")}, "项目": [project(p) for p in doc["projects"]]}
+    """A sample written the way an officer's export might: every key in Chinese, at every level (项目, column
+    headers such as 项目编码 and 申请金额, parts such as 绩效目标 and their keys, 绩效指标 and 支付明细 items …)."""
+    zh = chinese_document({k: v for k, v in doc.items() if k not in ("expect", "about")})
+    for project in zh["项目"]:
+        for titled, header in (("申请金额(元)", "申请金额"), ("上年预算金额(元)", "上年预算金额")):
+            if titled in project:
+                project[header] = project.pop(titled)
+    return zh
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +95,7 @@ def test_the_p02_finding_of_a_chinese_keyed_submission(client):
     body = client.post("/v1/screen", json=doc).json()
     assert body["verdict"] == "reject" and [f["rule_id"] for f in body["findings"]] == ["PF-P02-GOALREJECTED"]
     # the evidence names the value by the officer's own key (绩效目标), as check's does
-    assert body["findings"][0]["evidence"]["headers"] == {"goal_review_status": "绩效目标.review_status"}
+    assert body["findings"][0]["evidence"]["headers"] == {"goal_review_status": "绩效目标.审核状态"}
     # explain=true reads the document as written too: the same sub-expression values as the English-keyed one's
     english = json.loads((SAMPLES / "submissions" / "p02-goal-rejected.json").read_text(encoding="utf-8"))
     explained = client.post("/v1/screen", params={"explain": "true"}, json=doc).json()["findings"][0]["explain"]
@@ -157,3 +153,17 @@ def test_a_body_with_both_projects_and_项目_is_checked_as_it_is_screened(clien
     for doc in ({"项目": [{"x": 1}], "projects": good}, {"projects": good, "项目": [{"x": 1}]}):
         body = client.post("/v1/screen", params={"as_of": sample["as_of"]}, json=doc).json()
         assert [f["rule_id"] for f in body["findings"]] == ["PF-P02-GOALREJECTED"]
+
+
+def test_schema_problems_inside_nested_chinese_parts_name_the_callers_keys(client):
+    doc = chinese_keyed(json.loads((SAMPLES / "submissions" / "clean-project.json").read_text(encoding="utf-8")))
+    project = doc["项目"][0]
+    project["绩效目标"]["审核状态"] = "乱写"
+    project["绩效目标"]["绩效指标"][0]["指标数值"] = True
+    project["支付明细"][0]["支付金额"] = [1]
+    r = client.post("/v1/screen", json=doc)
+    assert r.status_code == 422
+    problems = {p["pointer"]: (p["field"], p["code"]) for p in r.json()["error"]["problems"]}
+    assert problems == {"/项目/0/绩效目标/审核状态": ("审核状态", "submission.enum"),
+                        "/项目/0/绩效目标/绩效指标/0/指标数值": ("指标数值", "submission.type"),
+                        "/项目/0/支付明细/0/支付金额": ("支付金额", "submission.type")}

@@ -292,7 +292,7 @@ def test_a_chinese_keyed_submission_over_http_gets_checks_findings(tmp_path):
         served = r.json()
         assert [{**f, "location": {**f["location"], "file": None}} for f in served["findings"]] == \
             [{**f, "location": {**f["location"], "file": None}} for f in checked["findings"]]
-        assert served["findings"][0]["evidence"]["headers"] == {"goal_review_status": "绩效目标.review_status"}
+        assert served["findings"][0]["evidence"]["headers"] == {"goal_review_status": "绩效目标.审核状态"}
 
         batch_body = json.dumps({"items": [{"id": "甲", "submission": doc}]}, ensure_ascii=False).encode("utf-8")
         item = httpx.post(f"{server.url}/v1/screen/batch", content=batch_body, headers=headers, timeout=30).json()["results"][0]

@@ -42,7 +42,10 @@ def check(inputs: tuple[str, ...], rules_dir: str | None, profile: str | None, a
 
     INPUTS 可以是文件或目录，可给多个；每项发现和说明都注明来自哪个输入。
     INPUTS are files or folders, several allowed; each finding and note names its input.
-    退出码 Exit: 0 无发现达到 --fail-on；1 有；2 用法或输入错误。
+
+    \b
+    退出码 Exit: 0 无发现达到 --fail-on；1 有；2 用法、输入或输出错误；
+    3 perfrules 自身缺陷（见 --debug）。
 
     \b
     示例 Examples:
@@ -85,7 +88,7 @@ def _check(inputs: list[str], check_inputs: Callable[[list[str]], CheckResult]) 
 
 @click.command(name="screen")
 @click.argument("submission", type=click.Path())
-@common_options
+@common_options(reads="submission")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="输出格式 (output format).")
 @click.option("--fail-on", "fail_on", type=click.Choice(list(FAIL_ON)), default="阻断", show_default=True,
@@ -116,5 +119,5 @@ def screen_command(submission: str, rules_dir: str | None, profile: str | None, 
         zh = lang != "en"
         mark = {"pass": "✔", "rectify": "!", "reject": "✘"}[result.verdict]
         click.echo(f"{mark} {'审核结论：' if zh else 'verdict: '}{VERDICTS[result.verdict][0 if zh else 1]}")
-        click.echo(render_result(result, "table", lang), nl=False)
+        click.echo(to_table(result, lang, evidence_labels(screener.pack, lang)), nl=False)
     sys.exit(exit_code(result.worst(), FAIL_ON[fail_on]))

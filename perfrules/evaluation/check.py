@@ -237,7 +237,7 @@ class FiredTexts:
 
 
 def fired_texts(cr: CompiledRule, positions: np.ndarray, severity: np.ndarray, params: dict[str, Any],
-                as_of: dt.date, lang: str, shown: finding_table.TableValues, headers: dict[str, str] | None = None) -> FiredTexts:
+                as_of: dt.date, lang: str, shown: finding_table.TableValues, headers: dict[str, dict[str, str]] | None = None) -> FiredTexts:
     """A rule's message, recommendation and evidence on the given rows, rendered a column at a time (as
     ``rule_finding`` renders one); ``headers`` (``evidence_headers``) go into the evidence."""
     rule = cr.rule
@@ -249,8 +249,7 @@ def fired_texts(cr: CompiledRule, positions: np.ndarray, severity: np.ndarray, p
     scalars: dict[str, Any] = {f"params.{p}": params[p] for p in cr.params}
     if cr.reads_as_of:
         scalars["as_of"] = as_of
-    if headers:
-        scalars[HEADERS] = headers
+    scalars.update(headers or {})
     return FiredTexts(
         cr, positions, severity,
         finding_table.render_column(rule.message, rows, scalars, lang, n),
@@ -300,13 +299,17 @@ def fired_table(fired: list[FiredTexts], located: pa.Table, lang: str) -> pa.Tab
 
 
 # The evidence entry naming the input's own headers of the fields in it, where they differ from the field names
-# (``{"amount": "申请金额（万元）"}``): the evidence keys stay the engine's names, for programs.
-HEADERS = "headers"
+# (``{"amount": "申请金额（万元）"}``): the evidence keys stay the engine's names, for programs. ``UNITS``: the unit
+# of a value whose header there names another (``{"amount": "元"}``: amounts are held in 元).
+HEADERS, UNITS = "headers", "units"
 
 
-def evidence_headers(cr: CompiledRule, headers: InputHeaders) -> dict[str, str]:
-    """The headers the input used for the fields a rule's evidence shows (``HEADERS``)."""
-    return headers.differing(cr.rule.table, [ref.name for ref in cr.leaves])
+def evidence_headers(cr: CompiledRule, headers: InputHeaders) -> dict[str, dict[str, str]]:
+    """The evidence entries naming the headers the input used for the fields a rule's evidence shows (``HEADERS``)
+    and the unit of those values where their header names another (``UNITS``)."""
+    names = [ref.name for ref in cr.leaves]
+    entries = {HEADERS: headers.differing(cr.rule.table, names), UNITS: headers.converted(cr.rule.table, names)}
+    return {key: entry for key, entry in entries.items() if entry}
 
 
 def evidence(cr: CompiledRule, row: Mapping[str, Any], params: dict[str, Any], as_of: dt.date,
@@ -318,9 +321,7 @@ def evidence(cr: CompiledRule, row: Mapping[str, Any], params: dict[str, Any], a
         values[f"params.{p}"] = params[p]
     if cr.reads_as_of:
         values["as_of"] = as_of
-    shown = evidence_headers(cr, headers)
-    if shown:
-        values[HEADERS] = shown
+    values.update(evidence_headers(cr, headers))
     return values
 
 

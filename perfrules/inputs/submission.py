@@ -20,16 +20,11 @@ from perfrules.errors import InputError, Problem, Where
 from perfrules.inputs.dataset import ROW, Dataset, InputNote, ValueIssue, assemble, typed_frame
 from perfrules.inputs.limits import MAX_DEPTH, check_document, refuse_non_regular_input, too_deep
 from perfrules.inputs.placement import REASONS, UNPLACEABLE, RowCount, describe_rows
+from perfrules.inputs.submission_keys import DEPARTMENT, DOCUMENT, PROJECT, english_keys
 from perfrules.inputs.values import FIRST_YEAR, LAST_YEAR, ValueUnreadable, parse_value
-from perfrules.language.fields import NESTED_PREFIXES, PROJECTS, TABLES, UNIT_MULTIPLIERS, header_index
+from perfrules.language.fields import NESTED_PREFIXES, TABLES, UNIT_MULTIPLIERS
 from perfrules.yaml_source import YamlUnreadable, load_yaml
 
-# Chinese names of the nested parts of a submission.
-NESTED_ZH = {
-    "绩效目标": "performance_goal", "事前绩效评估": "ex_ante_assessment", "上年度绩效评价": "prior_evaluation",
-    "历年评价": "evaluation_history", "预算执行": "execution", "绩效监控": "monitoring", "支付明细": "payments",
-    "绩效指标": "indicators", "整体绩效目标": "overall_goal", "部门整体": "departments", "项目": "projects",
-}
 _LISTS = ("indicators", "payments", "monitoring", "evaluation_history")
 
 
@@ -42,11 +37,10 @@ def read_document(path: Path, display: str | None = None) -> Any:
 def submission_parts(data: Any) -> tuple[list[Any], list[Any], str | None, Any] | None:
     """A submission's projects, departments, the prefix its record labels take (``projects[0]``, ``[0]`` or
     none) and its as-of date; None when it has none of the three shapes. Keys may be English or Chinese
-    (项目, 部门整体)."""
-    if isinstance(data, dict) and any(k in data for k in ("projects", "departments", "项目", "部门整体")):
-        projects = data.get("projects", data.get("项目")) or []
-        departments = data.get("departments", data.get("部门整体")) or []
-        return projects, departments, "projects", data.get("as_of")
+    (项目, 部门整体, 数据所述日期)."""
+    top = english_keys(data, DOCUMENT) if isinstance(data, dict) else {}
+    if any(k in top for k in ("projects", "departments")):
+        return top.get("projects") or [], top.get("departments") or [], "projects", top.get("as_of")
     if isinstance(data, list):
         return data, [], "", None
     if isinstance(data, dict):
@@ -103,16 +97,17 @@ def flatten_submission(projects: list[Any], departments: list[Any], name: str, p
             problems.append(Problem("input.shape", f"{label} 不是对象。", f"{label} is not an object.", Where(file=name, field=label)))
             continue
         keys: dict[str, str] = {}
-        _flatten_project(_english_keys(project, keys), label, rows, labels, problems, name, keys, headers["projects"])
+        _flatten_project(english_keys(project, PROJECT, keys), label, rows, labels, problems, name, keys, headers["projects"])
     for i, dept in enumerate(departments):
         label = f"departments[{i}]"
         if not isinstance(dept, dict):
             problems.append(Problem("input.shape", f"{label} 不是对象。", f"{label} is not an object.", Where(file=name, field=label)))
             continue
-        d = _english_keys(dept, keys := {})
+        d = english_keys(dept, DEPARTMENT, keys := {})
         for k in d:
             headers["departments"].setdefault(k, keys.get(k, k))
-        goal = _english_keys(d.pop("overall_goal", None) or {})
+        goal = d.pop("overall_goal", None)
+        goal = english_keys(goal, f"{DEPARTMENT}.overall_goal") if isinstance(goal, dict) else {}
         d.setdefault("aspects", goal.get("aspects"))
         d.setdefault("mid_year_monitored", goal.get("mid_year_monitored"))
         rows["departments"].append(d)
@@ -244,29 +239,11 @@ def _read(path: Path, name: str) -> Any:
     return data
 
 
-def english_key(key: Any) -> str:
-    """The name the loader reads a submission's key as: a Chinese part name (绩效目标 …) or column header
-    (项目编码 …) becomes its English name; any other key stays as it is. (The service maps request bodies with it.)"""
-    k = str(key)
-    return NESTED_ZH.get(k) or header_index(PROJECTS).get(k.casefold(), k)
-
-
-def _english_keys(obj: dict[str, Any], used: dict[str, str] | None = None) -> dict[str, Any]:
-    """``obj`` with its keys as field names; ``used`` (when given) records each field name's key as written."""
-    out: dict[str, Any] = {}
-    for key, value in obj.items():
-        english = english_key(key)
-        out[english] = value
-        if used is not None:
-            used.setdefault(english, str(key))
-    return out
-
-
 def _has_list(project: dict[str, Any], table: str) -> bool:
-    p = _english_keys(project)
+    p = english_keys(project, PROJECT)
     if table == "indicators":
         goal = p.get("performance_goal")
-        return isinstance(goal, dict) and ("indicators" in goal or "绩效指标" in goal)
+        return isinstance(goal, dict) and "indicators" in english_keys(goal, f"{PROJECT}.performance_goal")
     if table == "evaluations":
         return "evaluation_history" in p or isinstance(p.get("prior_evaluation"), dict)
     return table in p
@@ -304,7 +281,7 @@ def _flatten_project(p: dict[str, Any], label: str, rows: dict[str, list[dict[st
                                     Where(file=name, field=f"{label}.{obj_name}")))
             continue
         inner: dict[str, str] = {}
-        for k, v in _english_keys(obj, inner).items():
+        for k, v in english_keys(obj, f"{PROJECT}.{obj_name}", inner).items():
             if k in ("indicators",):
                 continue
             if obj_name == "execution" and k in ("budget", "paid_to_date", "ppp_subsidy_paid"):
@@ -316,33 +293,42 @@ def _flatten_project(p: dict[str, Any], label: str, rows: dict[str, list[dict[st
             problems.append(_not_a_list(f"{label}.{field_name}", name))
             return
     goal = p.get("performance_goal")
-    if isinstance(goal, dict) and _english_keys(goal).get("indicators") is not None and not isinstance(_english_keys(goal)["indicators"], list):
+    indicators = english_keys(goal, f"{PROJECT}.performance_goal").get("indicators") if isinstance(goal, dict) else None
+    if indicators is not None and not isinstance(indicators, list):
         problems.append(_not_a_list(f"{label}.performance_goal.indicators", name))
         return
     flat.setdefault("has_goal", isinstance(goal, dict))
-    if isinstance(goal, dict):
-        for j, ind in enumerate(_english_keys(goal).get("indicators") or []):
-            _child(rows, labels, "indicators", {**key, **ind}, f"{label}.performance_goal.indicators[{j}]", problems, name)
+    for j, ind in enumerate(indicators or []):
+        ind = _item(ind, f"{PROJECT}.performance_goal.indicators[]")
+        _child(rows, labels, "indicators", {**key, **ind} if isinstance(ind, dict) else ind,
+               f"{label}.performance_goal.indicators[{j}]", problems, name)
     for table, key_name in (("payments", "payments"), ("monitoring", "monitoring")):
         for j, item in enumerate(p.get(key_name) or []):
-            item = dict(item) if isinstance(item, dict) else item
+            item = _item(item, f"{PROJECT}.{key_name}[]")
             if isinstance(item, dict) and table == "payments":
                 item["amount"] = _convert_money(item.get("amount"), unit)
             _child(rows, labels, table, {**key, **item} if isinstance(item, dict) else item, f"{label}.{key_name}[{j}]", problems, name)
     prior = p.get("prior_evaluation")
     if isinstance(prior, dict):
+        prior = english_keys(prior, f"{PROJECT}.prior_evaluation")
         year = outside_years_unreadable(prior.get("year"))
         if year is None and isinstance(key["fiscal_year"], int):
             year = key["fiscal_year"] - 1
-        _child(rows, labels, "evaluations", {"project_id": key["project_id"], **_english_keys(prior), "year": year},
+        _child(rows, labels, "evaluations", {"project_id": key["project_id"], **prior, "year": year},
                f"{label}.prior_evaluation", problems, name)
     for j, item in enumerate(p.get("evaluation_history") or []):
+        item = _item(item, f"{PROJECT}.evaluation_history[]")
         if isinstance(item, dict) and "year" in item:
             item = {**item, "year": outside_years_unreadable(item["year"])}
         _child(rows, labels, "evaluations", {"project_id": key["project_id"], **item} if isinstance(item, dict) else item,
                f"{label}.evaluation_history[{j}]", problems, name)
     rows["projects"].append(flat)
     labels["projects"].append(label)
+
+
+def _item(item: Any, part: str) -> Any:
+    """An item of a submission's list (a 支付明细 …) with English keys; anything else is left to be reported."""
+    return english_keys(item, part) if isinstance(item, dict) else item
 
 
 def outside_years_unreadable(value: Any) -> Any:

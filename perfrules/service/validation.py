@@ -12,7 +12,7 @@ again by ``jsonschema`` to name every problem with its pointer.
 
 A submission may use Chinese keys wherever ``perfrules check`` reads them (项目, a project's column headers
 such as 项目编码, its parts such as 绩效目标 and their keys, 绩效指标, 部门整体). ``submission_problems`` checks
-a copy renamed with the loader's own mapping (``perfrules.inputs.submission.english_key``), so the service
+a copy renamed with the loader's own mapping (``perfrules.inputs.submission_keys``, at every level), so the service
 accepts what the file loader accepts; a problem's pointer and field still name the key as the caller wrote it.
 The screener is given the document as written (it maps the keys itself, as the loader does), so a finding's
 evidence names the caller's own keys (``headers``) as ``check``'s does.
@@ -29,8 +29,8 @@ from typing import Any
 
 import jsonschema
 
-from perfrules.inputs.submission import english_key
-from perfrules.language.fields import NESTED_PREFIXES, PROJECTS
+from perfrules.inputs.submission_keys import DOCUMENT, PROJECT, child_part, english_document, english_key
+from perfrules.language.fields import PROJECTS
 from perfrules.rulepack.pack import load_schema
 
 SCHEMA = "submission.schema.json"
@@ -110,57 +110,23 @@ def _passes_fast(branch: str, doc: Any) -> bool:
 
 
 def english_keyed(doc: Any) -> Any:
-    """The submission with its keys as the loader reads them (the parts it maps; related rows are left alone, as there)."""
-    if isinstance(doc, list):
-        return [_project(p) for p in doc]
-    if not isinstance(doc, dict):
-        return doc
-    top = {english_key(k): v for k, v in doc.items()}
-    if "projects" not in top and "departments" not in top:
-        return _project(doc)
-    out = dict(top)
-    # The lists the loader reads (submission_parts): ``projects`` before ``项目`` when a body has both, whatever
-    # their order, so that what is checked is what is screened.
-    for english, zh in (("projects", "项目"), ("departments", "部门整体")):
-        if english in doc or zh in doc:
-            out[english] = doc.get(english, doc.get(zh))
-    if isinstance(out.get("projects"), list):
-        out["projects"] = [_project(p) for p in out["projects"]]
-    if isinstance(out.get("departments"), list):
-        out["departments"] = [_department(d) for d in out["departments"]]
-    return out
-
-
-def _keys(obj: Any) -> Any:
-    return {english_key(k): v for k, v in obj.items()} if isinstance(obj, dict) else obj
-
-
-def _project(p: Any) -> Any:
-    if not isinstance(p, dict):
-        return p
-    out = _keys(p)
-    for part in NESTED_PREFIXES:
-        if part in out:
-            out[part] = _keys(out[part])
-    return out
-
-
-def _department(d: Any) -> Any:
-    out = _keys(d)
-    if isinstance(out, dict) and "overall_goal" in out:
-        out["overall_goal"] = _keys(out["overall_goal"])
-    return out
+    """The submission with its keys as the loader reads them, at every level the schema defines (``projects``
+    before ``项目`` when a body has both, whatever their order, as the loader reads it)."""
+    return english_document(doc)
 
 
 def _as_written(original: Any, path: list[Any]) -> list[Any]:
     """A path into the English-keyed document as the caller wrote it (their own keys)."""
     out: list[Any] = []
     node = original
+    where: str | None = DOCUMENT if isinstance(original, dict) and any(
+        english_key(k, DOCUMENT) in ("projects", "departments") for k in original) else PROJECT
     for part in path:
         if isinstance(node, dict):
-            key = part if part in node else next((k for k in node if english_key(k) == part), part)
+            key = part if part in node else next((k for k in node if english_key(k, where or "") == part), part)
             out.append(key)
             node = node.get(key)
+            where = child_part(where, str(part)) if where is not None else None
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             out.append(part)
             node = node[part]
