@@ -30,6 +30,8 @@ from perfrules.language.functions import EVALUATION_PRECEDENCE, authority_ranks
 
 SOURCE, ROW = "_source", "_row"
 PARALLEL_ROWS = 100_000  # below this, threads cost more than they save
+_DTYPES = {"string": "string", "grade": "string", "number": "Float64", "money": "Float64", "integer": "Int64",
+           "bool": "boolean", "date": "datetime64[ns]", "month": "datetime64[ns]", "list": "object"}
 _pool_threads: int | None = None  # None: every core (see set_pool_threads)
 
 
@@ -44,8 +46,6 @@ def set_pool_threads(count: int | None) -> None:
     threads' tasks side by side and sets this (``perfrules.distributed.threads``); one process never does."""
     global _pool_threads
     _pool_threads = count
-_DTYPES = {"string": "string", "grade": "string", "number": "Float64", "money": "Float64", "integer": "Int64",
-           "bool": "boolean", "date": "datetime64[ns]", "month": "datetime64[ns]", "list": "object"}
 
 
 @dataclass(frozen=True)
