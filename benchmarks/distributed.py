@@ -1,6 +1,7 @@
 """Distributed benchmark (issue 18): the Dask engine on this machine, against one process.
 
     .venv/bin/python benchmarks/distributed.py [--projects 1000000] [--partitions 16] [--data DIR] [--rounds 2] [--reuse]
+                                               [--baseline SRC] [--no-single]
     .venv/bin/python benchmarks/distributed.py --big [--big-chunks 10] [--big-partitions 40] [--memory-limit 6GB] [--prepare-only]
 
 Part one (default): a synthetic export of --projects projects (Parquet; per project 5 indicators, 6 payments,
@@ -10,7 +11,10 @@ Part one (default): a synthetic export of --projects projects (Parquet; per proj
 wall time, the distributed stage's task time (first task submitted to last result: loading and checking the
 partitions) and the tasks' CPU seconds (how many cores they kept busy), each worker's peak memory, and whether
 the findings files are byte-identical to the single-process run's; then ranges over the rounds and PASS/FAIL.
-Floor: 2 workers ≥ 1.6× faster than 1 worker on the task time (every round).
+Floor: 2 workers ≥ 1.6× faster than 1 worker on the task time (every round). With --baseline SRC (another
+perfrules source tree, e.g. ``git archive BASE | tar -x -C SRC``), each round also runs the 1- and 2-worker
+runs with that code, interleaved with this tree's, for an A/B on the same data; --no-single leaves out the
+single-process runs (the findings are then compared between the Dask runs only).
 
 Part two (--big): --big-chunks exports of 1,000,000 projects each (so 10M projects, 50M indicators, 60M
 payments by default), each loaded by the export loader and written into one partitioned dataset as a piece
@@ -40,10 +44,11 @@ ROOT = Path(__file__).resolve().parents[1]
 GB = 1024 ** 3
 
 
-def timed(args: list[str]) -> tuple[float, float]:
-    """Run a perfrules command in its own process: wall seconds and the process's peak RSS (GB)."""
+def timed(args: list[str], source: Path = ROOT) -> tuple[float, float]:
+    """Run a perfrules command in its own process, with the perfrules of ``source`` (``-m`` imports from the
+    working directory first): wall seconds and the process's peak RSS (GB)."""
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "perfrules.cli.main", *args], cwd=ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "perfrules.cli.main", *args], cwd=source)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t
     code = os.waitstatus_to_exitcode(status)
@@ -68,9 +73,9 @@ def ensure_export(data: Path, n: int, seed: int = 20221115, prefix: str = "") ->
     return folder
 
 
-def nightly(source: Path, out: Path, *engine: str) -> tuple[dict, float, float]:
-    """``perfrules nightly`` on ``source``: its summary, wall time and the driver's peak RSS."""
-    wall, rss = timed(["nightly", str(source), "--out", str(out), "--profile", "national", "--quiet", "--fail-on", "never", *engine])
+def nightly(source: Path, out: Path, *engine: str, code: Path = ROOT) -> tuple[dict, float, float]:
+    """``perfrules nightly`` on ``source`` (with the perfrules of ``code``): its summary, wall time and the driver's peak RSS."""
+    wall, rss = timed(["nightly", str(source), "--out", str(out), "--profile", "national", "--quiet", "--fail-on", "never", *engine], code)
     return json.loads((out / "summary.json").read_text(encoding="utf-8")), wall, rss
 
 
@@ -107,31 +112,46 @@ def part_one(args: argparse.Namespace) -> None:
         wall, rss = timed(["partition", str(export), "--out", str(parts), "--partitions", str(args.partitions), "--quiet"])
         print(f"\n{args.projects:,} projects: perfrules partition into {args.partitions} partitions: {wall:.1f} s, peak RSS {rss:.2f} GB")
     # Interleaved rounds (single process, 1 worker, 2 workers, again …): on a shared machine, load drifts.
+    codes = {"this tree": ROOT, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
     single: list[float] = []
-    tasks: dict[int, list[float]] = {1: [], 2: []}
-    cpu: dict[int, list[float]] = {1: [], 2: []}
+    tasks: dict[tuple[str, int], list[float]] = {(c, w): [] for c in codes for w in (1, 2)}
+    cpu: dict[tuple[str, int], list[float]] = {(c, w): [] for c in codes for w in (1, 2)}
     identical = []
+    reference: Path | None = None if args.no_single else args.data / "run-single"
     for r in range(args.rounds):
         print(f" round {r + 1}/{args.rounds} (load average {os.getloadavg()[0]:.1f})", flush=True)
-        one, wall1, rss1 = nightly(export, args.data / "run-single")
-        single.append(wall1)
-        show_engine("single process", one, wall1, rss1)
-        for workers in (1, 2):
-            summary, wall, rss = nightly(parts, args.data / f"run-dask-{workers}", "--engine", "dask", "--workers", str(workers))
-            tasks[workers].append(summary["engine"]["tasks_seconds"])
-            cpu[workers].append(summary["engine"]["worker_seconds"].get("cpu", 0.0))
-            show_engine(f"dask, {workers} worker{'s' if workers > 1 else ''}", summary, wall, rss)
-            identical.append(same_findings(args.data / "run-single", args.data / f"run-dask-{workers}"))
-    ratios = [a / b for a, b in zip(tasks[1], tasks[2])]
+        if not args.no_single:
+            one, wall1, rss1 = nightly(export, args.data / "run-single")
+            single.append(wall1)
+            show_engine("single process", one, wall1, rss1)
+        for code, source in codes.items():
+            for workers in (1, 2):
+                out = args.data / f"run-dask-{workers}{'-baseline' if code == 'baseline' else ''}"
+                summary, wall, rss = nightly(parts, out, "--engine", "dask", "--workers", str(workers), code=source)
+                tasks[code, workers].append(summary["engine"]["tasks_seconds"])
+                cpu[code, workers].append(summary["engine"]["worker_seconds"].get("cpu", 0.0))
+                show_engine(f"dask, {workers} worker{'s' if workers > 1 else ''}{' (baseline)' if code == 'baseline' else ''}",
+                            summary, wall, rss)
+                if reference is None:
+                    reference = args.data / "run-first-dask"  # kept aside: later rounds write over out
+                    shutil.rmtree(reference, ignore_errors=True)
+                    shutil.copytree(out, reference)
+                identical.append(same_findings(reference, out))
     print(f"\nsummary over {args.rounds} interleaved round(s), load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores:")
-    print(f"  single process end to end: {spread(single)}")
-    for workers in (1, 2):
-        print(f"  dask {workers} worker(s) task time: {spread(tasks[workers])}; task CPU {spread(cpu[workers])} "
-              f"({spread([c / t for c, t in zip(cpu[workers], tasks[workers])], ' cores')} busy)")
-    print(f"  2 workers vs 1 on the evaluation stages (task time, same round): {spread(ratios, '×')} "
-          f"— floor ≥ 1.6×: {verdict(min(ratios) >= 1.6)}")
-    print(f"  findings files byte-identical to the single-process run's: {verdict(all(identical))}")
-    if max(cpu[2]) and max(c / t for c, t in zip(cpu[2], tasks[2])) < 1.6:
+    if single:
+        print(f"  single process end to end: {spread(single)}")
+    for code in codes:
+        label = "" if code == "this tree" else " (baseline)"
+        ratios = [a / b for a, b in zip(tasks[code, 1], tasks[code, 2])]
+        for workers in (1, 2):
+            t, c = tasks[code, workers], cpu[code, workers]
+            print(f"  dask {workers} worker(s){label} task time: {spread(t)}; task CPU {spread(c)} "
+                  f"({spread([x / y for x, y in zip(c, t)], ' cores')} busy)")
+        print(f"  2 workers vs 1{label} on the evaluation stages (task time, same round): {spread(ratios, '×')} "
+              f"— floor ≥ 1.6×: {verdict(min(ratios) >= 1.6)}")
+    print(f"  findings files byte-identical to the {'first Dask' if args.no_single else 'single-process'} run's: {verdict(all(identical))}")
+    busy = [c / t for c, t in zip(cpu["this tree", 2], tasks["this tree", 2])]
+    if max(busy) < 1.6:
         print("  note: the 2-worker tasks kept fewer than 1.6 cores busy on average; the machine's cores were not "
               "free for them (see the load average), so the floor cannot be judged from this run.")
 
@@ -183,6 +203,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="part one: interleaved rounds of single / 1 worker / 2 workers")
     ap.add_argument("--reuse", action="store_true", help="part one: reuse the partitioned dataset of an earlier run in --data "
                     "(the generated export is always reused)")
+    ap.add_argument("--baseline", type=Path, help="part one: another perfrules source tree whose 1- and 2-worker runs "
+                    "are interleaved with this tree's (an A/B on the same data)")
+    ap.add_argument("--no-single", action="store_true", help="part one: leave out the single-process runs")
     ap.add_argument("--prepare-only", action="store_true", help="part two: write the partitioned dataset, do not run")
     ap.add_argument("--keep-exports", action="store_true", help="keep the 1M-project exports the big dataset is made of")
     args = ap.parse_args()

@@ -381,14 +381,28 @@ def test_a_partition_that_cannot_be_read_stops_the_run_and_leaves_the_last_one_u
     assert not (folder / "_staging").exists()  # the other partitions' staged findings are gone too
 
 
-def test_the_workers_of_a_local_cluster_share_the_machine_s_cores_in_arrow_threads() -> None:
-    from perfrules.distributed.runner import _client
-    with _client(DaskOptions(workers=2)) as client:
-        assert set(client.run(pa.cpu_count).values()) == {max(1, (os.cpu_count() or 1) // 2)}
+def _thread_pools() -> tuple[int, int, int]:
+    """(perfrules' pools, Arrow's CPU pool, Arrow's I/O pool) in the process it runs in."""
+    from perfrules.inputs.dataset import pool_threads
+    return pool_threads(), pa.cpu_count(), pa.io_thread_count()
+
+
+@pytest.mark.parametrize("nthreads", [1, 3])
+def test_a_worker_s_tasks_use_its_threads_and_one_process_still_uses_every_core(messy: Path, tmp_path: Path, nthreads: int) -> None:
+    # Every pool as large as the machine made one 1-thread worker keep both cores of this machine busy, and a
+    # second worker added only contention. On a worker a task's own pools get one thread (the worker runs
+    # nthreads tasks at once) and Arrow's shared pools its nthreads, a restarted worker too.
+    folder = partitioned(messy, tmp_path, 3)
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=nthreads, processes=True, host="127.0.0.1",
+                                       dashboard_address=None, scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
+    with cluster, distributed.Client(cluster) as client:
+        assert_same(check_partitioned(folder, PACK, None, None, "zh", None, client=client)[0], reference(messy))
+        assert list(client.run(_thread_pools).values()) == [(1, nthreads, nthreads)]
         before = set(client.run(os.getpid).values())
-        client.restart()  # a worker the nanny starts again gets the same
+        client.restart()
         assert set(client.run(os.getpid).values()).isdisjoint(before)
-        assert set(client.run(pa.cpu_count).values()) == {max(1, (os.cpu_count() or 1) // 2)}
+        assert list(client.run(_thread_pools).values()) == [(1, nthreads, nthreads)]
+    assert _thread_pools()[0] == os.cpu_count()  # this process (one machine's check) keeps every core
 
 
 def test_a_task_stages_its_findings_on_disk_and_returns_only_what_collect_needs(messy_no_indicators: Path, tmp_path: Path) -> None:

@@ -80,6 +80,35 @@ def test_nightly_with_a_local_cluster_of_two_workers(tmp_path: Path, county_part
     assert sorted(p.name for p in (tmp_path / "dask").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())
 
 
+def test_on_a_terminal_the_nightly_progress_bar_follows_the_partitions(tmp_path: Path, county_parts: Path) -> None:
+    import pty
+    import select
+    import time
+    leader, follower = pty.openpty()  # stderr a terminal, as when someone runs nightly by hand
+    proc = subprocess.Popen([sys.executable, "-m", "perfrules.cli.main", "nightly", str(county_parts), "--out", str(tmp_path / "run"),
+                             "--engine", "dask", "--workers", "1"], cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    shown, deadline = b"", time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline:
+            if not select.select([leader], [], [], 1)[0]:
+                continue
+            try:
+                data = os.read(leader, 65536)
+            except OSError:  # EIO: every process holding the terminal has ended
+                break
+            if not data:
+                break
+            shown += data
+    finally:
+        os.close(leader)
+        proc.wait(timeout=60)
+    assert proc.returncode == 1
+    text = shown.decode("utf-8", errors="replace")
+    bars = [text.index(f"分区 {k}/3") for k in range(4)]
+    assert bars == sorted(bars) and "2/4 检查" in text and "4/4 写出报告" in text
+
+
 def test_without_dask_the_engine_exits_2_saying_how_to_install_it(tmp_path: Path, county_parts: Path) -> None:
     shadow = tmp_path / "shadow"
     for name in ("dask", "distributed"):

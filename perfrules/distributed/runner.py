@@ -157,7 +157,10 @@ def _checked(outcome: PartitionResult) -> PartitionResult:
 def _run_on(client: Any, folder: str, args: tuple[Any, ...], n: int, progress: Progress | None, info: RunInfo) -> list[PartitionResult]:
     from distributed import as_completed
 
+    from perfrules.distributed.threads import WorkerThreads
+
     manifest, pack, profile, when, lang, run_folder = args
+    client.register_plugin(WorkerThreads())  # on any cluster: a worker's tasks use its nthreads, not the machine
     info.workers = sorted(client.scheduler_info()["workers"])
     info.dashboard = client.dashboard_link if client.scheduler_info().get("services", {}).get("dashboard") else None
     started = time.perf_counter()
@@ -202,8 +205,6 @@ def _client(options: DaskOptions) -> Iterator[Any]:
     options.validate()
     from distributed import Client, LocalCluster
 
-    from perfrules.distributed.threads import ArrowThreads
-
     if options.scheduler:
         try:
             client = Client(options.scheduler, timeout="15s")
@@ -222,7 +223,6 @@ def _client(options: DaskOptions) -> Iterator[Any]:
                            host="127.0.0.1", dashboard_address=None, memory_limit=options.memory_limit or "auto",
                            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"}, silence_logs=logging.ERROR)
     with cluster, Client(cluster) as client:
-        client.register_plugin(ArrowThreads(max(1, (os.cpu_count() or 1) // workers)))  # the workers share the cores
         yield client
 
 

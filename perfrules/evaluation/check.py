@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -30,7 +29,7 @@ from perfrules.evaluation.facts import FactFrames, build_facts
 from perfrules.evaluation.vectorised import Context, evaluate, evaluate_truth
 from perfrules.findings.model import Finding, render, source_refs, source_text
 from perfrules.findings.schema import column_type, sort_frame
-from perfrules.inputs.dataset import PARALLEL_ROWS, ROW, SOURCE, Dataset, InputNote, ValueIssue, row_totals
+from perfrules.inputs.dataset import PARALLEL_ROWS, ROW, SOURCE, Dataset, InputNote, ValueIssue, pool_threads, row_totals
 from perfrules.inputs.headers import NO_HEADERS, InputHeaders
 from perfrules.inputs.placement import RowCount
 from perfrules.language.fields import TABLES
@@ -119,7 +118,7 @@ def check(dataset: Dataset, compiled: CompiledPack, as_of: dt.date, lang: str = 
     t1 = time.perf_counter()
     in_force = [cr for cr in compiled.rules if cr.rule.in_force(as_of)]
     # Rules decide and render on all cores for a large input (NumPy and Arrow kernels release the GIL).
-    workers = os.cpu_count() or 1 if len(dataset.frame("projects")) >= PARALLEL_ROWS else 1
+    workers = pool_threads() or 1 if len(dataset.frame("projects")) >= PARALLEL_ROWS else 1
     contexts = {t: Context(f, compiled.params, as_of) for t, f in facts.frames.items()}  # shared: fy_date() once
     with ThreadPoolExecutor(max_workers=workers) as pool:
         decided = list(zip(in_force, pool.map(lambda cr: decide(cr, facts, compiled, as_of, contexts), in_force)))

@@ -14,7 +14,6 @@ those of the same project_id for its fiscal year and earlier years.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -26,7 +25,7 @@ import perfrules.language.expr as E
 from perfrules.evaluation.context import Context, Truth
 from perfrules.evaluation.functions import AGGREGATES, RelatedColumns
 from perfrules.evaluation.vectorised import evaluate, evaluate_truth
-from perfrules.inputs.dataset import Dataset
+from perfrules.inputs.dataset import Dataset, pool_threads
 from perfrules.inputs.keys import joined, key_text, positions, same_year, unique_keys, years
 from perfrules.rulepack.compile import CompiledPack
 
@@ -72,7 +71,7 @@ def build_facts(dataset: Dataset, compiled: CompiledPack, as_of: dt.date) -> Fac
 
         # One related table per thread: the joins and counts are Arrow and NumPy work, which release the GIL.
         # Kept: see typed_frame's thread pool for the measurement (2026-12-06).
-        with ThreadPoolExecutor(max_workers=min(len(by_table), os.cpu_count() or 1) or 1) as pool:
+        with ThreadPoolExecutor(max_workers=min(len(by_table), pool_threads()) or 1) as pool:
             for table, (orphan_rows, values) in zip(by_table, pool.map(over, by_table)):
                 orphans[table] = orphan_rows
                 columns.update(values)

@@ -32,6 +32,20 @@ SOURCE, ROW = "_source", "_row"
 PARALLEL_ROWS = 100_000  # below this, threads cost more than they save
 _DTYPES = {"string": "string", "grade": "string", "number": "Float64", "money": "Float64", "integer": "Int64",
            "bool": "boolean", "date": "datetime64[ns]", "month": "datetime64[ns]", "list": "object"}
+_pool_threads: int | None = None  # None: every core (see set_pool_threads)
+
+
+def pool_threads() -> int:
+    """The size of perfrules' own thread pools (column parsing, related tables, rules): every core, unless
+    this process was given its share (``set_pool_threads``)."""
+    return _pool_threads or os.cpu_count() or 1
+
+
+def set_pool_threads(count: int | None) -> None:
+    """Give this process ``count`` threads per pool (None: every core again). A Dask worker runs its own
+    threads' tasks side by side and sets this (``perfrules.distributed.threads``); one process never does."""
+    global _pool_threads
+    _pool_threads = count
 
 
 @dataclass(frozen=True)
@@ -115,7 +129,7 @@ def typed_frame(table: Table, raw: pd.DataFrame, units: dict[str, float], source
     # Columns parse on all cores: most of the work is in Arrow kernels, which release the GIL.
     # Kept with build_facts' pool: without both, nightly 200k Parquet was +4..+144% (paired) with the other replacements, measured 2026-12-06.
     if n >= PARALLEL_ROWS and len(given) > 1:
-        with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+        with ThreadPoolExecutor(max_workers=pool_threads()) as pool:
             parsed_columns = dict(zip((c.name for c in given), pool.map(parse, given)))
     else:
         parsed_columns = {c.name: parse(c) for c in given}
