@@ -118,7 +118,7 @@ def check(dataset: Dataset, compiled: CompiledPack, as_of: dt.date, lang: str = 
     t1 = time.perf_counter()
     in_force = [cr for cr in compiled.rules if cr.rule.in_force(as_of)]
     # Rules decide and render on all cores for a large input (NumPy and Arrow kernels release the GIL).
-    workers = pool_threads() or 1 if len(dataset.frame("projects")) >= PARALLEL_ROWS else 1
+    workers = pool_threads() if len(dataset.frame("projects")) >= PARALLEL_ROWS else 1
     contexts = {t: Context(f, compiled.params, as_of) for t, f in facts.frames.items()}  # shared: fy_date() once
     with ThreadPoolExecutor(max_workers=workers) as pool:
         decided = list(zip(in_force, pool.map(lambda cr: decide(cr, facts, compiled, as_of, contexts), in_force)))
