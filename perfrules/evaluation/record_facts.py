@@ -38,9 +38,11 @@ class SubmissionRecords:
     notes: list[InputNote] = field(default_factory=list)                            # rows set aside, named
     row_accounting: dict[tuple[str, str], RowCount] = field(default_factory=dict)  # (source, table) → rows
     headers: InputHeaders = field(default_factory=InputHeaders)                     # the keys the submission used
+    unclaimed: set[str] = field(default_factory=set)                                # tables it says nothing about
 
 
-def submission_records(projects: list[Any], departments: list[Any], name: str, prefix: str | None = "projects") -> SubmissionRecords:
+def submission_records(projects: list[Any], departments: list[Any] | None, name: str,
+                       prefix: str | None = "projects") -> SubmissionRecords:
     """Typed records of a submission (raises InputError for a structural problem, like the loader)."""
     flat = flatten_submission(projects, departments, name, prefix)
     issues: list[ValueIssue] = []
@@ -72,7 +74,7 @@ def submission_records(projects: list[Any], departments: list[Any], name: str, p
     departments_out = [Record(values, {}) for values in [*typed["departments"], *_departments_of_projects(typed, present)]]
     issues += unplaceable_record_issues(typed, name, {i.cell for i in issues})
     return SubmissionRecords(records, departments_out, issues, present, flat.notes, submission_row_accounting(flat, name),
-                             InputHeaders(flat.headers))
+                             InputHeaders(flat.headers), set(flat.unclaimed))
 
 
 def record_values(record: Record, compiled: CompiledPack, table: str, as_of: dt.date) -> dict[str, Any]:

@@ -80,6 +80,10 @@ class Dataset:
     sources: list[str] = field(default_factory=list)
     row_accounting: dict[tuple[str, str], RowCount] = field(default_factory=dict)  # (source, table) → rows
     headers: InputHeaders = field(default_factory=InputHeaders)  # what the input calls each field
+    # Tables the input makes no claim about: a submission (one filing) without a ``departments`` key says nothing
+    # of its departments, so rules on them are not applicable to it (``CheckResult.not_checked``), where an export
+    # without the table lacks data it should have (PF-D03-ABSENT).
+    unclaimed: set[str] = field(default_factory=set)
 
     def frame(self, table: str) -> pd.DataFrame:
         """The frame of ``table`` (empty with every column when the input had none)."""

@@ -39,18 +39,19 @@ def read_document(path: Path, display: str | None = None) -> Any:
     return _read(path, display or str(path))
 
 
-def submission_parts(data: Any) -> tuple[list[Any], list[Any], str | None, Any] | None:
+def submission_parts(data: Any) -> tuple[list[Any], list[Any] | None, str | None, Any] | None:
     """A submission's projects, departments, the prefix its record labels take (``projects[0]``, ``[0]`` or
     none) and its as-of date; None when it has none of the three shapes. Keys may be English or Chinese
-    (项目, 部门整体)."""
+    (项目, 部门整体). The departments are None when the document has no ``departments`` key: it makes no
+    claim about departments (``Dataset.unclaimed``; so does ``null``); a list, even ``[]``, is the complete list."""
     if isinstance(data, dict) and any(k in data for k in ("projects", "departments", "项目", "部门整体")):
         projects = data.get("projects", data.get("项目")) or []
-        departments = data.get("departments", data.get("部门整体")) or []
+        departments = data.get("departments", data.get("部门整体"))  # even []: the filing's complete list of departments
         return projects, departments, "projects", data.get("as_of")
     if isinstance(data, list):
-        return data, [], "", None
+        return data, None, "", None
     if isinstance(data, dict):
-        return [data], [], None, None
+        return [data], None, None, None
     return None
 
 
@@ -86,13 +87,18 @@ class FlatSubmission:
     rows: dict[str, list[dict[str, Any]]]
     labels: dict[str, list[str]]
     present: set[str]
+    unclaimed: set[str] = field(default_factory=set)           # tables the document says nothing about
     notes: list[InputNote] = field(default_factory=list)       # rows set aside, each named
     noted: dict[str, int] = field(default_factory=dict)        # per table: how many rows were set aside
     headers: dict[str, dict[str, str]] = field(default_factory=dict)  # per table: field → the key the submission used
 
 
-def flatten_submission(projects: list[Any], departments: list[Any], name: str, prefix: str | None = "projects") -> FlatSubmission:
-    """Flatten project and department objects into raw (unparsed) rows of the catalogue's tables."""
+def flatten_submission(projects: list[Any], departments: list[Any] | None, name: str,
+                       prefix: str | None = "projects") -> FlatSubmission:
+    """Flatten project and department objects into raw (unparsed) rows of the catalogue's tables.
+
+    ``departments`` None: the submission has no departments key, and makes no claim about them (a filing for
+    one project); a list, even empty, is the complete record of its departments."""
     rows: dict[str, list[dict[str, Any]]] = {t: [] for t in TABLES}
     labels: dict[str, list[str]] = {t: [] for t in TABLES}
     headers: dict[str, dict[str, str]] = {"projects": {}, "departments": {}}
@@ -104,7 +110,7 @@ def flatten_submission(projects: list[Any], departments: list[Any], name: str, p
             continue
         keys: dict[str, str] = {}
         _flatten_project(_english_keys(project, keys), label, rows, labels, problems, name, keys, headers["projects"])
-    for i, dept in enumerate(departments):
+    for i, dept in enumerate(departments or []):
         label = f"departments[{i}]"
         if not isinstance(dept, dict):
             problems.append(Problem("input.shape", f"{label} 不是对象。", f"{label} is not an object.", Where(file=name, field=label)))
@@ -119,11 +125,11 @@ def flatten_submission(projects: list[Any], departments: list[Any], name: str, p
         labels["departments"].append(label)
     if problems:
         raise InputError(problems)
-    present = {t for t, items in rows.items() if items} | {"projects"}
+    present = {t for t, items in rows.items() if items} | {"projects"} | (set() if departments is None else {"departments"})
     # A submission that gives no list of a kind for any project still has that table: it is empty.
     present |= {t for t in ("indicators", "payments", "monitoring", "evaluations") if any(
         _has_list(p, t) for p in projects if isinstance(p, dict))}
-    flat = FlatSubmission(rows, labels, present, headers=headers)
+    flat = FlatSubmission(rows, labels, present, set() if departments is not None else {"departments"}, headers=headers)
     set_aside_unplaced(flat, name)
     return flat
 
@@ -202,18 +208,21 @@ def _outside_fiscal_year(payment: dict[str, Any]) -> bool:
     return isinstance(paid_on, pd.Timestamp) and isinstance(year, int) and paid_on.year != year
 
 
-def submission_dataset(projects: list[Any], departments: list[Any], name: str, prefix: str | None = "projects") -> Dataset:
-    """A Dataset from already-parsed project and department objects (used by the library API too)."""
+def submission_dataset(projects: list[Any], departments: list[Any] | None, name: str, prefix: str | None = "projects") -> Dataset:
+    """A Dataset from already-parsed project and department objects (used by the library API too);
+    ``departments`` None makes no claim about departments (``flatten_submission``)."""
     flat = flatten_submission(projects, departments, name, prefix)
     issues: list[ValueIssue] = []
     frames = {}
     for table, items in flat.rows.items():
-        if items or (table in ("projects",)):
-            raw = pd.DataFrame(items, dtype=object) if items else pd.DataFrame(columns=["project_id"], dtype=object)
+        if items or table == "projects" or (table == "departments" and table in flat.present):
+            key = TABLES[table].columns[0].name
+            raw = pd.DataFrame(items, dtype=object) if items else pd.DataFrame(columns=[key], dtype=object)
             frames[table] = [typed_frame(TABLES[table], raw, {}, name, flat.labels[table], issues, flat.headers.get(table))]
     ds = assemble(frames, {(name, t): n for t, n in flat.noted.items()}, flat.headers, issues=issues, notes=list(flat.notes),
                   sources=[name])
     ds.present = flat.present & set(ds.tables)
+    ds.unclaimed = set(flat.unclaimed)
     return ds
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from perfrules.authoring.explain import explain
 from perfrules.errors import InputError, Problem, UsageError, Where
 from perfrules.evaluation.screening import VERDICTS, ScreenResult
-from perfrules.inputs.submission import submission_dataset
+from perfrules.inputs.submission import submission_dataset, submission_parts
 from perfrules.rulepack.profile import DEFAULT_PROFILE
 from perfrules.service.decision_log import input_hash, now
 from perfrules.service.runtime import LoadedPack
@@ -116,12 +116,9 @@ def _explanations(pack: LoadedPack, doc: Any, result: ScreenResult, options: Scr
     return out
 
 
-def _parts(doc: Any) -> tuple[list[Any], list[Any], str | None]:
-    if isinstance(doc, dict) and ("projects" in doc or "departments" in doc):
-        return doc.get("projects") or [], doc.get("departments") or [], "projects"
-    if isinstance(doc, list):
-        return doc, [], ""
-    return [doc], [], None
+def _parts(doc: Any) -> tuple[list[Any], list[Any] | None, str | None]:
+    parts = submission_parts(doc)  # as the screener reads it (departments None: the document names none)
+    return (parts[0], parts[1], parts[2]) if parts is not None else ([doc], None, None)
 
 
 def _record_profiles(dataset: Any, pack: LoadedPack, chosen: str | None) -> dict[str, str]:
