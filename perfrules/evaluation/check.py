@@ -30,7 +30,16 @@ from perfrules.evaluation.facts import FactFrames, build_facts
 from perfrules.evaluation.vectorised import Context, evaluate, evaluate_truth
 from perfrules.findings.model import Finding, render, source_refs, source_text
 from perfrules.findings.schema import column_type, sort_frame
-from perfrules.inputs.dataset import PARALLEL_ROWS, ROW, SOURCE, Dataset, InputNote, ValueIssue, row_totals
+from perfrules.inputs.dataset import (
+    PARALLEL_ROWS,
+    ROW,
+    SOURCE,
+    Dataset,
+    InputNote,
+    ValueIssue,
+    row_totals,
+    with_prior_from_evaluations,
+)
 from perfrules.inputs.headers import NO_HEADERS, InputHeaders
 from perfrules.inputs.placement import RowCount
 from perfrules.language.fields import TABLES
@@ -120,6 +129,7 @@ def check(dataset: Dataset, compiled: CompiledPack, as_of: dt.date, lang: str = 
     A rule whose record table the input makes no claim about (a submission without departments) is not
     checked, and listed as such; one whose record table an export lacks reports ``PF-D03-ABSENT``."""
     t0 = time.perf_counter()
+    dataset = with_prior_from_evaluations(dataset, compiled.params)  # the profile's precedence of evaluations
     facts = build_facts(dataset, compiled, as_of)
     t1 = time.perf_counter()
     in_force = [cr for cr in compiled.rules if cr.rule.in_force(as_of)]
