@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -208,6 +209,23 @@ def test_the_cli_lists_the_rules_not_checked(tmp_path):
                for c in junit.iter("testcase") if c.find("skipped") is not None}
     assert skipped == dict.fromkeys(QITAI_DEPARTMENT_RULES, "未检查：输入不含部门整体数据")
     assert junit.find("testsuite").get("skipped") == "4"
+
+
+def test_the_service_lists_the_rules_not_checked(tmp_path):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from perfrules.service.app import create_app
+    from perfrules.service.config import ServiceConfig
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    config = ServiceConfig(rules_dir=str(rules), state_dir=str(tmp_path / "state"), decision_log=str(tmp_path / "log"))
+    with TestClient(create_app(config)) as client:
+        body = client.post("/v1/screen", params={"profile": "qitai"}, json=_doc()).json()
+        complete = client.post("/v1/screen", params={"profile": "qitai"}, json=_doc(departments=[])).json()
+    assert sorted(e["rule"] for e in body["not_checked"]) == sorted(QITAI_DEPARTMENT_RULES)
+    assert {e["message"] for e in body["not_checked"]} == {"未检查：输入不含部门整体数据"}
+    assert complete["not_checked"] == [] and "PF-P16-DEPTASPECTS" in {f["rule_id"] for f in complete["findings"]}
 
 
 def test_the_workbook_rule_sheet_gives_the_reason(tmp_path):

@@ -77,7 +77,7 @@ def decide(pack: LoadedPack, doc: Any, options: ScreenOptions, name: str, log_in
     zh, en = VERDICTS[result.verdict]
     body = {
         "decision_id": decision_id, "verdict": result.verdict, "verdict_zh": zh, "verdict_en": en,
-        "summary": result.summary(), "findings": findings, "errors": result.errors,
+        "summary": result.summary(), "findings": findings, "errors": result.errors, "not_checked": result.not_checked,
         "pack": {"version": pack.version, "revision": pack.revision}, "profile": result.profile,
         "as_of": result.as_of.isoformat(), "timing_ms": {"screen": ms},
     }
