@@ -215,7 +215,7 @@ def with_prior_from_evaluations(ds: Dataset, params: Mapping[str, object]) -> Da
     table does give always wins. Done when a profile's rules are run (``check``), not when the input is read:
     the precedence is the profile's.
     """
-    if "evaluations" not in ds.present or ds.frame("projects").empty:
+    if "evaluations" not in ds.present or ds.frame("projects").empty or ds.frame("evaluations").empty:
         return ds
     projects, ev = ds.frame("projects").copy(deep=False), ds.frame("evaluations")  # columns are replaced, not written into
     ids = unique_keys(projects["project_id"])
