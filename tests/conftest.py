@@ -36,7 +36,7 @@ def clean_project() -> dict[str, Any]:
 def run(compiled: CompiledPack, projects: list[dict[str, Any]], as_of: str = "2022-11-15",
         departments: list[dict[str, Any]] | None = None, lang: str = "zh") -> CheckResult:
     """Check in-memory projects with the compiled pack."""
-    ds = submission_dataset(projects, departments or [], "test.json")
+    ds = submission_dataset(projects, departments, "test.json")
     return check(ds, compiled, dt.date.fromisoformat(as_of), lang)
 
 

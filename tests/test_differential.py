@@ -46,7 +46,7 @@ def _key(findings) -> list[str]:
 def both(screener, projects, departments, as_of, profile, prefix="projects"):
     ds = submission_dataset(projects, departments, "s.json", prefix)
     batch = check_datasets([ds], PACK, profile, as_of)
-    doc = {"projects": projects, "departments": departments}
+    doc = {"projects": projects, "departments": departments}  # departments None: no claim, as a document without the key
     durable = screener.screen(doc if prefix == "projects" else projects[0], profile=profile, as_of=as_of, name="s.json")
     return batch, durable
 
@@ -64,7 +64,7 @@ def test_samples_agree(screener, path):
     doc = json.loads(path.read_text(encoding="utf-8"))
     as_of = dt.date.fromisoformat(doc["as_of"])
     for profile in [None, *doc["expect"]]:
-        assert_same(*both(screener, doc.get("projects", []), doc.get("departments", []), as_of, profile))
+        assert_same(*both(screener, doc.get("projects", []), doc.get("departments"), as_of, profile))
 
 
 CASES = load_cases(RULES)

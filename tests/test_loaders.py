@@ -12,6 +12,7 @@ from conftest import SAMPLES, fired
 from perfrules.errors import InputError
 from perfrules.evaluation.check import check
 from perfrules.inputs import load_input
+from perfrules.inputs.dataset import with_prior_from_evaluations
 from perfrules.inputs.export import load_export
 from perfrules.inputs.submission import load_submission
 
@@ -96,8 +97,10 @@ def test_export_findings(county, compiled):
     assert m02.location == {"file": "项目.csv", "row": "6"}
 
 
-def test_prior_evaluation_filled_from_the_evaluations_table(county):
-    p = county.frame("projects").set_index("project_id")
+def test_prior_evaluation_filled_from_the_evaluations_table(county, compiled):
+    # read as the file has it; filled under the profile checked (its evaluation precedence)
+    assert county.frame("projects").set_index("project_id")["prior_published"].isna().all()
+    p = with_prior_from_evaluations(county, compiled.params).frame("projects").set_index("project_id")
     # 项目.csv has 上年评价等级 but no 上年评价是否公开 / 上年目标是否完成: those come from the 2021 row of 绩效评价.parquet.
     assert p.loc["GX-004", "prior_published"] == False and p.loc["GX-004", "prior_goals_met"] == False
     assert p.loc["GX-004", "prior_rectification"] == "未完成" and p.loc["GX-004", "prior_year"] == 2021
@@ -107,7 +110,7 @@ def test_prior_evaluation_filled_from_the_evaluations_table(county):
 
 
 @pytest.mark.parametrize("twice", [False, True])
-def test_prior_evaluation_is_the_leading_row_of_the_year_before(tmp_path, twice):
+def test_prior_evaluation_is_the_leading_row_of_the_year_before(tmp_path, twice, compiled):
     # With each project id once, evaluations are matched by id and year; a project with two records
     # (twice=True) is matched on id and fiscal year together. Both give each record its own prior year.
     folder = tmp_path / "export"
@@ -117,7 +120,7 @@ def test_prior_evaluation_is_the_leading_row_of_the_year_before(tmp_path, twice)
     (folder / "evaluations.csv").write_text(
         "project_id,year,grade,published\n"
         "A-1,2021,良,true\nA-1,2021,差,false\nA-1,2022,优,true\nB-1,2021,差,true\nC-1,2021,差,true\n", encoding="utf-8")
-    p = load_export(folder).frame("projects")
+    p = with_prior_from_evaluations(load_export(folder), compiled.params).frame("projects")
     got = [(r.project_id, r.fiscal_year, r.prior_grade, r.prior_published, r.prior_year) for r in p.itertuples()]
     want = [("A-1", 2022, "良", True, 2021),     # two 2021 rows of equal authority (no evaluator): the first leads, as in top()
             ("B-1", 2022, "中", True, 2021)]     # a grade the projects table gives is kept

@@ -24,6 +24,9 @@ UNMAPPED = {
     "PF-P06-EXANTEINSUFFICIENT": (["projects.ex_ante_conclusion"], 1),
     "PF-P11-RECTIFICATION": (["projects.prior_rectification"], 1),
     "PF-P14-MULTIYEARGOAL": (["projects.goal_multi_year"], 1),
+    # FASP2's performance module exports no departments table: qitai's four department-level rules cannot decide
+    # the five department records (主管部门 × 预算年度) the seven projects name (catalogue round 2).
+    **dict.fromkeys(["PF-P16-DEPTASPECTS", "PF-M07-DEPTMIDYEAR", "PF-E07-DEPTSELFEVAL", "PF-E11-DEPTBUDGETLINK"], (["departments"], 5)),
 }
 # Without the payments table nothing says what the seven projects paid (paid = the payments' sum, else
 # paid_to_date, which the sample does not have either).
@@ -104,7 +107,8 @@ def test_the_text_report_names_what_each_blocked_rule_lacks(tmp_path):
     lines = proc.stdout.splitlines()
     assert "  cannot run PF-M01-MIDYEAR: lacks paid_to_date" in lines
     assert "  cannot run PF-M01-MIDYEAR: lacks payments" in lines
-    assert "rules in force that cannot run: 9; unreadable values: 0" in lines
+    assert "rules in force that cannot run: 13; unreadable values: 0" in lines  # 9, and the 4 department rules
+    assert "  cannot run PF-P16-DEPTASPECTS: lacks departments" in lines
     zh = perfrules("map-check", FASP2).stdout.splitlines()
     assert "  无法运行 PF-M04-IDLEFUNDS: 缺少 carryover_years" in zh
     assert not any("PF-M01-MIDYEAR" in line or "PF-M07-MONTHLY" in line for line in zh)

@@ -1,7 +1,8 @@
 """A project's prior-year evaluation, when the evaluations table has several for that year, is the most
 authoritative one (财政重点评价 > 第三方 > 部门评价 > 单位自评, the rule top() reads; one definition,
 ``perfrules.language.functions.authority_ranks``), whatever the rows' order: on the batch loaders (an
-export, with unique and with repeated project ids; a submission) and on the per-record path."""
+export, with unique and with repeated project ids; a submission) and on the per-record path. The precedence is
+the profile's ``params.evaluation_precedence`` (a profile that reverses it: tests/test_round2_precedence.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ from pathlib import Path
 import pytest
 from conftest import RULES
 
-from perfrules.evaluation.record_facts import submission_records
+from perfrules.evaluation.record_facts import record_values, submission_records
+from perfrules.inputs.dataset import with_prior_from_evaluations
 from perfrules.inputs.export import load_export
 from perfrules.inputs.submission import submission_dataset
-from perfrules.language.functions import EVALUATION_PRECEDENCE
+from perfrules.rulepack.compile import compile_pack
 from perfrules.rulepack.pack import load_pack
+
+COMPILED = compile_pack(load_pack(RULES))  # the national baseline: the pack's default precedence
 
 SELF = "A1,2021,良,86,是,单位自评\n"
 KEY = "A1,2021,差,55,否,财政重点评价\n"
@@ -31,7 +35,7 @@ def _export(folder: Path, rows: list[str], projects: str = "A1,项目甲,2022,�
 
 
 def _prior(ds, project: str = "A1") -> dict:
-    p = ds.frame("projects")
+    p = with_prior_from_evaluations(ds, COMPILED.params).frame("projects")
     row = p[p["project_id"] == project].iloc[0]
     return {k: (None if str(row[k]) in ("<NA>", "nan") else row[k]) for k in ("prior_grade", "prior_evaluator", "prior_score")}
 
@@ -51,7 +55,7 @@ def test_repeated_project_ids_match_on_id_and_year_and_still_take_the_most_autho
     projects = "A1,项目甲,2022,县水利局,1200000,1000000,否\nA1,项目甲,2023,县水利局,1200000,1000000,否\n"
     rows = [KEY, SELF, "A1,2022,良,88,是,单位自评\n", "A1,2022,优,92,否,第三方\n"]
     ds = load_export(_export(tmp_path / "e", rows, projects))
-    p = ds.frame("projects")
+    p = with_prior_from_evaluations(ds, COMPILED.params).frame("projects")
     got = sorted((int(r.fiscal_year), r.prior_evaluator, r.prior_grade) for r in p.itertuples())
     assert got == [(2022, "财政重点评价", "差"), (2023, "第三方", "优")]
 
@@ -70,14 +74,11 @@ HISTORY = [{"year": 2021, "grade": "良", "score": 86, "self_evaluated": True, "
 def test_a_submission_takes_it_on_both_paths(history):
     project = {"project_id": "S1", "fiscal_year": 2022, "amount": 1200000, "prior_year_amount": 1000000,
                "is_new": False, "evaluation_history": history}
-    batch = submission_dataset([project], [], "s.json").frame("projects").iloc[0]
+    batch = with_prior_from_evaluations(submission_dataset([project], None, "s.json"), COMPILED.params).frame("projects").iloc[0]
     assert (batch["prior_evaluator"], batch["prior_grade"]) == ("财政重点评价", "差")
-    per_record = submission_records([project], [], "s.json").projects[0].values
+    record = submission_records([project], None, "s.json").projects[0]
+    per_record = record_values(record, COMPILED, "projects", dt.date(2022, 3, 1))
     assert (per_record["prior_evaluator"], per_record["prior_grade"]) == ("财政重点评价", "差")
-
-
-def test_the_loaders_precedence_is_the_packs_default():
-    assert list(EVALUATION_PRECEDENCE) == load_pack(RULES).params["evaluation_precedence"].default
 
 
 def test_p08_reads_the_key_evaluation_whichever_row_comes_last(tmp_path):

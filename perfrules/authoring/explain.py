@@ -18,7 +18,7 @@ from perfrules.errors import Problem, UsageError, Where, did_you_mean
 from perfrules.evaluation.facts import build_facts
 from perfrules.evaluation.vectorised import Context, evaluate
 from perfrules.findings.model import format_value, json_value
-from perfrules.inputs.dataset import Dataset
+from perfrules.inputs.dataset import Dataset, with_prior_from_evaluations
 from perfrules.rulepack.compile import CompiledPack
 
 
@@ -70,7 +70,7 @@ def explain(dataset: Dataset, compiled: CompiledPack, rule_id: str, as_of: dt.da
     cr = compiled.rule(rule_id)
     state = "disabled" if cr is None else ("in_force" if rule.in_force(as_of) else
                                            "not_yet" if rule.effective_from and as_of < rule.effective_from else "expired")
-    facts = build_facts(dataset, compiled, as_of)
+    facts = build_facts(with_prior_from_evaluations(dataset, compiled.params), compiled, as_of)
     frame = facts.frames[rule.table]
     key = "project_id" if rule.table == "projects" else "department"
     if record is not None:

@@ -37,7 +37,7 @@ class RuleCase:
     profile: str
     as_of: dt.date
     projects: list[dict[str, Any]]
-    departments: list[dict[str, Any]]
+    departments: list[dict[str, Any]] | None  # None: the case has no departments key (no claim about them)
     expect: list[dict[str, Any]]
     where: Where
 
@@ -97,7 +97,7 @@ def load_cases(rules_dir: str | Path) -> list[RuleCase]:
 def _case(spec: dict[str, Any], bases: dict[str, dict[str, Any]], where: Where) -> RuleCase:
     rules = spec["rule"] if isinstance(spec["rule"], list) else [spec["rule"]]
     projects = [_with_base(p, bases) for p in ([spec["project"]] if "project" in spec else spec.get("projects", []))]
-    departments = [_with_base(d, bases) for d in spec.get("departments", [])]
+    departments = [_with_base(d, bases) for d in spec["departments"]] if "departments" in spec else None
     as_of = dt.date.fromisoformat(str(spec["as_of"])) if "as_of" in spec else DEFAULT_AS_OF
     return RuleCase(spec["name"], rules, spec.get("profile", "national"), as_of, projects, departments,
                     spec["expect"], Where(file=where.file, line=where.line, rule_id=rules[0]))

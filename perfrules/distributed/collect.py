@@ -25,7 +25,7 @@ import perfrules.distributed.staging as staging
 import perfrules.findings.table as finding_table
 from perfrules.distributed.layout import Manifest
 from perfrules.distributed.task import ABSENT, PartitionResult
-from perfrules.evaluation.check import CheckResult, absent_inputs, d03_findings, merge_results, note_error
+from perfrules.evaluation.check import CheckResult, absent_inputs, absent_table_findings, d03_findings, merge_results, note_error
 from perfrules.inputs.dataset import InputNote
 from perfrules.inputs.jurisdiction import unknown_jurisdiction_note
 from perfrules.inputs.placement import RowCount
@@ -39,6 +39,7 @@ def collect(partitions: list[PartitionResult], manifest: Manifest, compiled: Cal
     """One CheckResult from every partition's (``compiled(name)``: the pack compiled for a profile)."""
     by_profile: dict[str, list[CheckResult]] = {}
     staged: dict[str, list[str]] = {}  # per profile, the partitions' staged findings files, in partition order
+    departments: dict[str, set[tuple[str, int]]] = {}  # per profile, the department records named (no departments table)
     ordered = sorted(partitions, key=lambda p: p.partition)
     first = ordered[0].results[0]
     for outcome in ordered:
@@ -49,12 +50,15 @@ def collect(partitions: list[PartitionResult], manifest: Manifest, compiled: Cal
                 by_profile.setdefault(name, []).append(result)
             if count:
                 staged.setdefault(name, []).append(file)
+        for name, named in outcome.departments.items():
+            departments.setdefault(name, set()).update(named)
     if not by_profile:  # no record anywhere: the result of an empty dataset, as one process gives it
         by_profile[first[0]] = [first[1]]
     unknown = {j for p in partitions for j in p.jurisdictions} - set(known_profiles)
     for outcome in partitions:  # from here on the findings are held once, in by_profile (millions of rows at scale)
         outcome.results = []
-    joined = merge_results([_join(name, by_profile.pop(name), staged.get(name, []), manifest, compiled(name), lang)
+    joined = merge_results([_join(name, by_profile.pop(name), staged.get(name, []), manifest, compiled(name), lang,
+                                  len(departments.get(name, ())))
                             for name in sorted(by_profile)])
     notes = [InputNote(**n) for n in manifest.notes]
     if not profile:
@@ -64,7 +68,8 @@ def collect(partitions: list[PartitionResult], manifest: Manifest, compiled: Cal
     return joined
 
 
-def _join(name: str, results: list[CheckResult], staged: list[str], manifest: Manifest, compiled: CompiledPack, lang: str) -> CheckResult:
+def _join(name: str, results: list[CheckResult], staged: list[str], manifest: Manifest, compiled: CompiledPack, lang: str,
+          departments: int = 0) -> CheckResult:
     """One profile's results over the partitions: findings joined in partition order and sorted stably
     (``finding_table.finish``); those staged on disk are read back as Arrow, one partition at a time."""
     first = results[0]
@@ -77,7 +82,7 @@ def _join(name: str, results: list[CheckResult], staged: list[str], manifest: Ma
     inline.clear()
     parts += [staging.read_part(f) for f in staged]
     if len(absent):
-        parts.append(_absent_findings(absent, first.rules_in_force, manifest, compiled, lang))
+        parts.append(_absent_findings(absent, first.rules_in_force, manifest, compiled, lang, departments))
     table = finding_table.finish(parts)
     parts.clear()
     return CheckResult(table, first.as_of, first.profile, first.pack_version, records, list(first.rules_in_force),
@@ -85,9 +90,11 @@ def _join(name: str, results: list[CheckResult], staged: list[str], manifest: Ma
                        row_accounting={(r["source"], r["table"]): RowCount(**r) for r in manifest.row_accounting})
 
 
-def _absent_findings(rows: pd.DataFrame, in_force: list[str], manifest: Manifest, compiled: CompiledPack, lang: str) -> pa.Table:
+def _absent_findings(rows: pd.DataFrame, in_force: list[str], manifest: Manifest, compiled: CompiledPack, lang: str,
+                     departments: int = 0) -> pa.Table:
     """The partitions' PF-D03-ABSENT findings as one per rule, counting every partition's records (made by the
-    evaluator's own ``d03_findings``, so the text is the one a single process writes)."""
+    evaluator's own ``d03_findings``, so the text is the one a single process writes). A rule on the department
+    records of an export without a departments table counts ``departments``: those named over all partitions."""
     counts: dict[str, int] = {}
     what: dict[str, set[str]] = {}
     for evidence in rows["evidence"]:
@@ -99,6 +106,9 @@ def _absent_findings(rows: pd.DataFrame, in_force: list[str], manifest: Manifest
     findings = []
     for rule_id in sorted(counts, key=in_force.index):
         cr, n = rules[rule_id], counts[rule_id]
+        if cr.rule.table in what[rule_id]:  # its own record table is absent (departments): records are not summed
+            findings += absent_table_findings([cr], departments, compiled, lang, manifest.input_headers())
+            continue
         absent = absent_inputs(cr, compiled, set(manifest.absent_columns.get(cr.rule.table, [])), absent_tables)
         blamed = {b: np.ones(n, bool) for b, label in absent.items() if label in what[rule_id]}
         findings += d03_findings(cr, [{}] * n, blamed, absent, compiled, lang, manifest.input_headers())

@@ -7,7 +7,7 @@ of ``batch_rows`` rows — CSV with Arrow's streaming reader, Parquet row group 
 batch goes through the loader's own steps: ``name_columns`` (headers, units, the column map),
 ``typed_frame`` (values), ``related_set_aside`` (placement), ``unplaceable_issues`` (D03), and is appended
 to its partitions' files. What is kept across batches is small: the rows set aside (their file and row,
-for the notes), the unreadable cells, the row counts, and for each project its prior-year evaluation.
+for the notes), the unreadable cells and the row counts.
 
 Notes, unreadable cells and row accounting come out as ``load_export`` gives them (same order too): the
 parity tests compare the two paths. Read whole instead of in batches, each with its reason:
@@ -42,8 +42,7 @@ from perfrules.inputs.dataset import (
     ValueIssue,
     _set_aside_note,
     duplicate_records_note,
-    fill_prior_from_evaluations,
-    prior_evaluations,
+    prior_columns_supplied,
     typed_frame,
     unplaceable_issues,
 )
@@ -176,7 +175,6 @@ def partition_streaming(export: Path, writer: PartitionWriter, column_map: Colum
     checked: dict[tuple[str, str], int] = {}
     set_aside: dict[tuple[str, str], list[pd.DataFrame]] = {}
     unplaceable: dict[str, list[ValueIssue]] = {t: [] for t in UNPLACEABLE}
-    prior: pd.DataFrame | None = None
     for name, path in files.items():
         if name in WHOLE:
             continue
@@ -207,20 +205,16 @@ def partition_streaming(export: Path, writer: PartitionWriter, column_map: Colum
                 if name in UNPLACEABLE:
                     unplaceable[name] += unplaceable_issues({t: frame if t == name else frame.iloc[:0] for t in UNPLACEABLE},
                                                             {name: headers_of[name]}, {i.cell for i in batch_issues})
-                if name == "evaluations" and len(projects):
-                    prior = _latest_prior(prior, projects, frame, ids)
                 sink.write(frame)
         finally:
             sink.close()
 
-    # The projects, with their prior-year evaluations filled in, and the departments.
+    # The projects (as read: their prior-year evaluations are taken under each profile's precedence when checked,
+    # in the partition that holds both), and the departments.
     present = set(files)
     ds = Dataset({"projects": projects}, present, absent_columns=absent_columns, as_of=read_manifest(export),
                  sources=[str(p) for p in files.values()])
-    if prior is not None:
-        ds.tables["evaluations"] = prior.drop(columns="_project")
-        fill_prior_from_evaluations(ds, ids)
-        ds.tables = {"projects": projects}
+    prior_columns_supplied(ds)
     writer.write_table("projects", projects)
     if departments is not None:
         writer.write_table("departments", kept["departments"])
@@ -277,22 +271,6 @@ def _read_whole(path: Path, table: Table, export: Path, column_map: ColumnMap | 
     absent_columns[table.name] = {c.name for c in table.columns if c.name not in raw.columns}
     headers_of[table.name] = headers
     return typed_frame(table, raw, units, path.name, rows, result.issues, headers)
-
-
-def _latest_prior(prior: pd.DataFrame | None, projects: pd.DataFrame, evaluations: pd.DataFrame, ids: pa.Array | None) -> pd.DataFrame:
-    """Each project's leading prior-year evaluation row so far: the most authoritative, of equal rank the first
-    read (``prior_evaluations``, as ``fill_prior_from_evaluations`` picks it from the whole table)."""
-    pos = prior_evaluations(projects, evaluations, ids)
-    matched = np.flatnonzero(pos >= 0)
-    if not len(matched):
-        return prior if prior is not None else evaluations.iloc[:0].assign(_project=pd.Series(dtype=np.int64))
-    found = evaluations.iloc[pos[matched]].reset_index(drop=True).assign(_project=matched)
-    if prior is None or not len(prior):
-        return found
-    both = pd.concat([prior, found], ignore_index=True)  # earlier batches first: file order is kept
-    lead = prior_evaluations(projects, both.drop(columns="_project"), ids)
-    kept = np.flatnonzero(lead >= 0)
-    return both.iloc[lead[kept]].reset_index(drop=True).assign(_project=kept)
 
 
 def _accounting(files: dict[str, Path], whole: dict[str, pd.DataFrame], kept: dict[str, pd.DataFrame],

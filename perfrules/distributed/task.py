@@ -18,7 +18,7 @@ from perfrules.distributed.layout import Manifest
 from perfrules.distributed.reader import load_partition
 from perfrules.distributed.staging import write_part
 from perfrules.errors import PerfrulesError, Problem
-from perfrules.evaluation.check import CheckResult, check
+from perfrules.evaluation.check import CheckResult, check, departments_named
 from perfrules.inputs.jurisdiction import split_by_jurisdiction
 from perfrules.language.fields import RELATED_TABLES
 from perfrules.rulepack.compile import compile_pack
@@ -40,6 +40,10 @@ class PartitionResult:
     # With a staging folder: per profile, the file holding the findings and their count (the results then
     # keep only the PF-D03-ABSENT findings, which ``collect`` makes into one per rule over all partitions).
     staged: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # When the export has no departments table: per profile, the department records its projects here name
+    # (``departments_named``), which ``collect`` counts once over all partitions (a department's projects may be
+    # in several).
+    departments: dict[str, set[tuple[str, int]]] = field(default_factory=dict)
 
 
 ABSENT = "PF-D03-ABSENT"
@@ -64,9 +68,12 @@ def check_partition(folder: str, manifest: Manifest, partition: int, pack: RuleP
     else:
         parts = split_by_jurisdiction(dataset, available_profiles(pack))
     results = []
+    departments: dict[str, set[tuple[str, int]]] = {}
     for name, part in parts.items():
         held = len(part.frame("projects")) + len(part.frame("departments")) > 0
         results.append((name, check(part, compile_pack(pack, name), as_of, lang), held))
+        if "departments" not in part.present:
+            departments[name] = departments_named(part.frame("projects"))
     named = {str(j) for t in ("projects", "departments") for j in dataset.frame(t)["jurisdiction"].dropna()}
     staged: dict[str, tuple[str, int]] = {}
     if staging is not None:
@@ -79,4 +86,5 @@ def check_partition(folder: str, manifest: Manifest, partition: int, pack: RuleP
     # cpu: the worker process's CPU seconds for the task, every thread (Arrow's pool too): above the task's
     # wall time, the task used more than one core.
     return PartitionResult(partition, results, named, {"load": t1 - t0, "check": time.perf_counter() - t1,
-                                                       "cpu": time.process_time() - cpu0}, staged=staged)
+                                                       "cpu": time.process_time() - cpu0}, staged=staged,
+                           departments=departments)

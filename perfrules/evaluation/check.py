@@ -29,7 +29,17 @@ from perfrules.evaluation.facts import FactFrames, build_facts
 from perfrules.evaluation.vectorised import Context, evaluate, evaluate_truth
 from perfrules.findings.model import Finding, render, source_refs, source_text
 from perfrules.findings.schema import column_type, sort_frame
-from perfrules.inputs.dataset import PARALLEL_ROWS, ROW, SOURCE, Dataset, InputNote, ValueIssue, pool_threads, row_totals
+from perfrules.inputs.dataset import (
+    PARALLEL_ROWS,
+    ROW,
+    SOURCE,
+    Dataset,
+    InputNote,
+    ValueIssue,
+    pool_threads,
+    row_totals,
+    with_prior_from_evaluations,
+)
 from perfrules.inputs.headers import NO_HEADERS, InputHeaders
 from perfrules.inputs.placement import RowCount
 from perfrules.language.fields import TABLES
@@ -61,6 +71,8 @@ class CheckResult:
     as_of_dates: list[dt.date] = field(default_factory=list)
     sources: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     row_accounting: dict[tuple[str, str], RowCount] = field(default_factory=dict)  # (source, table) → read/checked/noted
+    # Rules in force that were not applicable to the input, each with why (``not_checked_entry``).
+    not_checked: list[dict[str, str]] = field(default_factory=list)
     _findings: list[Finding] | None = field(default=None, repr=False, compare=False)
     _table: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
@@ -112,18 +124,26 @@ class CheckResult:
 
 
 def check(dataset: Dataset, compiled: CompiledPack, as_of: dt.date, lang: str = "zh") -> CheckResult:
-    """Evaluate every rule in force on ``as_of`` over ``dataset``."""
+    """Evaluate every rule in force on ``as_of`` over ``dataset``.
+
+    A rule whose record table the input makes no claim about (a submission without departments) is not
+    checked, and listed as such; one whose record table an export lacks reports ``PF-D03-ABSENT``."""
     t0 = time.perf_counter()
+    dataset = with_prior_from_evaluations(dataset, compiled.params)  # the profile's precedence of evaluations
     facts = build_facts(dataset, compiled, as_of)
     t1 = time.perf_counter()
     in_force = [cr for cr in compiled.rules if cr.rule.in_force(as_of)]
+    unclaimed = [cr for cr in in_force if cr.rule.table in dataset.unclaimed]
+    lacking = [cr for cr in in_force if cr.rule.table not in dataset.present and cr not in unclaimed]
+    runs = [cr for cr in in_force if cr not in unclaimed and cr not in lacking]
     # Rules decide and render on all cores for a large input (NumPy and Arrow kernels release the GIL).
     workers = pool_threads() if len(dataset.frame("projects")) >= PARALLEL_ROWS else 1
     contexts = {t: Context(f, compiled.params, as_of) for t, f in facts.frames.items()}  # shared: fy_date() once
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        decided = list(zip(in_force, pool.map(lambda cr: decide(cr, facts, compiled, as_of, contexts), in_force)))
+        decided = list(zip(runs, pool.map(lambda cr: decide(cr, facts, compiled, as_of, contexts), runs)))
     t2 = time.perf_counter()
     data_findings = value_findings(dataset, lang)
+    records = len(departments_named(dataset.frame("projects"))) if lacking else 0
     shown = {t: finding_table.TableValues(f) for t, f in facts.frames.items()}
 
     def render(item: tuple[CompiledRule, Decision]) -> tuple[FiredTexts | None, list[Finding]]:
@@ -131,7 +151,12 @@ def check(dataset: Dataset, compiled: CompiledPack, as_of: dt.date, lang: str = 
 
     fired: dict[str, list[FiredTexts]] = {}
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for texts, undecided in pool.map(render, decided):
+        rendered = dict(zip((cr.rule.id for cr, _ in decided), pool.map(render, decided)))
+    for cr in in_force:  # in the pack's order, as the partitions' results are joined (distributed.collect)
+        if cr in lacking:
+            data_findings += absent_table_findings([cr], records, compiled, lang, dataset.headers)
+        elif cr.rule.id in rendered:
+            texts, undecided = rendered[cr.rule.id]
             if texts is not None:
                 fired.setdefault(texts.rule.rule.table, []).append(texts)
             data_findings += undecided
@@ -146,7 +171,37 @@ def check(dataset: Dataset, compiled: CompiledPack, as_of: dt.date, lang: str = 
         errors=[note_error(n, lang) for n in dataset.notes],
         timings={"facts": t1 - t0, "evaluate": t2 - t1, "findings": t3 - t2}, sources=sources,
         row_accounting=dataset.row_accounting,
+        not_checked=[not_checked_entry(cr.rule.id, NO_DEPARTMENT_DATA, lang, dataset.sources) for cr in unclaimed],
     )
+
+
+# Why a rule in force was not checked (``CheckResult.not_checked``): the reason's key → its text (zh, en).
+NO_DEPARTMENT_DATA = "no-department-data"
+NOT_CHECKED = {NO_DEPARTMENT_DATA: ("输入不含部门整体数据", "the input has no department data")}
+
+
+def not_checked_entry(rule_id: str, reason: str, lang: str, sources: Sequence[str] = ()) -> dict[str, str]:
+    """A rule in force that was not checked, why (``NOT_CHECKED``), and the input it was not checked on."""
+    zh, en = NOT_CHECKED[reason]
+    return {"rule": rule_id, "reason": reason, "message": f"未检查：{zh}" if lang != "en" else f"not checked: {en}",
+            "source": ", ".join(sources)}
+
+
+def departments_named(projects: pd.DataFrame) -> set[tuple[str, int]]:
+    """The department records (department, fiscal year) that a projects table names: those a department-level
+    rule runs on when the departments table is supplied (``add_departments_of_projects``)."""
+    keys = projects[["department", "fiscal_year"]].dropna().drop_duplicates()
+    return {(str(d), int(y)) for d, y in zip(keys["department"], keys["fiscal_year"])}
+
+
+def absent_table_findings(rules: Sequence[CompiledRule], records: int, compiled: CompiledPack, lang: str,
+                          headers: InputHeaders = NO_HEADERS) -> list[Finding]:
+    """One ``PF-D03-ABSENT`` per rule whose record table the input lacks (an export without a departments table):
+    none of its ``records`` (the department records the projects name) could be decided; none when there are none."""
+    if not records:
+        return []
+    return [f for cr in rules for f in d03_findings(cr, [{}] * records, {cr.rule.table: np.ones(records, bool)},
+                                                    {cr.rule.table: cr.rule.table}, compiled, lang, headers)]
 
 
 def note_error(note: InputNote, lang: str) -> dict[str, str]:
@@ -173,7 +228,8 @@ def merge_results(results: list[CheckResult]) -> CheckResult:
         errors=[e for r in results for e in r.errors], timings=timings,
         as_of_dates=sorted({d for r in results for d in r.as_of_dates}),
         sources={k: v for r in results for k, v in r.sources.items()},
-        row_accounting={k: v for r in results for k, v in r.row_accounting.items()})  # parts of one input share its counts
+        row_accounting={k: v for r in results for k, v in r.row_accounting.items()},  # parts of one input share its counts
+        not_checked=list({tuple(e.items()): e for r in results for e in r.not_checked}.values()))
 
 
 @dataclass

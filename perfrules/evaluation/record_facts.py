@@ -21,7 +21,7 @@ from perfrules.inputs.placement import RowCount
 from perfrules.inputs.submission import flatten_submission, submission_row_accounting, unplaceable_record_issues
 from perfrules.inputs.values import ValueUnreadable, parse_value
 from perfrules.language.fields import TABLES
-from perfrules.language.functions import EVALUATION_PRECEDENCE, leading_row
+from perfrules.language.functions import leading_row
 from perfrules.rulepack.compile import CompiledPack
 
 RELATED = ("indicators", "payments", "monitoring")
@@ -38,16 +38,16 @@ class SubmissionRecords:
     notes: list[InputNote] = field(default_factory=list)                            # rows set aside, named
     row_accounting: dict[tuple[str, str], RowCount] = field(default_factory=dict)  # (source, table) → rows
     headers: InputHeaders = field(default_factory=InputHeaders)                     # the keys the submission used
+    unclaimed: set[str] = field(default_factory=set)                                # tables it says nothing about
 
 
-def submission_records(projects: list[Any], departments: list[Any], name: str, prefix: str | None = "projects") -> SubmissionRecords:
+def submission_records(projects: list[Any], departments: list[Any] | None, name: str,
+                       prefix: str | None = "projects") -> SubmissionRecords:
     """Typed records of a submission (raises InputError for a structural problem, like the loader)."""
     flat = flatten_submission(projects, departments, name, prefix)
     issues: list[ValueIssue] = []
     typed = {t: [_typed_row(t, raw, name, label, issues, flat.headers.get(t, {})) for raw, label in zip(flat.rows[t], flat.labels[t])]
              for t in TABLES}
-    if typed["evaluations"]:
-        _fill_prior(typed["projects"], typed["evaluations"])
     present = flat.present
     related: dict[str, dict[tuple[Any, Any], list[dict[str, Any]]]] = {t: {} for t in RELATED}
     for t in RELATED:
@@ -72,12 +72,15 @@ def submission_records(projects: list[Any], departments: list[Any], name: str, p
     departments_out = [Record(values, {}) for values in [*typed["departments"], *_departments_of_projects(typed, present)]]
     issues += unplaceable_record_issues(typed, name, {i.cell for i in issues})
     return SubmissionRecords(records, departments_out, issues, present, flat.notes, submission_row_accounting(flat, name),
-                             InputHeaders(flat.headers))
+                             InputHeaders(flat.headers), set(flat.unclaimed))
 
 
 def record_values(record: Record, compiled: CompiledPack, table: str, as_of: dt.date) -> dict[str, Any]:
-    """The record's fields plus every fact and derived value of ``compiled`` for its table."""
+    """The record's fields (a project's missing ``prior_*`` from its prior-year evaluation, by the profile's
+    precedence) plus every fact and derived value of ``compiled`` for its table."""
     values = dict(record.values)
+    if table == "projects":
+        _fill_prior(values, record.related.get("evaluations") or [], compiled.params)
     for key, agg in compiled.facts.items():
         if compiled.fact_tables[key] == table:
             values[key] = aggregate(agg, record, compiled.params, as_of)
@@ -126,24 +129,20 @@ def _departments_of_projects(typed: dict[str, list[dict[str, Any]]], present: se
     return list(added.values())
 
 
-def _fill_prior(projects: list[dict[str, Any]], evaluations: list[dict[str, Any]]) -> None:
-    """Mirror of perfrules.inputs.dataset.fill_prior_from_evaluations for one submission: a project's prior-year
-    evaluation is the leading one of that year (``leading_row``: the most authoritative, then the first)."""
-    of_year: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
-    for row in evaluations:
-        year = _num(row.get("year"))
-        of_year.setdefault((row.get("project_id"), None if year is None else year + 1), []).append(row)
-    params = {"evaluation_precedence": list(EVALUATION_PRECEDENCE)}
-    for p in projects:
-        rows = of_year.get((p.get("project_id"), _num(p.get("fiscal_year")))) or []
-        lead = leading_row(rows, params)
-        if lead is None:
-            continue
-        prior = rows[lead]
-        for name in PRIOR_FROM_EVALUATION:
-            col = f"prior_{name}"
-            if p.get(col) is None and prior.get(name) is not None:
-                p[col] = int(prior[name]) if name == "year" else prior[name]
+def _fill_prior(project: dict[str, Any], evaluations: list[dict[str, Any]], params: dict[str, Any]) -> None:
+    """Mirror of perfrules.inputs.dataset.with_prior_from_evaluations for one project (``evaluations``: its rows,
+    in file order): its prior-year evaluation is the leading one of that year (``leading_row``: the most
+    authoritative by the profile's ``params.evaluation_precedence``, then the first)."""
+    fy = _num(project.get("fiscal_year"))
+    rows = [r for r in evaluations if fy is not None and (year := _num(r.get("year"))) is not None and year + 1 == fy]
+    lead = leading_row(rows, params)
+    if lead is None:
+        return
+    prior = rows[lead]
+    for name in PRIOR_FROM_EVALUATION:
+        col = f"prior_{name}"
+        if project.get(col) is None and prior.get(name) is not None:
+            project[col] = int(prior[name]) if name == "year" else prior[name]
 
 
 def _plain(value: Any) -> Any:

@@ -20,12 +20,14 @@ import pandas as pd
 
 from perfrules.errors import Problem, UsageError
 from perfrules.evaluation.check import (
+    NO_DEPARTMENT_DATA,
     CheckResult,
     absent_inputs,
     base_inputs_blamed,
     d03_findings,
     escalation_findings,
     issue_findings,
+    not_checked_entry,
     note_error,
     rule_finding,
 )
@@ -116,9 +118,12 @@ class Screener:
             groups[chosen or DEFAULT_PROFILE] = ([], [])
         findings = issue_findings(records.issues, lang)
         in_force: set[str] = set()
+        not_checked: dict[str, dict[str, str]] = {}
         for prof, (projs, depts) in groups.items():
             compiled, program, engine = self._engine(prof)
             in_force |= {cr.rule.id for cr in compiled.rules if cr.rule.in_force(when)}
+            not_checked |= {cr.rule.id: not_checked_entry(cr.rule.id, NO_DEPARTMENT_DATA, lang, [name]) for cr in compiled.rules
+                            if cr.rule.table in records.unclaimed and cr.rule.in_force(when)}
             findings += _screen_group(compiled, program, engine, records, projs, depts, when, lang)
         notes = [*records.notes, *([duplicate] if (duplicate := _duplicate_note(records.projects)) else [])]
         if unknown_jurisdictions:
@@ -127,7 +132,8 @@ class Screener:
         ordered = sort_findings(findings)
         return ScreenResult(ordered, when, ", ".join(groups), self.pack.version,
                             {"projects": len(records.projects), "departments": len(records.departments)},
-                            sorted(in_force), errors, verdict=verdict_of(ordered), row_accounting=records.row_accounting)
+                            sorted(in_force), errors, verdict=verdict_of(ordered), row_accounting=records.row_accounting,
+                            not_checked=list(not_checked.values()))
 
 
 def _duplicate_note(projects: list[Record]) -> InputNote | None:
@@ -201,7 +207,7 @@ def _fact(program: Program, values: dict[str, Any], compiled: CompiledPack, as_o
     return fact
 
 
-def _shape(doc: Any) -> tuple[list[Any], list[Any], str | None, Any]:
+def _shape(doc: Any) -> tuple[list[Any], list[Any] | None, str | None, Any]:
     parts = submission_parts(doc)  # the file loader's reading of a submission's shape
     if parts is not None:
         return parts

@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,7 @@ from perfrules.inputs.keys import joined, key_text, positions, same_year, unique
 from perfrules.inputs.placement import REASONS, UNPLACEABLE, RowCount, describe_rows, place_rows, set_aside_rows
 from perfrules.inputs.values import FIRST_YEAR, LAST_YEAR, ParsedColumn, parse_column
 from perfrules.language.fields import TABLES, Column, Table
-from perfrules.language.functions import EVALUATION_PRECEDENCE, authority_ranks
+from perfrules.language.functions import authority_ranks
 
 SOURCE, ROW = "_source", "_row"
 PARALLEL_ROWS = 100_000  # below this, threads cost more than they save
@@ -94,6 +94,10 @@ class Dataset:
     sources: list[str] = field(default_factory=list)
     row_accounting: dict[tuple[str, str], RowCount] = field(default_factory=dict)  # (source, table) → rows
     headers: InputHeaders = field(default_factory=InputHeaders)  # what the input calls each field
+    # Tables the input makes no claim about: a submission (one filing) without a ``departments`` key says nothing
+    # of its departments, so rules on them are not applicable to it (``CheckResult.not_checked``), where an export
+    # without the table lacks data it should have (PF-D03-ABSENT).
+    unclaimed: set[str] = field(default_factory=set)
 
     def frame(self, table: str) -> pd.DataFrame:
         """The frame of ``table`` (empty with every column when the input had none)."""
@@ -205,21 +209,33 @@ PRIOR_FROM_EVALUATION = ("year", "grade", "score", "self_evaluated", "evaluator"
                          "rectification", "published")
 
 
-def fill_prior_from_evaluations(ds: Dataset, ids: pa.Array | None,
-                                precedence: Sequence[str] = EVALUATION_PRECEDENCE) -> None:
-    """Fill a project's missing ``prior_*`` values from its evaluation of the year before its fiscal year:
-    the most authoritative one when that year has several (``authority_ranks``, as ``top()`` reads them).
+def prior_columns_supplied(ds: Dataset) -> None:
+    """A ``prior_*`` column the projects table lacks is not absent from the input when the evaluations table gives
+    it (each project's value is then its prior-year evaluation's: ``with_prior_from_evaluations``, under the
+    profile checked). Decided from the tables the input has, so that it is the same for every profile and
+    every partition."""
+    if "evaluations" not in ds.present or "projects" not in ds.absent_columns:
+        return
+    given = {name for name in PRIOR_FROM_EVALUATION if name not in ds.absent_columns.get("evaluations", set())}
+    ds.absent_columns["projects"] -= {f"prior_{name}" for name in given}
+
+
+def with_prior_from_evaluations(ds: Dataset, params: Mapping[str, object]) -> Dataset:
+    """``ds`` with each project's missing ``prior_*`` values filled from its evaluation of the year before its
+    fiscal year: the most authoritative one when that year has several, by the profile's
+    ``params.evaluation_precedence`` (``authority_ranks``, as ``top()`` reads them). ``ds`` is not changed.
 
     Exports often carry the prior-year evaluation only in the evaluations table; a value the projects
-    table does give always wins. ``ids`` are the projects' ids when each is unique (``unique_keys``), else None.
+    table does give always wins. Done when a profile's rules are run (``check``), not when the input is read:
+    the precedence is the profile's.
     """
-    if "evaluations" not in ds.present or ds.frame("projects").empty:
-        return
-    projects, ev = ds.frame("projects"), ds.frame("evaluations")
-    pos = prior_evaluations(projects, ev, ids, precedence)
+    if "evaluations" not in ds.present or ds.frame("projects").empty or ds.frame("evaluations").empty:
+        return ds
+    projects, ev = ds.frame("projects").copy(deep=False), ds.frame("evaluations")  # columns are replaced, not written into
+    ids = unique_keys(projects["project_id"])
+    pos = prior_evaluations(projects, ev, ids, params)
     matched = pos >= 0
     take = pa.array(np.maximum(pos, 0))
-    absent = ds.absent_columns.get("projects", set())
     for name in PRIOR_FROM_EVALUATION:
         col = f"prior_{name}"
         if name not in ev or col not in projects:
@@ -239,15 +255,15 @@ def fill_prior_from_evaluations(ds: Dataset, ids: pa.Array | None,
         current = pa.array(target, from_pandas=True)
         filled = pc.coalesce(current, source.cast(current.type))
         projects[col] = pd.Series(target.dtype.__from_arrow__(filled), index=target.index, name=col, copy=False)
-        absent.discard(col)
+    return replace(ds, tables={**ds.tables, "projects": projects})
 
 
 def prior_evaluations(projects: pd.DataFrame, ev: pd.DataFrame, ids: pa.Array | None,
-                      precedence: Sequence[str] = EVALUATION_PRECEDENCE) -> np.ndarray:
+                      params: Mapping[str, object]) -> np.ndarray:
     """For each project, the position of its leading evaluation of the year before its fiscal year (the most
-    authoritative; of equally ranked rows the first in file order), or -1."""
+    authoritative by ``params.evaluation_precedence``; of equally ranked rows the first in file order), or -1."""
     # Evaluation rows in leading order: by authority, then file order (a stable sort keeps it among equals).
-    ranked = authority_ranks("evaluations", {"evaluation_precedence": list(precedence)})
+    ranked = authority_ranks("evaluations", dict(params))
     assert ranked is not None
     column, ranks = ranked
     codes, values = pd.factorize(ev[column], use_na_sentinel=True) if column in ev else (np.full(len(ev), -1), [])
@@ -300,7 +316,7 @@ def assemble(frames: dict[str, list[pd.DataFrame]], unreadable: dict[tuple[str, 
     ds.notes.extend(n for group in set_aside_notes for n in group)
     ds.issues.extend(unplaceable_issues(tables, headers or {}, {i.cell for i in ds.issues}))
     ids = unique_keys(tables["projects"]["project_id"]) if len(tables["projects"]) else None
-    fill_prior_from_evaluations(ds, ids)
+    prior_columns_supplied(ds)
     add_departments_of_projects(ds)
     duplicates = duplicate_records_note(tables["projects"]) if ids is None else None  # unique ids: no project twice
     if duplicates is not None:

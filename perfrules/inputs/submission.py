@@ -34,17 +34,19 @@ def read_document(path: Path, display: str | None = None) -> Any:
     return _read(path, display or str(path))
 
 
-def submission_parts(data: Any) -> tuple[list[Any], list[Any], str | None, Any] | None:
+def submission_parts(data: Any) -> tuple[list[Any], list[Any] | None, str | None, Any] | None:
     """A submission's projects, departments, the prefix its record labels take (``projects[0]``, ``[0]`` or
     none) and its as-of date; None when it has none of the three shapes. Keys may be English or Chinese
-    (项目, 部门整体, 数据所述日期)."""
+    (项目, 部门整体, 数据所述日期). The departments are None when the document has no ``departments`` key: it makes
+    no claim about departments (``Dataset.unclaimed``; so does ``null``); a list, even ``[]``, is the complete list."""
     top = english_keys(data, DOCUMENT) if isinstance(data, dict) else {}
     if any(k in top for k in ("projects", "departments")):
-        return top.get("projects") or [], top.get("departments") or [], "projects", top.get("as_of")
+        departments = top.get("departments")  # even []: the filing's complete list of departments
+        return top.get("projects") or [], departments, "projects", top.get("as_of")
     if isinstance(data, list):
-        return data, [], "", None
+        return data, None, "", None
     if isinstance(data, dict):
-        return [data], [], None, None
+        return [data], None, None, None
     return None
 
 
@@ -80,13 +82,18 @@ class FlatSubmission:
     rows: dict[str, list[dict[str, Any]]]
     labels: dict[str, list[str]]
     present: set[str]
+    unclaimed: set[str] = field(default_factory=set)           # tables the document says nothing about
     notes: list[InputNote] = field(default_factory=list)       # rows set aside, each named
     noted: dict[str, int] = field(default_factory=dict)        # per table: how many rows were set aside
     headers: dict[str, dict[str, str]] = field(default_factory=dict)  # per table: field → the key the submission used
 
 
-def flatten_submission(projects: list[Any], departments: list[Any], name: str, prefix: str | None = "projects") -> FlatSubmission:
-    """Flatten project and department objects into raw (unparsed) rows of the catalogue's tables."""
+def flatten_submission(projects: list[Any], departments: list[Any] | None, name: str,
+                       prefix: str | None = "projects") -> FlatSubmission:
+    """Flatten project and department objects into raw (unparsed) rows of the catalogue's tables.
+
+    ``departments`` None: the submission has no departments key, and makes no claim about them (a filing for
+    one project); a list, even empty, is the complete record of its departments."""
     rows: dict[str, list[dict[str, Any]]] = {t: [] for t in TABLES}
     labels: dict[str, list[str]] = {t: [] for t in TABLES}
     headers: dict[str, dict[str, str]] = {"projects": {}, "departments": {}}
@@ -98,7 +105,7 @@ def flatten_submission(projects: list[Any], departments: list[Any], name: str, p
             continue
         keys: dict[str, str] = {}
         _flatten_project(english_keys(project, PROJECT, keys), label, rows, labels, problems, name, keys, headers["projects"])
-    for i, dept in enumerate(departments):
+    for i, dept in enumerate(departments or []):
         label = f"departments[{i}]"
         if not isinstance(dept, dict):
             problems.append(Problem("input.shape", f"{label} 不是对象。", f"{label} is not an object.", Where(file=name, field=label)))
@@ -114,11 +121,11 @@ def flatten_submission(projects: list[Any], departments: list[Any], name: str, p
         labels["departments"].append(label)
     if problems:
         raise InputError(problems)
-    present = {t for t, items in rows.items() if items} | {"projects"}
+    present = {t for t, items in rows.items() if items} | {"projects"} | (set() if departments is None else {"departments"})
     # A submission that gives no list of a kind for any project still has that table: it is empty.
     present |= {t for t in ("indicators", "payments", "monitoring", "evaluations") if any(
         _has_list(p, t) for p in projects if isinstance(p, dict))}
-    flat = FlatSubmission(rows, labels, present, headers=headers)
+    flat = FlatSubmission(rows, labels, present, set() if departments is not None else {"departments"}, headers=headers)
     set_aside_unplaced(flat, name)
     return flat
 
@@ -197,18 +204,21 @@ def _outside_fiscal_year(payment: dict[str, Any]) -> bool:
     return isinstance(paid_on, pd.Timestamp) and isinstance(year, int) and paid_on.year != year
 
 
-def submission_dataset(projects: list[Any], departments: list[Any], name: str, prefix: str | None = "projects") -> Dataset:
-    """A Dataset from already-parsed project and department objects (used by the library API too)."""
+def submission_dataset(projects: list[Any], departments: list[Any] | None, name: str, prefix: str | None = "projects") -> Dataset:
+    """A Dataset from already-parsed project and department objects (used by the library API too);
+    ``departments`` None makes no claim about departments (``flatten_submission``)."""
     flat = flatten_submission(projects, departments, name, prefix)
     issues: list[ValueIssue] = []
     frames = {}
     for table, items in flat.rows.items():
-        if items or (table in ("projects",)):
-            raw = pd.DataFrame(items, dtype=object) if items else pd.DataFrame(columns=["project_id"], dtype=object)
+        if items or table == "projects" or (table == "departments" and table in flat.present):
+            key = TABLES[table].columns[0].name
+            raw = pd.DataFrame(items, dtype=object) if items else pd.DataFrame(columns=[key], dtype=object)
             frames[table] = [typed_frame(TABLES[table], raw, {}, name, flat.labels[table], issues, flat.headers.get(table))]
     ds = assemble(frames, {(name, t): n for t, n in flat.noted.items()}, flat.headers, issues=issues, notes=list(flat.notes),
                   sources=[name])
     ds.present = flat.present & set(ds.tables)
+    ds.unclaimed = set(flat.unclaimed)
     return ds
 
 

@@ -87,18 +87,13 @@ TABLE_ORDER = {"evaluations": "year", "payments": "date", "monitoring": "month",
 # listing its values from the most authoritative (a value not listed ranks after every listed one).
 TABLE_RANK = {"evaluations": ("evaluator", "evaluation_precedence")}
 
-# The pack's default for ``params.evaluation_precedence`` (rules/pack.yaml; a test keeps the two equal). The
-# loaders fill a project's prior-year evaluation (``prior_*``) before any profile is chosen, so they read it here.
-EVALUATION_PRECEDENCE = ("财政重点评价", "第三方", "部门评价", "单位自评")
-
-
 def authority_ranks(table: str, params: dict[str, Any]) -> tuple[str, dict[Any, int]] | None:
     """The column a table ranks its rows of one period by, and each value's rank (0 the most authoritative;
     a value not listed, or missing, ranks ``len(ranks)``: after every listed one), or None for a table without.
 
-    The one definition of "the most authoritative evaluation": ``top``/``streak`` read it, and so do the
-    loaders when they take a project's prior-year evaluation from the evaluations table. Among rows of
-    equal rank the first in file order leads."""
+    The one definition of "the most authoritative evaluation": ``top``/``streak`` read it, and so does the
+    filling of a project's prior-year evaluation (``prior_*``) from the evaluations table, on every path, with
+    the profile's ``params.evaluation_precedence``. Among rows of equal rank the first in file order leads."""
     if table not in TABLE_RANK:
         return None
     column, param = TABLE_RANK[table]

@@ -138,7 +138,8 @@ def run_nightly(export: str | Path, out: str | Path, state: str | Path | None = 
         summary = build_summary(result, table, comparison, rows, export, started, code, timings)
         # For the reports (issue 17): what each rule in force did, and the evidence keys' names.
         labels = evidence_labels(pack, lang)
-        summary["rules"] = rule_outcomes([pack.rules[r] for r in result.rules_in_force if r in pack.rules], table, labels)
+        summary["rules"] = rule_outcomes([pack.rules[r] for r in result.rules_in_force if r in pack.rules], table, labels,
+                                         {e["rule"]: e["reason"] for e in result.not_checked})
         if engine is not None:
             summary["engine"] = engine.describe()
         history = (store.history(history_entry_problem) if store else []) + [history_entry(summary)]

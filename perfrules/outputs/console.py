@@ -14,8 +14,11 @@ from perfrules.rulepack.model import SEVERITY_EN
 __all__ = ["render_result", "to_csv", "to_json", "to_table", "write_atomic"]  # write_atomic lives in perfrules.atomic
 
 def to_json(result: CheckResult) -> str:
-    """``{"summary": …, "findings": […], "errors": […]}``."""
-    doc = {"summary": result.summary(), "findings": [f.to_dict() for f in result.findings], "errors": result.errors}
+    """``{"summary": …, "findings": […], "errors": […]}``, and ``"not_checked": […]`` when rules in force were not
+    applicable to the input (each ``{"rule", "reason", "message", "source"}``)."""
+    doc: dict[str, object] = {"summary": result.summary(), "findings": [f.to_dict() for f in result.findings], "errors": result.errors}
+    if result.not_checked:
+        doc["not_checked"] = result.not_checked
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
 
 
@@ -41,6 +44,8 @@ def to_table(result: CheckResult, lang: str = "zh", labels: dict[str, str] | Non
         lines.append(f"as of {s['as_of']}  profile {s['profile']}  pack {s['pack_version']}  "
                      f"{s['records']['projects']} project(s)  {s['records']['departments']} department(s)  {s['rules_in_force']} rule(s)")
         lines.append(f"{s['total']} finding(s): block {sev['阻断']}, warn {sev['警告']}, info {sev['提示']}")
+    for message, rules in not_checked_lines(result).items():
+        lines.append(f"{message}（{len(rules)} 条规则）：{'、'.join(rules)}" if zh else f"{message} ({len(rules)} rule(s)): {', '.join(rules)}")
     for f in result.findings:
         who = f.project_id or f.department or "—"
         label = f.severity if zh else SEVERITY_EN[f.severity]
@@ -60,6 +65,16 @@ def to_table(result: CheckResult, lang: str = "zh", labels: dict[str, str] | Non
         source = f"  （{e['source']}）" if zh else f"  ({e['source']})"
         lines.append(f"! {e['message']}" + (source if e.get("source") else ""))
     return "\n".join(lines) + "\n"
+
+
+def not_checked_lines(result: CheckResult) -> dict[str, list[str]]:
+    """The rules not checked, by why (the message: "未检查：输入不含部门整体数据")."""
+    out: dict[str, list[str]] = {}
+    for e in result.not_checked:
+        rules = out.setdefault(e["message"], [])
+        if e["rule"] not in rules:
+            rules.append(e["rule"])
+    return out
 
 
 def _place(location: dict[str, str], zh: bool) -> str:

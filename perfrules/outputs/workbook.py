@@ -23,7 +23,7 @@ import datetime as dt
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
+from perfrules.evaluation.check import NOT_CHECKED
 from perfrules.language.fields import TABLES
 from perfrules.outputs.evidence import shown_evidence
 from perfrules.rulepack.model import SEVERITIES, SEVERITY_EN, Rule
@@ -58,7 +59,7 @@ EN = {
     "处理建议": "Recommendation", "依据": "Source", "状态": "Status", "持续次数": "Nights", "文件": "File",
     "行": "Row", "列": "Column", "申请金额(元)": "Requested (yuan)", "已支付(元)": "Paid (yuan)", "触发规则": "Rules",
     "合计": "Total", "首次发现": "First seen", "证据": "Evidence", "执行情况": "Outcome", "说明": "Note",
-    "未触发": "no finding", "未执行": "not run", "有发现": "findings", "部分记录未判定": "some records undecided", "类别": "Kind",
+    "未触发": "no finding", "未执行": "not run", "有发现": "findings", "部分记录未判定": "some records undecided", "未检查": "not checked", "类别": "Kind",
     "输入说明": "input note", "数据发现": "data finding", "代码": "Code", "来源": "Input",
     "按严重程度": "By severity", "按规则（前 10 条）": "By rule (top 10)", "按主管部门（前 10 个）": "By department (top 10)",
     "发现数": "Findings", "输入": "Input", "检查日期说明": "As-of dates",
@@ -216,9 +217,11 @@ def iso_datetime(value: Any) -> dt.datetime | None:
         return None
 
 
-def rule_outcomes(rules: Sequence[Rule], findings: pd.DataFrame, labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
+def rule_outcomes(rules: Sequence[Rule], findings: pd.DataFrame, labels: dict[str, str] | None = None,
+                  not_checked: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """For 规则执行情况: each rule in force with its number of findings and its outcome — 有发现, 未触发,
-    未执行 (the input lacks a table or column it needs) or 部分记录未判定 (records lacking a value it needs)."""
+    未执行 (the input lacks a table or column it needs), 部分记录未判定 (records lacking a value it needs) or
+    未检查 (not applicable to the input: ``not_checked``, rule → reason of ``evaluation.check.NOT_CHECKED``)."""
     labels = labels or {}
     rule_rows = findings[findings["kind"].astype("string").fillna("") == "rule"]
     counts = rule_rows["rule_id"].astype("string").value_counts()
@@ -245,8 +248,14 @@ def rule_outcomes(rules: Sequence[Rule], findings: pd.DataFrame, labels: dict[st
         if rule.id in missing:
             notes_zh.append(f"{missing[rule.id]:,} 条记录缺少所需数据，未判定")
             notes_en.append(f"{missing[rule.id]:,} record(s) lack a value it needs, undecided")
+        if rule.id in (not_checked or {}):
+            zh, en = NOT_CHECKED[(not_checked or {})[rule.id]]
+            notes_zh.append(zh)
+            notes_en.append(en)
         if n:
             outcome = "有发现"
+        elif rule.id in (not_checked or {}):
+            outcome = "未检查"
         elif rule.id in absent:
             outcome = "未执行"
         elif rule.id in missing:

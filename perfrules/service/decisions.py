@@ -78,7 +78,7 @@ def decide(pack: LoadedPack, doc: Any, options: ScreenOptions, name: str, log_in
     zh, en = VERDICTS[result.verdict]
     body = {
         "decision_id": decision_id, "verdict": result.verdict, "verdict_zh": zh, "verdict_en": en,
-        "summary": result.summary(), "findings": findings, "errors": result.errors,
+        "summary": result.summary(), "findings": findings, "errors": result.errors, "not_checked": result.not_checked,
         "pack": {"version": pack.version, "revision": pack.revision}, "profile": result.profile,
         "as_of": result.as_of.isoformat(), "timing_ms": {"screen": ms},
     }
@@ -117,10 +117,9 @@ def _explanations(pack: LoadedPack, doc: Any, result: ScreenResult, options: Scr
     return out
 
 
-def _parts(doc: Any) -> tuple[list[Any], list[Any], str | None]:
-    parts = submission_parts(doc)  # schema-checked: one of the three shapes
-    assert parts is not None
-    return parts[0], parts[1], parts[2]
+def _parts(doc: Any) -> tuple[list[Any], list[Any] | None, str | None]:
+    parts = submission_parts(doc)  # as the screener reads it (departments None: the document names none)
+    return (parts[0], parts[1], parts[2]) if parts is not None else ([doc], None, None)
 
 
 def _record_profiles(dataset: Any, pack: LoadedPack, chosen: str | None) -> dict[str, str]:

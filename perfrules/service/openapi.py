@@ -58,7 +58,8 @@ DECISION = {"type": "object", "required": ["decision_id", "verdict", "findings",
     "decision_id": {"type": "string"}, "verdict": {"enum": ["pass", "rectify", "reject"]},
     "verdict_zh": {"enum": ["通过", "需整改", "不予通过"]}, "verdict_en": {"type": "string"},
     "summary": {"type": "object"}, "findings": {"type": "array", "items": {"type": "object"}},
-    "errors": {"type": "array"}, "pack": _ref("Pack"), "profile": {"type": "string"}, "as_of": {"type": "string", "format": "date"},
+    "errors": {"type": "array"}, "not_checked": {"type": "array", "items": {"type": "object"}},  # rules not applicable
+    "pack": _ref("Pack"), "profile": {"type": "string"}, "as_of": {"type": "string", "format": "date"},
     "timing_ms": {"type": "object"}}}
 BATCH_REQUEST = {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": {
     "type": "object", "required": ["id", "submission"],

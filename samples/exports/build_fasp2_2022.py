@@ -186,7 +186,8 @@ about: FASP2 的表名与列名（BGT_PM_ANNUAL、pro_code、apply_up、PAY_VOUC
   用 --map fasp2（或清单中的 map 键）读取，发现与同一批项目按 perfrules 自身格式导出时完全相同。
 expect:
   qitai:
-{_COMMON}""" + "".join(f"  - {{rule: PF-M07-MONTHLY, project_id: FX-00{i}, severity: 提示}}\n" for i in range(1, 8)) + f"""\
+{_COMMON}""" + "".join(f"  - {{rule: PF-M07-MONTHLY, project_id: FX-00{i}, severity: 提示}}\n" for i in range(1, 8)) + \
+    "  - {rule: PF-D03-ABSENT, severity: 警告}\n" * 4 + f"""\
   national:
 {_COMMON}"""
 

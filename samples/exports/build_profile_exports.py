@@ -64,7 +64,8 @@ FOLDERS = {
                              ex_ante_report_id="SQPG-2021-101", ex_ante_conclusion="通过")],
         "expect": {"national": [("PF-P09-AVERAGEGRADE", "NC-A02", "提示")],
                    "nanchang-gaoxin": [("PF-P08-POORGRADE", "NC-A02", "警告"), ("PF-P15-NORESPONSIBLE", "NC-A03", "警告"),
-                                       ("PF-E06-PPP", "NC-A04", "警告")]},
+                                       ("PF-E06-PPP", "NC-A04", "警告"),
+                                       ("PF-D03-ABSENT", None, "警告")]},  # E11 needs the departments table this export lacks
     },
     "qitai": {
         "about": "奇台：按月报送双监控结果（QT-A02 缺 8、9 月，M07 提示）；部门整体目标须覆盖六个方面（县文旅局缺两项，P16）；"
@@ -89,7 +90,9 @@ FOLDERS = {
         "projects": [project("YQ-A01", "yongqiao"),
                      project("YQ-A02", "yongqiao", is_new="是", amount="50万元", budget=500000, paid_to_date=300000),
                      project("YQ-A03", "yongqiao", is_new="是", amount="49.99万", budget=499900, paid_to_date=300000)],
-        "expect": {"national": [("PF-P05-EXANTE", "YQ-A02", "阻断")], "yongqiao": [("PF-P05-EXANTE", "YQ-A02", "阻断")]},
+        "expect": {"national": [("PF-P05-EXANTE", "YQ-A02", "阻断")],
+                   "yongqiao": [("PF-P05-EXANTE", "YQ-A02", "阻断"),
+                                ("PF-D03-ABSENT", None, "警告")]},  # E07 needs the departments table this export lacks
     },
 }
 
@@ -129,7 +132,7 @@ def build(name: str, spec: dict) -> None:
     if spec.get("departments"):
         write_csv(out / "部门整体.csv", "departments", spec["departments"])
     expect = {prof: [dict(zip(("rule", "project_id" if not who.startswith("县") else "department", "severity"), (r, who, s)))
-                     for r, who, s in items] for prof, items in spec["expect"].items()}
+                     if who else {"rule": r, "severity": s} for r, who, s in items] for prof, items in spec["expect"].items()}
     manifest = {"as_of": AS_OF, "about": spec["about"], "expect": expect}
     (out / "manifest.yaml").write_text("# 导出清单：as_of 为数据所述日期；about/expect 说明本样例演示什么（tests/test_samples.py 核对）。\n"
                                        + yaml.safe_dump(manifest, allow_unicode=True, sort_keys=False), encoding="utf-8")
