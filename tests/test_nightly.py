@@ -304,3 +304,18 @@ def test_a_large_run_writes_its_workbook_and_notices_in_other_processes_with_the
     threads, processes = _contents(tmp_path / "threads"), _contents(tmp_path / "processes")
     assert any(name.startswith("notices/") and name.endswith(".pdf") for name in processes)
     assert processes == threads
+
+
+def test_every_output_file_is_flushed_to_disk_before_the_run_directory_appears(tmp_path: Path, monkeypatch) -> None:
+    flushed: list[str] = []
+    real = nightly.fsync_file
+
+    def recording(path: Path) -> None:
+        flushed.append(path.name)
+        real(path)
+
+    monkeypatch.setattr(nightly, "fsync_file", recording)
+    nightly.run_nightly(EXPORT, tmp_path / "run")
+    written = [p.name for p in (tmp_path / "run").rglob("*") if p.is_file() and p.name != MARKER]
+    assert any(p.parent.name == "notices" for p in (tmp_path / "run").rglob("*.pdf"))
+    assert sorted(set(written) - set(flushed)) == []

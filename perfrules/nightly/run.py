@@ -216,6 +216,9 @@ def write_run_dir(out: Path, table: pd.DataFrame, result: CheckResult, summary: 
         summary["timings"]["total"] = round(sum(v for k, v in summary["timings"].items() if k != "total"), 3)
         (tmp / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         for name in OUTPUTS:
+            if (tmp / name).is_dir():  # the notices: each file, then the folder's entries
+                for notice in (tmp / name).iterdir():
+                    fsync_file(notice)
             fsync_file(tmp / name)
         fsync_directory(tmp)
         replace_run_dir(tmp, out)
