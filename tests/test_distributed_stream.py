@@ -108,3 +108,18 @@ def test_a_streamed_partition_in_3_row_batches_checks_as_the_unpartitioned_expor
     assert projects["prior_grade"].notna().sum() == whole_projects["prior_grade"].notna().sum() > 0
     gx001 = lambda frame: set(frame.loc[(frame["project_id"] == "GX-001") & (frame["fiscal_year"] == 2022), "prior_rectification"])  # noqa: E731
     assert gx001(projects) == gx001(whole_projects) == {"无需"}  # its most authoritative prior-year evaluation, across batches
+
+
+def test_a_department_with_projects_but_no_row_is_judged_as_on_one_machine(tmp_path: Path) -> None:
+    """P16 (round 2): a department that has projects but no row in a supplied departments table has no overall goal.
+    Its empty record is made where every project is seen, before the projects are spread over partitions."""
+    export = tmp_path / "qitai"
+    shutil.copytree(Path(__file__).parents[1] / "samples" / "exports" / "qitai-2022", export)
+    departments = export / "部门整体.csv"
+    text = departments.read_bytes().decode("utf-8-sig")
+    departments.write_text("".join(line for line in text.splitlines(keepends=True) if "县文旅局" not in line), encoding="utf-8-sig")
+    whole = check_paths([export], profile="qitai")
+    assert ("PF-P16-DEPTASPECTS", "县文旅局") in {(f.rule_id, f.department) for f in whole.findings}
+    out = tmp_path / "parts"
+    partition_export(export, out, 3, batch_rows=3)
+    assert_same(check_paths([out], profile="qitai"), whole)

@@ -41,6 +41,7 @@ from perfrules.inputs.dataset import (
     InputNote,
     ValueIssue,
     _set_aside_note,
+    add_departments_of_projects,
     duplicate_records_note,
     prior_columns_supplied,
     typed_frame,
@@ -212,12 +213,15 @@ def partition_streaming(export: Path, writer: PartitionWriter, column_map: Colum
     # The projects (as read: their prior-year evaluations are taken under each profile's precedence when checked,
     # in the partition that holds both), and the departments.
     present = set(files)
-    ds = Dataset({"projects": projects}, present, absent_columns=absent_columns, as_of=read_manifest(export),
+    record_tables = {"projects": projects} | ({"departments": kept["departments"]} if departments is not None else {})
+    ds = Dataset(record_tables, present, absent_columns=absent_columns, as_of=read_manifest(export),
                  sources=[str(p) for p in files.values()])
     prior_columns_supplied(ds)
     writer.write_table("projects", projects)
     if departments is not None:
-        writer.write_table("departments", kept["departments"])
+        # a department with projects but no row gets its empty record here, where every project is seen (P16)
+        add_departments_of_projects(ds)
+        writer.write_table("departments", ds.frame("departments"))
 
     for name in RELATED_BY_YEAR + ("evaluations",):
         for reason in ("blank-id", "unknown-project", "other-year", "outside-year"):
