@@ -112,32 +112,36 @@ def problem_block(problems: list[Problem], lang: str = "zh") -> str:
     return "\n".join(lines)
 
 
+# How a problem's place reads in each language: its line (and column), row, rule, a table's column header or a
+# document's field, and how the parts are joined.
+_PLACE = {
+    "en": {"line": "line {}", "column": ":{}", "row": "row {}", "rule": "rule {}", "header": "column {!r}",
+           "field": "field {}", "and": ", ", "then": ": "},
+    "zh": {"line": "第 {} 行", "column": "第 {} 列", "row": "第 {} 行", "rule": "规则 {}", "header": "列「{}」",
+           "field": "字段 {}", "and": "，", "then": "："},
+}
+
+
 def _item(problem: Problem, lang: str) -> str:
     """A problem of a block: its place within the file (line or row, column header or field, rule), then its text."""
     w = problem.where
-    table = (w.file or "").lower().endswith(TABLE_SUFFIXES)
+    words = _PLACE["en" if lang == "en" else "zh"]
     parts: list[str] = []
-    if lang == "en":
-        if w.line is not None:
-            parts.append(f"line {w.line}" + (f":{w.column}" if w.column is not None else ""))
-        if w.row is not None:
-            parts.append(f"row {w.row}")
-        if w.rule_id:
-            parts.append(f"rule {w.rule_id}")
-        if w.field:
-            parts.append(f"column {w.field!r}" if table else f"field {w.field}")
-        body = problem.en + (f" {problem.hint_en}" if problem.hint_en else "")
-        return f"{', '.join(parts)}: {body} [{problem.code}]" if parts else f"{body} [{problem.code}]"
     if w.line is not None:
-        parts.append(f"第 {w.line} 行" + (f"第 {w.column} 列" if w.column is not None else ""))
+        parts.append(words["line"].format(w.line) + (words["column"].format(w.column) if w.column is not None else ""))
     if w.row is not None:
-        parts.append(f"第 {w.row} 行")
+        parts.append(words["row"].format(w.row))
     if w.rule_id:
-        parts.append(f"规则 {w.rule_id}")
+        parts.append(words["rule"].format(w.rule_id))
     if w.field:
-        parts.append(f"列「{w.field}」" if table else f"字段 {w.field}")
-    body = problem.zh + problem.hint_zh + f" ({problem.en}{' ' + problem.hint_en if problem.hint_en else ''})"
-    return f"{'，'.join(parts)}：{body} [{problem.code}]" if parts else f"{body} [{problem.code}]"
+        table = (w.file or "").lower().endswith(TABLE_SUFFIXES)
+        parts.append(words["header" if table else "field"].format(w.field))
+    if lang == "en":
+        body = problem.en + (f" {problem.hint_en}" if problem.hint_en else "")
+    else:
+        body = problem.zh + problem.hint_zh + f" ({problem.en}{' ' + problem.hint_en if problem.hint_en else ''})"
+    place = words["and"].join(parts)
+    return f"{place}{words['then']}{body} [{problem.code}]" if parts else f"{body} [{problem.code}]"
 
 
 class RulePackError(PerfrulesError):
