@@ -62,7 +62,16 @@ from perfrules.inputs.export import (
 )
 from perfrules.inputs.headers import InputHeaders
 from perfrules.inputs.keys import unique_keys
-from perfrules.inputs.placement import RELATED_BY_YEAR, UNPLACEABLE, RowCount, SetAside, project_keys, related_set_aside, set_aside_rows
+from perfrules.inputs.placement import (
+    RELATED_BY_YEAR,
+    UNPLACEABLE,
+    RowCount,
+    SetAside,
+    blank_ids,
+    project_keys,
+    related_set_aside,
+    set_aside_rows,
+)
 from perfrules.language.fields import TABLES, Table, resolve_header
 
 BATCH_ROWS = 250_000
@@ -157,11 +166,11 @@ def partition_streaming(export: Path, writer: PartitionWriter, column_map: Colum
     projects = whole["projects"]
     departments = whole.get("departments")
     aside: list[SetAside] = []
-    blank = _blank(projects["project_id"])
+    blank = blank_ids(projects["project_id"])
     if blank.any():
         aside.append(SetAside("projects", "blank-id", blank))
     if departments is not None and len(departments):
-        blank_dept = _blank(departments["department"])
+        blank_dept = blank_ids(departments["department"])
         if blank_dept.any():
             aside.append(SetAside("departments", "blank-id", blank_dept))
     set_aside_notes = [_set_aside_note(whole[a.table], a.table, a.reason, a.mask) for a in aside]
@@ -243,11 +252,6 @@ def partition_streaming(export: Path, writer: PartitionWriter, column_map: Colum
     ds.headers = InputHeaders(headers_of, map_headers(column_map))  # the file's own headers, as the loader keeps them
     writer.write_issues(issues)
     writer.record(ds)
-
-
-def _blank(column: pd.Series) -> np.ndarray:
-    text = column.astype("string").str.strip()
-    return (text.isna() | (text == "")).to_numpy(dtype=bool, na_value=True)
 
 
 def _by_source(frame: pd.DataFrame) -> dict[str, int]:

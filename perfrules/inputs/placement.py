@@ -64,12 +64,12 @@ def place_rows(tables: dict[str, pd.DataFrame]) -> list[SetAside]:
     """Which rows of each table cannot be placed on a record (nothing is changed here)."""
     out: list[SetAside] = []
     projects = tables["projects"]
-    blank = _blank(projects["project_id"])
+    blank = blank_ids(projects["project_id"])
     if blank.any():
         out.append(SetAside("projects", "blank-id", blank))
     departments = tables["departments"]
     if len(departments):
-        blank_dept = _blank(departments["department"])
+        blank_dept = blank_ids(departments["department"])
         if blank_dept.any():
             out.append(SetAside("departments", "blank-id", blank_dept))
     known_ids, record_keys = project_keys(projects[~blank])
@@ -83,16 +83,16 @@ def project_keys(projects: pd.DataFrame) -> tuple[pa.Array, np.ndarray]:
     record's (id, fiscal year) as one number (``year_keys``)."""
     ids = key_text(projects["project_id"])
     distinct = pc.unique(ids)
-    return distinct, year_keys(positions(ids, distinct), projects["fiscal_year"])
+    return distinct, year_keys(positions(ids, distinct), years(projects["fiscal_year"]))
 
 
-def year_keys(codes: np.ndarray, fiscal_year: pd.Series) -> np.ndarray:
+def year_keys(codes: np.ndarray, fiscal_years: np.ndarray) -> np.ndarray:
     """A project (its position among the distinct ids) and a fiscal year as one integer; a missing year matches
     a missing year, as in a join.
 
     An integer hash lookup rather than a lookup of joined "id|year" texts, which for millions of related rows
     cost more than the lookup of the ids themselves."""
-    year = np.clip(np.nan_to_num(years(fiscal_year), nan=-1), -1, 2**31 - 1).astype(np.int64)
+    year = np.clip(np.nan_to_num(fiscal_years, nan=-1), -1, 2**31 - 1).astype(np.int64)
     return codes.astype(np.int64) * 2**32 + year
 
 
@@ -100,24 +100,24 @@ def related_set_aside(name: str, frame: pd.DataFrame, known_ids: pa.Array, recor
     """The rows of related table ``name`` that cannot be placed on a project record (keys from ``project_keys``)."""
     if not len(frame):
         return []
-    no_id = _blank(frame["project_id"])
+    no_id = blank_ids(frame["project_id"])
     codes = positions(key_text(frame["project_id"]), known_ids)
     has_project = codes >= 0
     unknown = ~no_id & ~has_project
     masks = {"blank-id": no_id, "unknown-project": unknown}
     if name in RELATED_BY_YEAR:
-        of_record = has_project & pd.Series(year_keys(codes, frame["fiscal_year"])).isin(record_keys).to_numpy()
+        year = years(frame["fiscal_year"])
+        of_record = has_project & pd.Series(year_keys(codes, year)).isin(record_keys).to_numpy()
         masks["other-year"] = ~no_id & has_project & ~of_record
-    if name == "payments":
-        year = pd.to_numeric(frame["fiscal_year"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        paid_in = frame["date"].dt.year.to_numpy(dtype=float, na_value=np.nan)
-        dated = ~np.isnan(paid_in)
-        placed = ~(masks["blank-id"] | masks["unknown-project"] | masks["other-year"])
-        masks["outside-year"] = placed & dated & ~np.isnan(year) & (paid_in != year)
+        if name == "payments":
+            paid_in = frame["date"].dt.year.to_numpy(dtype=float, na_value=np.nan)
+            placed = ~(masks["blank-id"] | masks["unknown-project"] | masks["other-year"])
+            masks["outside-year"] = placed & ~np.isnan(paid_in) & ~np.isnan(year) & (paid_in != year)
     return [SetAside(name, reason, m) for reason, m in masks.items() if m.any()]
 
 
-def _blank(column: pd.Series) -> np.ndarray:
+def blank_ids(column: pd.Series) -> np.ndarray:
+    """Where an id column is missing or only whitespace."""
     text = column.astype("string").str.strip()
     return (text.isna() | (text == "")).to_numpy(dtype=bool, na_value=True)
 
