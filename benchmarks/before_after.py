@@ -17,11 +17,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nightly import ensure_export  # noqa: E402
+from nightly import ensure_export, run_process_tree  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,16 +48,14 @@ print(times[len(times) // 2], times[int(len(times) * 0.99)])
 
 
 def nightly_seconds(checkout: Path, export: Path) -> tuple[float, float]:
-    """Wall and CPU (user + system) seconds of one nightly run: on a loaded machine the CPU time says more."""
+    """Wall and CPU (user + system, of every process the run started) seconds of one nightly run: on a loaded machine the CPU time says more."""
     with tempfile.TemporaryDirectory() as tmp:
-        t = time.perf_counter()
-        proc = subprocess.Popen([str(checkout / ".venv" / "bin" / "perfrules"), "nightly", str(export),
-                                 "--out", str(Path(tmp) / "run"), "--profile", "national", "--quiet", "--fail-on", "never"],
-                                cwd=checkout)
-        _, status, usage = os.wait4(proc.pid, 0)
-        if status != 0:
-            raise SystemExit(f"nightly failed in {checkout} (status {status})")
-        return time.perf_counter() - t, usage.ru_utime + usage.ru_stime
+        run = run_process_tree([str(checkout / ".venv" / "bin" / "perfrules"), "nightly", str(export),
+                                "--out", str(Path(tmp) / "run"), "--profile", "national", "--quiet", "--fail-on", "never"],
+                               checkout)
+        if run.exit_code != 0:
+            raise SystemExit(f"nightly failed in {checkout} (exit code {run.exit_code})")
+        return run.wall, run.cpu
 
 
 def screening_ms(checkout: Path, rounds: int) -> tuple[float, float]:
