@@ -14,7 +14,6 @@ read = checked + noted.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,9 +60,8 @@ class SetAside:
     mask: np.ndarray
 
 
-def place_rows(tables: dict[str, pd.DataFrame], threads: int = 1) -> list[SetAside]:
-    """Which rows of each table cannot be placed on a record (nothing is changed here); the related tables on
-    up to ``threads`` threads at once."""
+def place_rows(tables: dict[str, pd.DataFrame]) -> list[SetAside]:
+    """Which rows of each table cannot be placed on a record (nothing is changed here)."""
     out: list[SetAside] = []
     projects = tables["projects"]
     blank = blank_ids(projects["project_id"])
@@ -75,14 +73,8 @@ def place_rows(tables: dict[str, pd.DataFrame], threads: int = 1) -> list[SetAsi
         if blank_dept.any():
             out.append(SetAside("departments", "blank-id", blank_dept))
     known_ids, record_keys = project_keys(projects[~blank])
-
-    def related(name: str) -> list[SetAside]:
-        return related_set_aside(name, tables[name], known_ids, record_keys)
-
-    # The lookups are Arrow and NumPy work, which release the GIL.
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        for aside in pool.map(related, (*RELATED_BY_YEAR, "evaluations")):
-            out += aside
+    for name in (*RELATED_BY_YEAR, "evaluations"):
+        out += related_set_aside(name, tables[name], known_ids, record_keys)
     return out
 
 
