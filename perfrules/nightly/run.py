@@ -240,7 +240,9 @@ def write_run_dir(out: Path, table: pd.DataFrame, result: CheckResult, summary: 
 # A run with this many findings writes its workbook and its notices in processes of their own: both are Python
 # work (XlsxWriter cells, ReportLab pages) that threads cannot spread over cores. Nightly 1M Parquet (478,862
 # findings), interleaved in one run: 22.1–22.2 s end to end with these processes, 24.6–24.9 s with threads alone
-# (2026-12-06, load average 1.6–1.9). Below PROCESS_FINDINGS, starting the processes (about a second) costs more
+# (load average 1.6–1.9); with the findings mapped from an Arrow file, 30.3–32.9 s against 32.6–33.8 s, the write
+# stage 15.2–15.4 s against 17.1–18.0 s, while another engineer's benchmarks held a core (load average 2.5–3.4,
+# both 2026-12-06). Below PROCESS_FINDINGS, starting the processes (about a second) costs more
 # than it saves; above PROCESS_FINDINGS_MAX, the copy of the findings each process takes costs more memory than the
 # time is worth. (As with any multiprocessing, a program that calls run_nightly must guard its main module.)
 PROCESS_FINDINGS, PROCESS_FINDINGS_MAX = 50_000, 1_000_000
