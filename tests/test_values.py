@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perfrules.inputs.values import VALUE_KINDS, ParsedColumn, ValueUnreadable, parse_column, parse_value
+from perfrules.inputs.values import VALUE_KINDS, ParsedColumn, ValueUnreadable, parse_column, parse_value, read_value
 
 TS = pd.Timestamp
 BLANKS = [None, np.nan, pd.NA, pd.NaT, "", "   ", "\u3000", "-", "—", "－", "--", "N/A", "n/a", "NA",
@@ -138,6 +138,8 @@ def test_bool_forms() -> None:
 def test_date_forms(raw: object) -> None:
     assert parsed([raw], "date") == ([TS("2022-10-31")], [False])
     assert parse_value(raw, "date") == TS("2022-10-31")
+    day = read_value(raw, "date")  # the per-record path's form: a plain date, no pandas
+    assert type(day) is dt.date and day == dt.date(2022, 10, 31)
 
 
 def test_excel_serials() -> None:
@@ -155,6 +157,8 @@ def test_invalid_dates_are_bad() -> None:
     assert bad == [True] * 8 + [False]
     with pytest.raises(ValueUnreadable):
         parse_value("2022-02-30", "date")
+    with pytest.raises(ValueUnreadable):
+        read_value("2022-02-30", "date")
 
 
 def test_datetime_dtype_columns() -> None:
@@ -170,6 +174,7 @@ def test_datetime_dtype_columns() -> None:
                                  "2022年10月5日", 44865, dt.datetime(2022, 10, 31, 9), dt.date(2022, 10, 2)])
 def test_month_forms(raw: object) -> None:
     assert parsed([raw], "month") == ([TS("2022-10-01")], [False])
+    assert read_value(raw, "month") == dt.date(2022, 10, 1)
 
 
 def test_month_bad() -> None:
