@@ -109,6 +109,13 @@ def test_blanks_are_missing_not_bad(kind: str) -> None:
     assert all(parse_value(v, kind) is None for v in BLANKS)
 
 
+def test_placeholders_are_blank_whatever_their_width_and_spacing_but_longer_text_is_text() -> None:
+    for placeholder in ("\u3000ＮＵＬＬ\u3000", " Ｎ／Ａ ", "\u00a0－\u00a0", "\t—\n", "－－"):
+        assert parse_value(placeholder, "string") is None and parse_value(placeholder, "money") is None
+    assert parse_value(" null value ", "string") == "null value"
+    assert parse_value("ＮＵＬＬ项目", "string") == "ＮＵＬＬ项目"
+
+
 def test_wu_is_not_blank() -> None:
     assert parse_value("无", "string") == "无"
     assert parse_value("无", "bool") is False
