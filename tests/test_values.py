@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perfrules.inputs.values import VALUE_KINDS, ParsedColumn, ValueUnreadable, parse_column, parse_value
+from perfrules.inputs.values import VALUE_KINDS, ParsedColumn, ValueUnreadable, parse_column, parse_value, read_value
 
 TS = pd.Timestamp
 BLANKS = [None, np.nan, pd.NA, pd.NaT, "", "   ", "\u3000", "-", "—", "－", "--", "N/A", "n/a", "NA",
@@ -109,6 +109,13 @@ def test_blanks_are_missing_not_bad(kind: str) -> None:
     assert all(parse_value(v, kind) is None for v in BLANKS)
 
 
+def test_placeholders_are_blank_whatever_their_width_and_spacing_but_longer_text_is_text() -> None:
+    for placeholder in ("\u3000ＮＵＬＬ\u3000", " Ｎ／Ａ ", "\u00a0－\u00a0", "\t—\n", "－－"):
+        assert parse_value(placeholder, "string") is None and parse_value(placeholder, "money") is None
+    assert parse_value(" null value ", "string") == "null value"
+    assert parse_value("ＮＵＬＬ项目", "string") == "ＮＵＬＬ项目"
+
+
 def test_wu_is_not_blank() -> None:
     assert parse_value("无", "string") == "无"
     assert parse_value("无", "bool") is False
@@ -138,6 +145,8 @@ def test_bool_forms() -> None:
 def test_date_forms(raw: object) -> None:
     assert parsed([raw], "date") == ([TS("2022-10-31")], [False])
     assert parse_value(raw, "date") == TS("2022-10-31")
+    day = read_value(raw, "date")  # the per-record path's form: a plain date, no pandas
+    assert type(day) is dt.date and day == dt.date(2022, 10, 31)
 
 
 def test_excel_serials() -> None:
@@ -155,6 +164,8 @@ def test_invalid_dates_are_bad() -> None:
     assert bad == [True] * 8 + [False]
     with pytest.raises(ValueUnreadable):
         parse_value("2022-02-30", "date")
+    with pytest.raises(ValueUnreadable):
+        read_value("2022-02-30", "date")
 
 
 def test_datetime_dtype_columns() -> None:
@@ -170,6 +181,7 @@ def test_datetime_dtype_columns() -> None:
                                  "2022年10月5日", 44865, dt.datetime(2022, 10, 31, 9), dt.date(2022, 10, 2)])
 def test_month_forms(raw: object) -> None:
     assert parsed([raw], "month") == ([TS("2022-10-01")], [False])
+    assert read_value(raw, "month") == dt.date(2022, 10, 1)
 
 
 def test_month_bad() -> None:

@@ -12,14 +12,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
-
 from perfrules.evaluation.reference import Record, aggregate, evaluate
 from perfrules.inputs.dataset import PRIOR_FROM_EVALUATION, ROW, SOURCE, InputNote, ValueIssue
 from perfrules.inputs.headers import InputHeaders
 from perfrules.inputs.placement import RowCount
 from perfrules.inputs.submission import flatten_submission, submission_row_accounting, unplaceable_record_issues
-from perfrules.inputs.values import ValueUnreadable, parse_value
+from perfrules.inputs.values import ValueUnreadable, read_value
 from perfrules.language.fields import TABLES
 from perfrules.language.functions import leading_row
 from perfrules.rulepack.compile import CompiledPack
@@ -100,7 +98,7 @@ def _typed_row(table: str, raw: dict[str, Any], source: str, label: str, issues:
             out[col.name] = None
             continue
         try:
-            out[col.name] = _plain(parse_value(raw[col.name], col.kind))
+            out[col.name] = read_value(raw[col.name], col.kind)
         except ValueUnreadable:
             out[col.name] = None
             bad.append((col.name, raw[col.name]))
@@ -143,15 +141,6 @@ def _fill_prior(project: dict[str, Any], evaluations: list[dict[str, Any]], para
         col = f"prior_{name}"
         if project.get(col) is None and prior.get(name) is not None:
             project[col] = int(prior[name]) if name == "year" else prior[name]
-
-
-def _plain(value: Any) -> Any:
-    """pandas scalars as plain Python (dates as datetime.date)."""
-    if isinstance(value, pd.Timestamp):
-        return value.date()
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return value
 
 
 def _num(value: Any) -> float | None:

@@ -113,16 +113,19 @@ def _compare(n: E.Compare) -> Evaluator:
 
 def _bool_op(n: E.BoolOp) -> Evaluator:
     items = [as_function(i) for i in n.items]
-    if n.op == "and":
-        def and_(ctx: RecordContext) -> bool | None:
-            values = [f(ctx) for f in items]
-            return False if any(v is False for v in values) else (None if any(v is None for v in values) else True)
-        return and_
+    # Three-valued: one definite answer (False for and, True for or) decides; else any unknown leaves it unknown.
+    # The items are pure, so the rest are not evaluated once it is decided.
+    decisive = n.op != "and"
 
-    def or_(ctx: RecordContext) -> bool | None:
-        values = [f(ctx) for f in items]
-        return True if any(v is True for v in values) else (None if any(v is None for v in values) else False)
-    return or_
+    def bool_op(ctx: RecordContext) -> bool | None:
+        unknown = False
+        for f in items:
+            v = f(ctx)
+            if v is decisive:
+                return decisive
+            unknown = unknown or v is None
+        return None if unknown else not decisive
+    return bool_op
 
 
 def _not(n: E.Not) -> Evaluator:

@@ -21,7 +21,7 @@ from perfrules.inputs.dataset import ROW, Dataset, InputNote, ValueIssue, assemb
 from perfrules.inputs.limits import MAX_DEPTH, check_document, refuse_non_regular_input, too_deep
 from perfrules.inputs.placement import REASONS, UNPLACEABLE, RowCount, describe_rows
 from perfrules.inputs.submission_keys import DEPARTMENT, DOCUMENT, PROJECT, english_keys
-from perfrules.inputs.values import FIRST_YEAR, LAST_YEAR, ValueUnreadable, parse_value
+from perfrules.inputs.values import FIRST_YEAR, LAST_YEAR, ValueUnreadable, parse_value, read_value
 from perfrules.language.fields import NESTED_PREFIXES, TABLES, UNIT_MULTIPLIERS
 from perfrules.yaml_source import YamlUnreadable, load_yaml
 
@@ -198,10 +198,10 @@ def _blank_text(value: Any) -> bool:
 
 def _outside_fiscal_year(payment: dict[str, Any]) -> bool:
     try:
-        paid_on, year = parse_value(payment.get("date"), "date"), parse_value(payment.get("fiscal_year"), "integer")
+        paid_on, year = read_value(payment.get("date"), "date"), read_value(payment.get("fiscal_year"), "integer")
     except ValueUnreadable:
         return False  # reported as unreadable where the row is typed
-    return isinstance(paid_on, pd.Timestamp) and isinstance(year, int) and paid_on.year != year
+    return isinstance(paid_on, dt.date) and isinstance(year, int) and paid_on.year != year
 
 
 def submission_dataset(projects: list[Any], departments: list[Any] | None, name: str, prefix: str | None = "projects") -> Dataset:

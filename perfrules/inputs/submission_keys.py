@@ -80,8 +80,15 @@ def _parts() -> dict[str, dict[str, str]]:
 def english_key(key: Any, part: str = PROJECT) -> str:
     """The English key a submission's key is read as in object ``part`` (``"project.performance_goal"``, …);
     a key that names nothing there stays as written."""
-    k = str(key)
-    return _parts().get(part, {}).get(_fold(k), k)
+    return _english_key(str(key), part)
+
+
+# Cached: a screened submission's ~200 keys come from a small vocabulary, and the service reads each one twice
+# (schema check, screening); folding them again each time cost ~8% of the service's CPU per submission
+# (validation + screening, 1.73 → 1.59 ms, measured 2026-12-06). Bounded: callers choose the keys.
+@functools.lru_cache(maxsize=4096)
+def _english_key(key: str, part: str) -> str:
+    return _parts().get(part, {}).get(_fold(key), key)
 
 
 def english_keys(obj: dict[str, Any], part: str, used: dict[str, str] | None = None) -> dict[str, Any]:

@@ -36,6 +36,7 @@ durable-rules 2.0.28 (2020, unmaintained) has sharp edges; each is handled here,
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -129,15 +130,20 @@ def _action_name(message: str) -> str:
 
 def encode_fact(fact: dict[str, Any]) -> str:
     """A flat fact as JSON the engine's parser accepts (no bare exponents, no inf/nan)."""
-    parts = []
-    for key, value in fact.items():
-        parts.append(json.dumps(key, ensure_ascii=False) + ":" + _encode(value))
-    return "{" + ",".join(parts) + "}"
+    return "{" + ",".join(_encoded_key(key) + ":" + _encode(value) for key, value in fact.items()) + "}"
+
+
+@functools.lru_cache(maxsize=4096)  # a program's few field names, encoded once
+def _encoded_key(key: str) -> str:
+    return json.dumps(key, ensure_ascii=False)
+
+
+_CONSTANTS = {None: "null", True: "true", False: "false"}
 
 
 def _encode(value: Any) -> str:
     if value is None or value is True or value is False:
-        return json.dumps(value)
+        return _CONSTANTS[value]
     if isinstance(value, int):
         return str(max(min(value, 2 ** 63 - 1), -(2 ** 63)))
     if isinstance(value, float):
