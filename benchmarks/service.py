@@ -45,9 +45,12 @@ def start_server(workers: int, log_dir: str | None, source: str | None = None) -
     env = {**os.environ, "PYTHONPATH": source} if source else None
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=source)
     assert proc.stderr is not None
-    for line in proc.stderr:
+    port, ready = None, 0
+    for line in proc.stderr:  # the port, then every worker listening on it (each has a socket of its own)
         if '"event": "listening"' in line:
             port = json.loads(line)["port"]
+        ready += '"event": "worker.listening"' in line
+        if port is not None and (ready >= workers or source):  # (a checkout before per-worker sockets says only "listening")
             break
     else:
         raise SystemExit("the server did not start")

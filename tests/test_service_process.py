@@ -309,3 +309,44 @@ def test_a_chinese_keyed_submission_over_http_gets_checks_findings(tmp_path):
         assert first["input"] == doc and first["input_hash"] == input_hash(doc) and first["rule_ids"] == ["PF-P02-GOALREJECTED"]
     finally:
         server.cleanup()
+
+
+def test_a_burst_of_keep_alive_connections_is_spread_over_both_workers(tmp_path):
+    """Each worker listens on a socket of its own (SO_REUSEPORT): with one shared socket the first worker to wake
+    took every connection of a burst and the other sat idle."""
+    import asyncio
+
+    state = tmp_path / "state"
+    server = Server("--workers", "2", "--state-dir", str(state))
+    try:
+        first = server.wait_for(lambda x: x.get("event") == "worker.listening", 60)
+        server.wait_for(lambda x: x.get("event") == "worker.listening" and x["pid"] != first["pid"], 60)
+        body = json.dumps(DOC).encode()
+        request = (f"POST /v1/screen HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                   f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+        async def one_connection() -> bytes:  # opened together, as a client's connection pool does
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(request)
+            status = await reader.readline()
+            writer.close()
+            return status
+
+        async def burst() -> list[bytes]:
+            return await asyncio.wait_for(asyncio.gather(*(one_connection() for _ in range(16))), 60)
+
+        assert all(s.startswith(b"HTTP/1.1 200") for s in asyncio.run(burst()))
+        served: dict[str, float] = {}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (len(served) < 2 or sum(served.values()) < 16):
+            time.sleep(0.5)  # each worker writes its counts about once a second
+            served = {}
+            for path in (state / "metrics").glob("*.json"):
+                counts = json.loads(path.read_text(encoding="utf-8"))["counters"]
+                served[path.stem] = sum(v for name, labels, v in counts
+                                        if name == "perfrules_http_requests_total" and labels.get("route") == "/v1/screen")
+        assert sorted(served) == sorted(str(pid) for pid in server.workers), served
+        assert sum(served.values()) == 16 and min(served.values()) >= 1, served
+        assert server.stop() == 0
+    finally:
+        server.cleanup()

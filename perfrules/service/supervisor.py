@@ -1,7 +1,11 @@
 """The ``perfrules serve`` process: publishes the pack, binds the socket, runs and watches the worker processes.
 
-Workers are separate processes (durable-rules holds the GIL) sharing one listening socket, each a
-uvicorn server with its own compiled pack and engine. The supervisor itself serves no request:
+Workers are separate processes (durable-rules holds the GIL), each a uvicorn server with its own compiled
+pack and engine and its own listening socket on the service's port (SO_REUSEPORT), so that the kernel
+spreads new connections over the workers. With one listening socket shared by all, the first worker to
+wake took every connection of a burst: a client's eight keep-alive connections all went to one worker in
+7 trials of 8 while the other sat idle. The supervisor holds the port (bound, not listening) so that no
+other program, nor a second ``perfrules serve``, can take it while the service runs; it serves no request:
 
 - SIGHUP publishes the rules directory again (the same check as ``POST /v1/admin/reload``); every
   worker follows the published record, and a failing pack is logged with its problems and ignored.
@@ -34,20 +38,39 @@ from perfrules.service.revision import publish, publish_within, read_current
 log = logging.getLogger("perfrules.service")
 
 
-def run_worker(config: ServiceConfig, sock: socket.socket, graceful_timeout: float) -> None:
-    """One worker process: the application on the shared socket until SIGTERM."""
+def port_socket(host: str, port: int, reuse_address: bool = True) -> socket.socket:
+    """A TCP socket bound to ``host``:``port`` that the service's other sockets on that port may share."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, int(reuse_address))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def run_worker(config: ServiceConfig, host: str, port: int, graceful_timeout: float) -> None:
+    """One worker process: the application on its own socket on the service's port until SIGTERM."""
     import uvicorn
 
     from perfrules.service.app import create_app
 
     os.setpgrp()
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # reloads come through the published record, not signals
+    sock = port_socket(host, port)
+    sock.listen(BACKLOG)  # connections wait here while the pack is compiled
     app = create_app(config)
     service = app.app.state.service
     logging_json.configure(service.revision)
     server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_config=None, access_log=False, server_header=False,
-                                           timeout_graceful_shutdown=int(graceful_timeout)))
+                                           timeout_graceful_shutdown=int(graceful_timeout), backlog=BACKLOG))
+    log.info("worker listening", extra={"event": "worker.listening", "port": port})
     server.run(sockets=[sock])
+
+
+BACKLOG = 2048
 
 
 class Supervisor:
@@ -80,53 +103,59 @@ class Supervisor:
         outcome = publish(self.config.rules_dir, self.config.state_dir)
         if not outcome.accepted:
             raise RulePackError(outcome.problems)
-        sock = self._bind()
+        held = self._hold_port()
+        port = held.getsockname()[1]
         signal.signal(signal.SIGHUP, self._on_hup)
         signal.signal(signal.SIGTERM, self._on_stop)
         signal.signal(signal.SIGINT, self._on_stop)
         try:
-            self.workers = [self._start(sock) for _ in range(self.count)]
-            log.info("listening", extra={"event": "listening", "host": self.host, "port": sock.getsockname()[1],
+            self.workers = [self._start(port) for _ in range(self.count)]
+            log.info("listening", extra={"event": "listening", "host": self.host, "port": port,
                                          "workers": [w.pid for w in self.workers]})
             while not self._stop:
                 time.sleep(0.1)
                 if self._reload:
                     self._reload = False
                     self._publish()
-                self._replace_dead(sock)
+                self._replace_dead(port)
             self._stop_workers()
         finally:
-            sock.close()
+            held.close()
         log.info("stopped", extra={"event": "stopped"})
         return 0
 
-    def _bind(self) -> socket.socket:
+    def _hold_port(self) -> socket.socket:
+        """The service's port (``--port 0``: a free one), held for the workers' sockets to share.
+
+        It is first bound without SO_REUSEPORT, which fails while anything listens on it or holds it (another
+        ``perfrules serve`` included), then held by a socket the workers' sockets can share."""
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe = socket.socket(family, socket.SOCK_STREAM)
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((self.host, self.port))
+            probe.bind((self.host, self.port))
+            port = probe.getsockname()[1]
+            probe.close()
+            return port_socket(self.host, port, reuse_address=False)  # so that a second probe of the port fails
         except OSError as exc:
-            sock.close()
+            probe.close()
             from perfrules.errors import Problem, UsageError
             raise UsageError([Problem("serve.bind", f"无法监听 {self.host}:{self.port}：{exc.strerror}。",
                                       f"cannot listen on {self.host}:{self.port}: {exc.strerror}.")]) from exc
-        sock.listen(2048)
-        sock.set_inheritable(True)
-        return sock
 
-    def _start(self, sock: socket.socket) -> BaseProcess:
-        process = self._context.Process(target=run_worker, args=(self.config, sock, self.graceful_timeout), name="perfrules-worker")
+    def _start(self, port: int) -> BaseProcess:
+        process = self._context.Process(target=run_worker, args=(self.config, self.host, port, self.graceful_timeout),
+                                        name="perfrules-worker")
         process.start()
         return process
 
-    def _replace_dead(self, sock: socket.socket) -> None:
+    def _replace_dead(self, port: int) -> None:
         for i, worker in enumerate(self.workers):
             if not worker.is_alive() and not self._stop:
                 log.error("worker exited; starting another", extra={"event": "worker.exited", "worker": worker.pid,
                                                                    "exitcode": worker.exitcode})
                 time.sleep(0.5)  # a worker that cannot start at all must not spin the machine
-                self.workers[i] = self._start(sock)
+                self.workers[i] = self._start(port)
                 log.info("worker started", extra={"event": "worker.started", "worker": self.workers[i].pid, "replaces": worker.pid})
 
     def _publish(self) -> None:
