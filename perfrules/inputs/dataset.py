@@ -301,7 +301,7 @@ def assemble(frames: dict[str, list[pd.DataFrame]], unreadable: dict[tuple[str, 
         else:
             tables[name] = empty_frame(table)
     accounting = _count_rows(tables, present, unreadable or {})
-    aside = place_rows(tables)
+    aside = place_rows(tables, pool_threads())
     set_aside_notes = [_set_aside_note(tables[a.table], a.table, a.reason, a.mask) for a in aside]
     for a in aside:
         for source, n in _rows_by_source(tables[a.table][a.mask]).items():
