@@ -350,3 +350,18 @@ def test_a_burst_of_keep_alive_connections_is_spread_over_both_workers(tmp_path)
         assert server.stop() == 0
     finally:
         server.cleanup()
+
+
+def test_a_second_serve_on_the_port_of_a_running_one_is_a_clear_error(tmp_path):
+    """The workers share the port (SO_REUSEPORT) and the supervisor holds it: another `perfrules serve` on that
+    port must fail, not join the first one's sockets and take some of its connections."""
+    first = Server("--workers", "1")
+    try:
+        first.wait_for(lambda x: x.get("event") == "worker.listening", 60)
+        out = subprocess.run([sys.executable, "-m", "perfrules", "serve", "--port", str(first.port), "--lang", "en"],
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 2 and f"cannot listen on 127.0.0.1:{first.port}" in out.stderr, out.stderr[-500:]
+        assert httpx.get(f"{first.url}/ready", timeout=10).status_code == 200
+        assert first.stop() == 0
+    finally:
+        first.cleanup()
