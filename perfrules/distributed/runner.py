@@ -165,7 +165,10 @@ def _run_on(client: Any, folder: str, args: tuple[Any, ...], n: int, progress: P
     info.dashboard = client.dashboard_link if client.scheduler_info().get("services", {}).get("dashboard") else None
     started = time.perf_counter()
     token = uuid.uuid4().hex[:8]
-    [pack_data] = client.scatter([pack], broadcast=True)
+    # A key of its own, not the pack's hash, so that a run never shares its scattered pack with a previous run's copy
+    # that is being released on the same cluster: the likely cause of a task ending in FutureCancelledError in one
+    # CI run (2026-12-06), in the test that runs right after another run on the same client.
+    [pack_data] = client.scatter([pack], broadcast=True, hash=False)
     futures = [client.submit(check_partition, folder, manifest, i, pack_data, profile, when, lang, run_folder,
                              key=f"perfrules-partition-{i:05d}-{token}", retries=RETRIES, pure=False) for i in range(n)]
     outcomes: list[PartitionResult] = []
