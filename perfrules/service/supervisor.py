@@ -38,11 +38,12 @@ from perfrules.service.revision import publish, publish_within, read_current
 log = logging.getLogger("perfrules.service")
 
 
-def port_socket(host: str, port: int, reuse_address: bool = True) -> socket.socket:
-    """A TCP socket bound to ``host``:``port`` that the service's other sockets on that port may share."""
+def port_socket(host: str, port: int, reuse_address: bool = True, reuse_port: bool = True) -> socket.socket:
+    """A TCP socket bound to ``host``:``port`` (with ``reuse_port``, one the service's other sockets on that port
+    may share)."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, int(reuse_address))
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, int(reuse_port))
     try:
         sock.bind((host, port))
     except OSError:
@@ -129,16 +130,11 @@ class Supervisor:
 
         It is first bound without SO_REUSEPORT, which fails while anything listens on it or holds it (another
         ``perfrules serve`` included), then held by a socket the workers' sockets can share."""
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        probe = socket.socket(family, socket.SOCK_STREAM)
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind((self.host, self.port))
-            port = probe.getsockname()[1]
-            probe.close()
+            with port_socket(self.host, self.port, reuse_port=False) as probe:
+                port = probe.getsockname()[1]
             return port_socket(self.host, port, reuse_address=False)  # so that a second probe of the port fails
         except OSError as exc:
-            probe.close()
             from perfrules.errors import Problem, UsageError
             raise UsageError([Problem("serve.bind", f"无法监听 {self.host}:{self.port}：{exc.strerror}。",
                                       f"cannot listen on {self.host}:{self.port}: {exc.strerror}.")]) from exc
