@@ -311,9 +311,10 @@ def test_a_chinese_keyed_submission_over_http_gets_checks_findings(tmp_path):
         server.cleanup()
 
 
-def test_a_burst_of_keep_alive_connections_is_spread_over_both_workers(tmp_path):
-    """Each worker listens on a socket of its own (SO_REUSEPORT): with one shared socket the first worker to wake
-    took every connection of a burst and the other sat idle."""
+def test_a_burst_of_keep_alive_connections_is_spread_evenly_over_both_workers(tmp_path):
+    """The supervisor passes connections to the workers in turn: 16 connections opened together are 8 and 8. (With
+    one socket shared by the workers, the first to wake took every connection of a burst; with a socket each, the
+    kernel's hash split 8 connections 2/6 or 8/0 in 5 trials of 20.)"""
     import asyncio
 
     state = tmp_path / "state"
@@ -346,15 +347,15 @@ def test_a_burst_of_keep_alive_connections_is_spread_over_both_workers(tmp_path)
                 served[path.stem] = sum(v for name, labels, v in counts
                                         if name == "perfrules_http_requests_total" and labels.get("route") == "/v1/screen")
         assert sorted(served) == sorted(str(pid) for pid in server.workers), served
-        assert sum(served.values()) == 16 and min(served.values()) >= 1, served
+        assert sorted(served.values()) == [8, 8], served
         assert server.stop() == 0
     finally:
         server.cleanup()
 
 
 def test_a_second_serve_on_the_port_of_a_running_one_is_a_clear_error(tmp_path):
-    """The workers share the port (SO_REUSEPORT) and the supervisor holds it: another `perfrules serve` on that
-    port must fail, not join the first one's sockets and take some of its connections."""
+    """Another `perfrules serve` on the port of a running one must fail, not share the port and take some of
+    its connections."""
     first = Server("--workers", "1")
     try:
         first.wait_for(lambda x: x.get("event") == "worker.listening", 60)

@@ -1,11 +1,9 @@
-"""The ``perfrules serve`` process: publishes the pack, binds the socket, runs and watches the worker processes.
+"""The ``perfrules serve`` process: publishes the pack, listens on the port, runs and watches the worker processes.
 
 Workers are separate processes (durable-rules holds the GIL), each a uvicorn server with its own compiled
-pack and engine and its own listening socket on the service's port (SO_REUSEPORT), so that the kernel
-spreads new connections over the workers. With one listening socket shared by all, the first worker to
-wake took every connection of a burst: a client's eight keep-alive connections all went to one worker in
-7 trials of 8 while the other sat idle. The supervisor holds the port (bound, not listening) so that no
-other program, nor a second ``perfrules serve``, can take it while the service runs; it serves no request:
+pack and engine. The supervisor listens on the service's port and passes each new connection to the workers
+in turn (``perfrules.service.dispatch``: letting the workers accept for themselves spread a client's
+connection pool unevenly); it serves no request itself:
 
 - SIGHUP publishes the rules directory again (the same check as ``POST /v1/admin/reload``); every
   worker follows the published record, and a failing pack is logged with its problems and ignored.
@@ -33,42 +31,40 @@ from typing import Any
 from perfrules.errors import RulePackError
 from perfrules.service import logging_json
 from perfrules.service.config import ServiceConfig
+from perfrules.service.dispatch import DispatchedServer, Dispatcher, worker_channel
 from perfrules.service.revision import publish, publish_within, read_current
 
 log = logging.getLogger("perfrules.service")
 
 
-def port_socket(host: str, port: int, reuse_address: bool = True, reuse_port: bool = True) -> socket.socket:
-    """A TCP socket bound to ``host``:``port`` (with ``reuse_port``, one the service's other sockets on that port
-    may share)."""
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The service's listening socket on ``host``:``port`` (``0``: a free port)."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, int(reuse_address))
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, int(reuse_port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        sock.listen(BACKLOG)
     except OSError:
         sock.close()
         raise
     return sock
 
 
-def run_worker(config: ServiceConfig, host: str, port: int, graceful_timeout: float) -> None:
-    """One worker process: the application on its own socket on the service's port until SIGTERM."""
+def run_worker(config: ServiceConfig, channel: socket.socket, graceful_timeout: float) -> None:
+    """One worker process: the application, serving the connections the supervisor passes over ``channel``, until SIGTERM."""
     import uvicorn
 
     from perfrules.service.app import create_app
 
     os.setpgrp()
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # reloads come through the published record, not signals
-    sock = port_socket(host, port)
-    sock.listen(BACKLOG)  # connections wait here while the pack is compiled
     app = create_app(config)
     service = app.app.state.service
     logging_json.configure(service.revision)
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_config=None, access_log=False, server_header=False,
-                                           timeout_graceful_shutdown=int(graceful_timeout), backlog=BACKLOG))
-    log.info("worker listening", extra={"event": "worker.listening", "port": port})
-    server.run(sockets=[sock])
+    server = DispatchedServer(uvicorn.Config(app, lifespan="on", log_config=None, access_log=False, server_header=False,
+                                             timeout_graceful_shutdown=int(graceful_timeout)), channel,
+                              on_ready=lambda: log.info("worker listening", extra={"event": "worker.listening"}))
+    server.run()
 
 
 BACKLOG = 2048
@@ -86,6 +82,7 @@ class Supervisor:
         self._reload = False
         self._stop = False
         self._context = multiprocessing.get_context("spawn")
+        self.dispatcher: Dispatcher | None = None
 
     def revision(self) -> str | None:
         current = read_current(self.config.state_dir)
@@ -104,13 +101,15 @@ class Supervisor:
         outcome = publish(self.config.rules_dir, self.config.state_dir)
         if not outcome.accepted:
             raise RulePackError(outcome.problems)
-        held = self._hold_port()
-        port = held.getsockname()[1]
+        listener = self._listen()
+        port = listener.getsockname()[1]
+        self.dispatcher = Dispatcher(listener)
         signal.signal(signal.SIGHUP, self._on_hup)
         signal.signal(signal.SIGTERM, self._on_stop)
         signal.signal(signal.SIGINT, self._on_stop)
         try:
-            self.workers = [self._start(port) for _ in range(self.count)]
+            self.workers = [self._start(slot) for slot in range(self.count)]
+            self.dispatcher.start()
             log.info("listening", extra={"event": "listening", "host": self.host, "port": port,
                                          "workers": [w.pid for w in self.workers]})
             while not self._stop:
@@ -118,40 +117,43 @@ class Supervisor:
                 if self._reload:
                     self._reload = False
                     self._publish()
-                self._replace_dead(port)
+                self._replace_dead()
+            self.dispatcher.stop()  # no new connection, then the workers finish theirs
             self._stop_workers()
         finally:
-            held.close()
+            self.dispatcher.stop()
+            self.dispatcher.close()
+            listener.close()
         log.info("stopped", extra={"event": "stopped"})
         return 0
 
-    def _hold_port(self) -> socket.socket:
-        """The service's port (``--port 0``: a free one), held for the workers' sockets to share.
-
-        It is first bound without SO_REUSEPORT, which fails while anything listens on it or holds it (another
-        ``perfrules serve`` included), then held by a socket the workers' sockets can share."""
+    def _listen(self) -> socket.socket:
         try:
-            with port_socket(self.host, self.port, reuse_port=False) as probe:
-                port = probe.getsockname()[1]
-            return port_socket(self.host, port, reuse_address=False)  # so that a second probe of the port fails
+            return listening_socket(self.host, self.port)
         except OSError as exc:
             from perfrules.errors import Problem, UsageError
             raise UsageError([Problem("serve.bind", f"无法监听 {self.host}:{self.port}：{exc.strerror}。",
                                       f"cannot listen on {self.host}:{self.port}: {exc.strerror}.")]) from exc
 
-    def _start(self, port: int) -> BaseProcess:
-        process = self._context.Process(target=run_worker, args=(self.config, self.host, port, self.graceful_timeout),
+    def _start(self, slot: int) -> BaseProcess:
+        ours, theirs = worker_channel()
+        process = self._context.Process(target=run_worker, args=(self.config, theirs, self.graceful_timeout),
                                         name="perfrules-worker")
-        process.start()
+        try:
+            process.start()
+        finally:
+            theirs.close()
+        assert self.dispatcher is not None
+        self.dispatcher.set_channel(slot, ours)
         return process
 
-    def _replace_dead(self, port: int) -> None:
+    def _replace_dead(self) -> None:
         for i, worker in enumerate(self.workers):
             if not worker.is_alive() and not self._stop:
                 log.error("worker exited; starting another", extra={"event": "worker.exited", "worker": worker.pid,
                                                                    "exitcode": worker.exitcode})
                 time.sleep(0.5)  # a worker that cannot start at all must not spin the machine
-                self.workers[i] = self._start(port)
+                self.workers[i] = self._start(i)
                 log.info("worker started", extra={"event": "worker.started", "worker": self.workers[i].pid, "replaces": worker.pid})
 
     def _publish(self) -> None:
