@@ -153,3 +153,64 @@ def test_an_error_while_reading_actions_does_not_hold_the_engine():
     finally:
         engine.close()
     assert engine.match({"k0": 5}, "d") == set()  # a closed engine has no rulesets left to match
+
+
+def test_rules_share_a_ruleset_only_while_the_engine_s_stack_holds_their_walk(monkeypatch):
+    # durable-rules walks a fact through a ruleset's conditions with a stack of 64 nodes (error 303 beyond it).
+    # 70 one-comparison rules that all hold: in one ruleset the walk overflows; grouped, every rule is reported.
+    import perfrules.evaluation.durable.runtime as runtime
+    from perfrules.evaluation.durable.program import Program
+    program = Program({f"R{i}|T": {"$gte": {"k0": i}} for i in range(70)})
+    engine = runtime.DurableEngine(program, "test_grouped")
+    try:
+        assert len(engine.names) == 2
+        assert engine.match({"k0": 100}, "x") == {f"R{i}|T" for i in range(70)}
+    finally:
+        engine.close()
+    monkeypatch.setattr(runtime, "STACK_PUSHES", 1000)
+    ungrouped = runtime.DurableEngine(program, "test_ungrouped")
+    try:
+        assert len(ungrouped.names) == 1
+        with pytest.raises(Exception, match="error code: 303"):
+            ungrouped.match({"k0": 100}, "x")
+    finally:
+        ungrouped.close()
+
+
+def test_the_walk_bound_holds_for_nested_and_or_conditions():
+    # Generated conditions (and/or nested three deep, every comparison true on the fact, no two alike): grouped
+    # by ``rulesets``, every rule is reported and the engine's stack never overflows, except in a ruleset holding a
+    # single rule whose own bound exceeds the stack (as when each rule had a ruleset of its own).
+    import random
+
+    import perfrules.evaluation.durable.runtime as runtime
+    from perfrules.evaluation.durable.program import Program
+    rng = random.Random(20261206)
+    made = iter(range(1, 10 ** 6))
+
+    def condition(depth: int) -> dict:
+        if depth == 0 or rng.random() < 0.35:
+            return {"$gte": {f"k{rng.randrange(4)}": -next(made)}}
+        return {rng.choice(["$and", "$or"]): [condition(depth - 1) for _ in range(rng.randint(2, 3))]}
+
+    fact = {"k0": 0, "k1": 0, "k2": 0, "k3": 0}
+    grouped = 0
+    for trial in range(150):
+        conditions = {f"R{i}|T": condition(3) for i in range(rng.randint(2, 60))}
+        try:
+            engine = runtime.DurableEngine(Program(conditions), f"test_walk_{trial}")
+        except Exception as exc:  # a shape the engine cannot compile (ours never makes it): not this test's concern
+            assert "Could not create ruleset" in str(exc)
+            continue
+        try:
+            groups = runtime.rulesets(conditions)
+            grouped += any(len(g) > 1 for g in groups)
+            try:
+                assert engine.match(fact, "x") == set(conditions)
+            except Exception as exc:
+                assert "error code: 303" in str(exc)
+                assert any(len(g) == 1 and runtime.walk_pushes(next(iter(g.values()))["all"][0]["m"]) > runtime.STACK_PUSHES
+                           for g in groups), conditions
+        finally:
+            engine.close()
+    assert grouped >= 50, grouped  # the bound let rules share rulesets in most trials
