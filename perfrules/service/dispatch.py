@@ -7,8 +7,8 @@ keep-alive connections all went to one worker in 7 trials of 8). With a socket o
 two workers 4/4 in only 6 trials of 20 (3/5 nine times, 2/6 three, 8/0 twice); the worker with six or eight
 connections then answers them at twice to four times the latency. So the supervisor listens, accepts, and hands
 each new connection to the workers in turn (as Node's cluster module does), passing the socket over a Unix
-socket pair (SCM_RIGHTS). A worker serves what it is given with uvicorn's own HTTP protocol, as if it had
-accepted the connection itself.
+socket pair (SCM_RIGHTS). A worker acknowledges each connection it takes off the pair and serves it with
+uvicorn's own HTTP protocol, as if it had accepted the connection itself.
 
 uvicorn has no way to be given connections: ``DispatchedServer`` starts it without a listening socket and builds
 each connection's protocol as ``uvicorn.Server.startup`` does.
@@ -17,11 +17,14 @@ each connection's protocol as ``uvicorn.Server.startup`` does.
 from __future__ import annotations
 
 import asyncio
-import itertools
+import collections
 import logging
+import select
 import socket
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
@@ -29,6 +32,10 @@ import uvicorn
 log = logging.getLogger("perfrules.service")
 
 MAX_FDS = 32  # connections read from the supervisor in one go
+READY, ACK = b"r", b"a"  # a worker's first word on its channel; its answer for each connection it takes off it
+MAX_WAITING = 2048  # connections the supervisor keeps while no worker takes them (as a listen backlog would)
+BEHIND_SECONDS = 0.5  # a worker that has not taken a connection after this long is passed over (it answers in ms)
+DRAIN_SECONDS = 5.0  # at shutdown, how long connections accepted but not yet passed on wait for a worker
 
 
 def worker_channel() -> tuple[socket.socket, socket.socket]:
@@ -36,72 +43,168 @@ def worker_channel() -> tuple[socket.socket, socket.socket]:
     return socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 
 
+@dataclass(eq=False)
+class _Worker:
+    channel: socket.socket
+    ready: bool = False  # it has started serving: none is passed to it before (its start-up takes seconds)
+    untaken: collections.deque[float] = field(default_factory=collections.deque)  # when each unacknowledged one was passed
+
+    def keeping_up(self, now: float) -> bool:
+        """At most one connection not yet taken, and that one passed only just now."""
+        return not self.untaken or (len(self.untaken) == 1 and now - self.untaken[0] < BEHIND_SECONDS)
+
+
 class Dispatcher:
-    """Accepts on the service's listening socket, in a thread of the supervisor, and passes each connection on."""
+    """Accepts on the service's listening socket, in a thread of the supervisor, and passes each connection on.
+
+    Each connection goes to the next worker in turn, passing over one that has fallen behind (it has not taken
+    two of the connections passed to it, or one for ``BEHIND_SECONDS``: stopped, or its event loop held up) while
+    another keeps up, so that new clients do not wait on it. (Passing over any worker one connection behind split
+    bursts unevenly, 7/9 of 16, as acknowledgements arrive a little apart.) When no worker can take a connection (the only one is being replaced), the
+    connection is kept until one can, as a listen backlog would keep it. A worker is passed nothing before it
+    says it is ready."""
 
     def __init__(self, listener: socket.socket) -> None:
         self.listener = listener
-        self._channels: list[socket.socket | None] = []
+        self._workers: list[_Worker | None] = []
+        self._waiting: collections.deque[socket.socket] = collections.deque()
         self._lock = threading.Lock()
-        self._turn = itertools.count()
+        self._turn = 0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept_loop, name="perfrules-dispatch", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name="perfrules-dispatch", daemon=True)
 
     def set_channel(self, slot: int, channel: socket.socket) -> None:
         """The supervisor's end of worker ``slot``'s pair (a replaced worker's slot gets its successor's)."""
+        channel.setblocking(False)
         with self._lock:
-            self._channels.extend([None] * (slot + 1 - len(self._channels)))
-            old, self._channels[slot] = self._channels[slot], channel
-        channel.setblocking(False)  # a worker that does not read (stuck, or still starting with a full buffer) is skipped
+            self._workers.extend([None] * (slot + 1 - len(self._workers)))
+            old, self._workers[slot] = self._workers[slot], _Worker(channel)
         if old is not None:
-            old.close()
+            old.channel.close()
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop accepting (connections not yet accepted are refused when the listening socket closes)."""
+        """Stop accepting and close the listening socket, so that new clients are refused at once; pass on the
+        connections already accepted (for up to ``DRAIN_SECONDS``) for the workers to finish with theirs."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
+        if self.listener.fileno() == -1:  # stopped before
+            return
+        self.listener.setblocking(False)
+        while self._accept():  # connections the system had completed when the stop came are served too
+            pass
+        self.listener.close()
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while self._waiting and time.monotonic() < deadline:
+            self._pass_waiting()
+            self._wait_for_acks(0.1)
+        while self._waiting:
+            self._waiting.popleft().close()
 
     def close(self) -> None:
         """Close the workers' channels (once they have stopped: a worker whose channel closes stops)."""
         with self._lock:
-            for channel in self._channels:
-                if channel is not None:
-                    channel.close()
-            self._channels = []
+            for worker in self._workers:
+                if worker is not None:
+                    worker.channel.close()
+            self._workers = []
 
-    def _accept_loop(self) -> None:
-        self.listener.settimeout(0.2)  # to see the stop flag
+    def _loop(self) -> None:
+        self.listener.setblocking(False)
         while not self._stop.is_set():
             try:
+                if self.listener in self._wait_for_acks(0.2, self.listener):
+                    self._accept()
+                self._pass_waiting()
+            except Exception:  # never let one bad moment end the service's accepting
+                log.exception("dispatch failed; continuing", extra={"event": "dispatch.error"})
+                self._stop.wait(0.05)
+
+    def _wait_for_acks(self, seconds: float, *also: socket.socket) -> list[Any]:
+        """Wait up to ``seconds`` for a worker's word (or one of ``also``), read the workers' words; what is readable."""
+        with self._lock:
+            workers = [w for w in self._workers if w is not None]
+        try:
+            readable, _, _ = select.select([*also, *(w.channel for w in workers)], [], [], seconds)
+        except (OSError, ValueError):  # a replaced worker's channel was closed meanwhile: look again
+            return []
+        for worker in workers:
+            if worker.channel in readable:
+                self._read_acks(worker)
+        return readable
+
+    def _accept(self) -> bool:
+        """Accept up to MAX_FDS connections and pass them on; False when none was waiting."""
+        for _ in range(MAX_FDS):
+            try:
                 connection, _ = self.listener.accept()
-            except TimeoutError:
-                continue
+            except BlockingIOError:
+                return False
             except OSError as exc:  # out of file descriptors, a connection reset before it was accepted
                 log.warning("accept failed", extra={"event": "dispatch.accept-failed", "error": str(exc)})
-                self._stop.wait(0.05)
+                return False
+            if len(self._waiting) >= MAX_WAITING:
+                log.error("no worker takes connections; one refused", extra={"event": "dispatch.no-worker"})
+                connection.close()
                 continue
-            with connection:
-                self._pass_on(connection)
+            self._waiting.append(connection)
+            self._pass_waiting()
+        return True
 
-    def _pass_on(self, connection: socket.socket) -> None:
-        """Give ``connection`` to the next worker that takes it; close it if none does."""
-        with self._lock:
-            channels = list(self._channels)
-        start = next(self._turn)
-        for i in range(len(channels)):
-            channel = channels[(start + i) % len(channels)]
-            if channel is None:
-                continue
+    def _read_acks(self, worker: _Worker) -> None:
+        while True:
             try:
-                socket.send_fds(channel, [b"c"], [connection.fileno()])
+                message = worker.channel.recv(16)
+            except BlockingIOError:
                 return
-            except OSError:  # that worker is gone or not reading: the next one
+            except OSError:
+                message = b""
+            if not message:  # the worker is gone; its slot is refilled by the supervisor
+                self._forget(worker)
+                return
+            if message == READY:
+                worker.ready = True
+            elif worker.untaken:
+                worker.untaken.popleft()
+
+    def _pass_waiting(self) -> None:
+        full: set[_Worker] = set()
+        while self._waiting:
+            worker = self._next_worker(full)
+            if worker is None:
+                return
+            connection = self._waiting[0]
+            try:
+                socket.send_fds(worker.channel, [b"c"], [connection.fileno()])
+            except BlockingIOError:  # its channel is full: it takes nothing more now
+                full.add(worker)
                 continue
-        log.error("no worker took a connection", extra={"event": "dispatch.no-worker"})
+            except OSError:  # the worker is gone
+                self._forget(worker)
+                continue
+            worker.untaken.append(time.monotonic())
+            self._waiting.popleft().close()  # the worker has its own copy
+
+    def _next_worker(self, full: set[_Worker]) -> _Worker | None:
+        """The next ready worker in turn that keeps up; else the one with fewest connections not yet taken."""
+        with self._lock:
+            workers = list(self._workers)
+        order = [workers[(self._turn + i) % len(workers)] for i in range(len(workers))]
+        live = [w for w in order if w is not None and w.ready and w not in full]
+        if not live:
+            return None
+        now = time.monotonic()
+        chosen = next((w for w in live if w.keeping_up(now)), None) or min(live, key=lambda w: len(w.untaken))
+        self._turn = (workers.index(chosen) + 1) % len(workers)
+        return chosen
+
+    def _forget(self, gone: _Worker) -> None:
+        with self._lock:
+            self._workers = [None if w is gone else w for w in self._workers]
+        gone.channel.close()
 
 
 class DispatchedServer(uvicorn.Server):
@@ -132,23 +235,35 @@ class _ChannelReceiver:
         self.loop = asyncio.get_running_loop()
         self.channel.setblocking(False)
         self.loop.add_reader(channel.fileno(), self._receive)
+        channel.send(READY)
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def _receive(self) -> None:
-        try:
-            data, fds, _, _ = socket.recv_fds(self.channel, 16, MAX_FDS)
-        except BlockingIOError:
-            return
-        except OSError:
-            data, fds = b"", []
-        for fd in fds:
-            task = self.loop.create_task(self._connect(socket.socket(fileno=fd)))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        if not data and not fds:  # the supervisor is gone: no connection will come again
+        if not self._take_one():  # the supervisor is gone: no connection will come again
             log.error("the supervisor closed the channel; stopping", extra={"event": "dispatch.orphaned"})
             self.close()
             self.server.should_exit = True
+
+    def _take_one(self) -> bool:
+        """Take the next connection off the channel, if there is one; False when the supervisor is gone."""
+        try:
+            data, fds, flags, _ = socket.recv_fds(self.channel, 16, MAX_FDS)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        if flags & socket.MSG_CTRUNC:  # out of file descriptors: the kernel dropped the connection it carried
+            log.error("a connection passed to this worker was lost: out of file descriptors",
+                      extra={"event": "dispatch.connection-lost"})
+        for fd in fds:
+            try:
+                self.channel.send(ACK)
+            except OSError:
+                pass  # the supervisor is gone: the end of the channel says so
+            task = self.loop.create_task(self._connect(socket.socket(fileno=fd)))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return bool(data or fds)
 
     async def _connect(self, connection: socket.socket) -> None:
         connection.setblocking(False)
@@ -158,9 +273,17 @@ class _ChannelReceiver:
             connection.close()
 
     def close(self) -> None:
+        """Stop taking connections; those already passed are taken and served first (the supervisor stops passing
+        before it stops the workers)."""
         if self.channel.fileno() != -1:
             self.loop.remove_reader(self.channel.fileno())
+            while self._take_one() and self._pending():
+                pass
             self.channel.close()
+
+    def _pending(self) -> bool:
+        readable, _, _ = select.select([self.channel], [], [], 0)
+        return bool(readable)
 
     async def wait_closed(self) -> None:
         return None

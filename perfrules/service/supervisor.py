@@ -118,12 +118,11 @@ class Supervisor:
                     self._reload = False
                     self._publish()
                 self._replace_dead()
-            self.dispatcher.stop()  # no new connection, then the workers finish theirs
+            self.dispatcher.stop()  # new connections refused, then the workers finish theirs
             self._stop_workers()
         finally:
             self.dispatcher.stop()
             self.dispatcher.close()
-            listener.close()
         log.info("stopped", extra={"event": "stopped"})
         return 0
 
