@@ -87,6 +87,8 @@ def write_jsonl(path: Path, table: pd.DataFrame, sources: Mapping[str, list[dict
 def text_bytes(texts: pa.Array) -> memoryview:
     """The UTF-8 bytes of all texts of a (non-null) Arrow text array, one after another, without copying."""
     texts = texts.cast(_STR)
+    if isinstance(texts, pa.ChunkedArray):  # the findings of several jurisdictions, concatenated
+        texts = texts.combine_chunks()
     offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset:texts.offset + len(texts) + 1]
     return memoryview(texts.buffers()[2])[offsets[0]:offsets[-1]]
 
