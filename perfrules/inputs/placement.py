@@ -96,9 +96,8 @@ def place_rows(tables: dict[str, pd.DataFrame], threads: int = 1) -> tuple[list[
 def project_keys(projects: pd.DataFrame) -> tuple[pa.Array, np.ndarray]:
     """The keys related rows are placed by (``projects`` without blank ids): the distinct project ids, and each
     record's (id, fiscal year) as one number (``year_keys``)."""
-    ids = key_text(projects["project_id"])
-    distinct = pc.unique(ids)
-    return distinct, year_keys(positions(ids, distinct), years(projects["fiscal_year"]))
+    ids = pc.dictionary_encode(key_text(projects["project_id"]))  # the distinct ids and each record's among them
+    return ids.dictionary, year_keys(ids.indices.to_numpy(), years(projects["fiscal_year"]))
 
 
 def year_keys(codes: np.ndarray, fiscal_years: np.ndarray) -> np.ndarray:
