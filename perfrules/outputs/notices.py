@@ -454,9 +454,11 @@ def read_run_findings(run_dir: str | Path) -> tuple[pd.DataFrame, dict[str, Any]
                      "message": r.get("message"), "recommendation": r.get("recommendation"),
                      "source": "；".join(f"{s.get('document', '')} {s.get('clause', '')}" for s in r.get("source") or []),
                      "evidence": json.dumps(r.get("evidence") or {}, ensure_ascii=False), "file": location.get("file"),
-                     "row": _row_text(location.get("row"))})
+                     "row": location.get("row")})
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     frame["fiscal_year"] = frame["fiscal_year"].astype("Int64")
+    if any(isinstance(r, str) for r in frame["row"]):  # a place in a submission: every row as text, one kind
+        frame["row"] = [None if pd.isna(r) else str(r) for r in frame["row"]]  # (departments' CSVs convert together)
     return frame, summary
 
 
@@ -480,11 +482,6 @@ def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
                 raise UsageError([Problem("notices.bad-line", f"{path.name} 第 {number} 行不是 JSON：{exc}",
                                           f"{path.name} line {number} is not JSON: {exc}", Where(file=str(path), line=number),
                                           "重新运行 nightly。", "Run nightly again.")]) from None
-
-
-def _row_text(row: Any) -> str | None:
-    """A location's row as text: a line number (a JSON number) and a place in a submission (text) share the column."""
-    return None if row is None else str(row)
 
 
 def _unquote(value: str) -> str:
