@@ -114,3 +114,17 @@ def test_numbers_render_as_format_value_and_json_value_render_each(values: list[
     cells = [None if pd.isna(v) else v for v in cells]
     assert shown.formatted(name, positions, lang).to_pylist() == [format_value(name, v, lang) for v in cells]
     assert shown.json(name, positions).to_pylist() == [json.dumps(json_value(v), ensure_ascii=False) for v in cells]
+
+
+def test_text_of_several_jurisdictions_concatenated_in_chunks_is_written_as_json() -> None:
+    """A run over several jurisdictions concatenates their findings, so the text columns come in chunks (the
+    sheyang and tongxin sample exports ended in an internal error in ``nightly``)."""
+    from perfrules.outputs.csv_jsonl import text_bytes
+
+    parts = [pd.Series(['上年评价等级为"低"', None], dtype="string[pyarrow]"), pd.Series(["甲\\乙", "丙"], dtype="string[pyarrow]")]
+    messages = pd.concat(parts, ignore_index=True)
+    assert isinstance(pa.array(messages, from_pandas=True), pa.ChunkedArray)
+    texts = json_texts(messages)
+    assert texts.to_pylist() == ['"上年评价等级为\\"低\\""', "null", '"甲\\\\乙"', '"丙"']
+    lines = pa.chunked_array([["{}", "{"], ['"a": 1}']], pa.large_string())
+    assert bytes(text_bytes(lines)).decode("utf-8") == '{}{"a": 1}'

@@ -184,3 +184,29 @@ def test_formula_like_names_stay_text_in_a_notice(run_dir: Path, tmp_path: Path)
     assert not [c for c in cells if c.data_type == "f"]
     assert any("=HYPERLINK" in str(c.value) for c in cells)
     assert [n.department for n in notices_of(findings)][-1] == "无部门"
+
+
+def test_notices_of_a_run_whose_rows_mix_line_numbers_and_submission_places(run_dir: Path, tmp_path: Path) -> None:
+    """A location's row is a JSON number (a line of a file) or text (a place in a submission, projects[0]); a run
+    directory holding both once ended ``perfrules notices`` in an internal error (Arrow could not convert the
+    column). Every row is then written as text."""
+    mixed = tmp_path / "run"
+    mixed.mkdir()
+    for name in ("summary.json", "findings.csv"):
+        (mixed / name).write_bytes((run_dir / name).read_bytes())
+    lines = [json.loads(line) for line in (run_dir / "findings.jsonl").read_text(encoding="utf-8").splitlines()]
+    located: dict[str, list[dict[str, object]]] = {}
+    for f in lines:
+        if (f.get("location") or {}).get("row") is not None:
+            located.setdefault(f["department"], []).append(f)
+    place, numbered = next(found for found in located.values() if len(found) >= 2)[:2]  # one department's two rows
+    assert isinstance(numbered["location"]["row"], int)
+    place["location"]["row"] = "projects[0]"
+    (mixed / "findings.jsonl").write_text("".join(json.dumps(f, ensure_ascii=False) + "\n" for f in lines), encoding="utf-8")
+    out = tmp_path / "notices"
+    done = cli("notices", str(mixed), "--out", str(out), "--max-rows", "1")
+    assert done.returncode == 0, done.stderr
+    stem = file_stem(numbered["department"], set())
+    with open(out / f"{stem}.csv", encoding="utf-8-sig", newline="") as fh:
+        rows = [r["行"] for r in csv.DictReader(fh)]
+    assert "projects[0]" in rows and str(numbered["location"]["row"]) in rows

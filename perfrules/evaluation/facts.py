@@ -26,7 +26,7 @@ from perfrules.evaluation.context import Context, Truth
 from perfrules.evaluation.functions import AGGREGATES, RelatedColumns
 from perfrules.evaluation.vectorised import evaluate, evaluate_truth
 from perfrules.inputs.dataset import Dataset, pool_threads
-from perfrules.inputs.keys import joined, key_text, positions, same_year, unique_keys, years
+from perfrules.inputs.keys import joined, positions, same_year, unique_keys, years
 from perfrules.rulepack.compile import CompiledPack
 
 
@@ -98,7 +98,7 @@ def _related_rows(dataset: Dataset, table: str, records: pd.DataFrame, record_id
         # An evaluation of year Y belongs to the project's records of fiscal year Y and later; inside an
         # aggregate over evaluations, ``fiscal_year`` is the record's.
         if record_ids is not None:
-            pos = positions(key_text(rows["project_id"]), record_ids)
+            pos = dataset.project_positions(table, record_ids)
             record_fy = np.where(pos >= 0, years(records["fiscal_year"])[np.maximum(pos, 0)], np.nan)
             keep = (pos >= 0) & (years(rows["year"]) <= record_fy)
             merged = rows[keep].reset_index(drop=True)
@@ -112,7 +112,7 @@ def _related_rows(dataset: Dataset, table: str, records: pd.DataFrame, record_id
         merged = merged.assign(fiscal_year=merged["_fy"])
         return merged.reset_index(drop=True), merged["_pos"].to_numpy()
     if record_ids is not None:
-        pos = positions(key_text(rows["project_id"]), record_ids)
+        pos = dataset.project_positions(table, record_ids)
         record_fy = years(records["fiscal_year"])[np.maximum(pos, 0)]
         return rows, np.where(same_year(years(rows["fiscal_year"]), record_fy), pos, -1)
     # Duplicate records are reported by the loader; the first one owns the related rows.

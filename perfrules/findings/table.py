@@ -172,7 +172,7 @@ def _rows(columns: Rows | Mapping[str, pd.Series], n: int) -> Rows:
 def json_texts(series: pd.Series) -> pa.Array:
     """A column's values as JSON texts (``json_value``; missing is ``null``)."""
     if isinstance(series.dtype, pd.StringDtype):
-        return json_strings(pa.array(series, from_pandas=True).cast(_STR))
+        return json_strings(one_array(series).cast(_STR))  # one array: replace_with_mask takes no chunks
     return _per_distinct(series, lambda v: json.dumps(json_value(v), ensure_ascii=False))
 
 

@@ -26,6 +26,7 @@ from perfrules.inputs.keys import key_text, positions, years
 
 SOURCE, ROW = "_source", "_row"
 RELATED_BY_YEAR = ("indicators", "payments", "monitoring")
+RELATED = (*RELATED_BY_YEAR, "evaluations")
 UNPLACEABLE = {"payments": "date", "monitoring": "month"}
 
 REASONS = {
@@ -61,8 +62,9 @@ class SetAside:
     mask: np.ndarray
 
 
-def place_rows(tables: dict[str, pd.DataFrame], threads: int = 1) -> list[SetAside]:
-    """Which rows of each table cannot be placed on a record (nothing is changed here); the related tables on
+def place_rows(tables: dict[str, pd.DataFrame], threads: int = 1) -> tuple[list[SetAside], dict[str, np.ndarray]]:
+    """Which rows of each table cannot be placed on a record (nothing is changed here), and each related row's
+    project (its position among the distinct ids of the projects that have one, or -1); the related tables on
     up to ``threads`` threads at once."""
     out: list[SetAside] = []
     projects = tables["projects"]
@@ -76,24 +78,26 @@ def place_rows(tables: dict[str, pd.DataFrame], threads: int = 1) -> list[SetAsi
             out.append(SetAside("departments", "blank-id", blank_dept))
     known_ids, record_keys = project_keys(projects[~blank])
 
-    def related(name: str) -> list[SetAside]:
-        return related_set_aside(name, tables[name], known_ids, record_keys)
+    def related(name: str) -> tuple[list[SetAside], np.ndarray]:
+        codes = positions(key_text(tables[name]["project_id"]), known_ids)
+        return related_set_aside(name, tables[name], known_ids, record_keys, codes), codes
 
     # The lookups are Arrow and NumPy work, which release the GIL. Kept: nightly 1M Parquet's load stage took
     # 4.0–5.5 s (mean 4.9, six runs) with two threads against 5.2–6.3 s (mean 6.0, four runs) with one, interleaved
     # on a quiet machine (2026-12-06), about 5% of the run; place_rows alone 1.45–1.87 s against 2.32–2.54 s.
+    projects_of: dict[str, np.ndarray] = {}
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        for aside in pool.map(related, (*RELATED_BY_YEAR, "evaluations")):
+        for name, (aside, codes) in zip(RELATED, pool.map(related, RELATED)):
             out += aside
-    return out
+            projects_of[name] = codes
+    return out, projects_of
 
 
 def project_keys(projects: pd.DataFrame) -> tuple[pa.Array, np.ndarray]:
     """The keys related rows are placed by (``projects`` without blank ids): the distinct project ids, and each
     record's (id, fiscal year) as one number (``year_keys``)."""
-    ids = key_text(projects["project_id"])
-    distinct = pc.unique(ids)
-    return distinct, year_keys(positions(ids, distinct), years(projects["fiscal_year"]))
+    ids = pc.dictionary_encode(key_text(projects["project_id"]))  # the distinct ids and each record's among them
+    return ids.dictionary, year_keys(ids.indices.to_numpy(), years(projects["fiscal_year"]))
 
 
 def year_keys(codes: np.ndarray, fiscal_years: np.ndarray) -> np.ndarray:
@@ -106,13 +110,20 @@ def year_keys(codes: np.ndarray, fiscal_years: np.ndarray) -> np.ndarray:
     return codes.astype(np.int64) * 2**32 + year
 
 
-def related_set_aside(name: str, frame: pd.DataFrame, known_ids: pa.Array, record_keys: np.ndarray) -> list[SetAside]:
-    """The rows of related table ``name`` that cannot be placed on a project record (keys from ``project_keys``)."""
+def related_set_aside(name: str, frame: pd.DataFrame, known_ids: pa.Array, record_keys: np.ndarray,
+                      codes: np.ndarray | None = None) -> list[SetAside]:
+    """The rows of related table ``name`` that cannot be placed on a project record (keys from ``project_keys``;
+    ``codes``: each row's position among ``known_ids``, when already found)."""
     if not len(frame):
         return []
-    no_id = blank_ids(frame["project_id"])
-    codes = positions(key_text(frame["project_id"]), known_ids)
+    if codes is None:
+        codes = positions(key_text(frame["project_id"]), known_ids)
     has_project = codes >= 0
+    # A blank id is looked for only where no project was found (no project has a blank id) or the id is missing
+    # (a missing id is looked up as "\x00", which a project could have).
+    maybe = ~has_project | frame["project_id"].isna().to_numpy(dtype=bool)
+    no_id = np.zeros(len(frame), dtype=bool)
+    no_id[maybe] = blank_ids(frame["project_id"][maybe])
     unknown = ~no_id & ~has_project
     masks = {"blank-id": no_id, "unknown-project": unknown}
     if name in RELATED_BY_YEAR:
@@ -136,12 +147,17 @@ def set_aside_rows(tables: dict[str, pd.DataFrame], aside: list[SetAside]) -> di
     """The tables without the rows set aside."""
     out = dict(tables)
     for name in {a.table for a in aside}:
-        drop = np.zeros(len(tables[name]), dtype=bool)
-        for a in aside:
-            if a.table == name:
-                drop |= a.mask
-        out[name] = tables[name][~drop].reset_index(drop=True)
+        out[name] = tables[name][kept_rows(len(tables[name]), name, aside)].reset_index(drop=True)
     return out
+
+
+def kept_rows(n: int, table: str, aside: list[SetAside]) -> np.ndarray:
+    """Which of the ``n`` rows of ``table`` are not set aside."""
+    drop = np.zeros(n, dtype=bool)
+    for a in aside:
+        if a.table == table:
+            drop |= a.mask
+    return ~drop
 
 
 def describe_rows(rows: Iterable[object], shown: int = 200) -> tuple[str, str]:

@@ -9,7 +9,7 @@ pieces are joined by Arrow, so no Python dict is built per finding. The CSV is t
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ _STR = pa.large_string()
 NIGHTLY_CSV = (("project_name", "项目名称"), ("amount", "申请金额(元)"), ("paid", "已支付(元)"),
                ("status", "状态"), ("nights", "持续次数"))
 STATUS_ZH = {"new": "新增", "persisting": "持续"}
+CHANGES = ("status", "nights")
 
 
 def _lit(text: str) -> pa.Scalar:
@@ -86,6 +87,8 @@ def write_jsonl(path: Path, table: pd.DataFrame, sources: Mapping[str, list[dict
 def text_bytes(texts: pa.Array) -> memoryview:
     """The UTF-8 bytes of all texts of a (non-null) Arrow text array, one after another, without copying."""
     texts = texts.cast(_STR)
+    if isinstance(texts, pa.ChunkedArray):  # the findings of several jurisdictions, concatenated
+        texts = texts.combine_chunks()
     offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset:texts.offset + len(texts) + 1]
     return memoryview(texts.buffers()[2])[offsets[0]:offsets[-1]]
 
@@ -95,30 +98,43 @@ CSV_COLUMNS = ("severity", "rule_id", "requirement", "project_id", "fiscal_year"
 CSV_HEADERS_ZH = ("严重程度", "规则编号", "政策要求", "项目编码", "预算年度", "主管部门", "问题", "处理建议", "依据", "证据", "文件", "行")
 
 
-def csv_bytes(table: pd.DataFrame, lang: str = "zh") -> bytes:
-    """A findings table as CSV (UTF-8, no BOM): the columns above, then the project's name and amounts, and the
-    nightly run's change status when there is one. Text that a spreadsheet could read as a formula is written
-    as text (``perfrules.outputs.cells``)."""
+def csv_table(table: pd.DataFrame, lang: str = "zh", changes: Collection[str] | None = None) -> pa.Table:
+    """A findings table as the columns of the CSV form, under their headers: the columns above, then the project's
+    name and amounts, and the nightly run's change columns (status, nights) that the table fills, or those among
+    ``changes`` when given. Text that a spreadsheet could read as a formula is written as text
+    (``perfrules.outputs.cells``)."""
     zh = lang != "en"
     severity = table["severity"] if zh else table["severity"].map(SEVERITY_EN).astype("string")
     columns: dict[str, Any] = {name: table[name] for name in CSV_COLUMNS} | {"severity": severity}
     headers = list(CSV_HEADERS_ZH if zh else CSV_COLUMNS)
     for name, header in NIGHTLY_CSV:
-        if name in table and (name not in ("status", "nights") or table[name].notna().any()):
-            value = table[name]
-            if name == "status" and zh:
-                value = value.map(STATUS_ZH).astype("string")
-            columns[name] = value
-            headers.append(header if zh else name)
+        if name not in table or name in CHANGES and not (table[name].notna().any() if changes is None else name in changes):
+            continue
+        value = table[name]
+        if name == "status" and zh:
+            value = value.map(STATUS_ZH).astype("string")
+        columns[name] = value
+        headers.append(header if zh else name)
     arrays = [pa.array(v, from_pandas=True) for v in columns.values()]
     arrays = [safe_array(a) if pa.types.is_string(a.type) or pa.types.is_large_string(a.type) else a for a in arrays]
+    return pa.table(dict(zip(headers, arrays)))
+
+
+def encode_csv(table: pa.Table, sink: Any) -> None:
+    """A ``csv_table`` (or rows of one) as CSV (UTF-8, no BOM, a header row) into ``sink``, a file or an Arrow stream."""
+    pacsv.write_csv(table, sink, write_options=pacsv.WriteOptions(quoting_style="needed"))
+
+
+def csv_bytes(table: pd.DataFrame, lang: str = "zh") -> bytes:
+    """A findings table as CSV (UTF-8, no BOM): ``csv_table`` encoded."""
     sink = pa.BufferOutputStream()
-    pacsv.write_csv(pa.table(dict(zip(headers, arrays))), sink, write_options=pacsv.WriteOptions(quoting_style="needed"))
+    encode_csv(csv_table(table, lang), sink)
     return sink.getvalue().to_pybytes()
 
 
-def write_csv(path: Path, table: pd.DataFrame, lang: str = "zh") -> None:
-    """``findings.csv``: ``csv_bytes``, with a BOM so that it opens in Excel on Chinese Windows."""
+def write_csv(path: Path, table: pd.DataFrame | pa.Table, lang: str = "zh") -> None:
+    """``findings.csv``: the CSV form (a findings table, or a ``csv_table``), with a BOM so that it opens in Excel on
+    Chinese Windows."""
     with open(path, "wb") as fh:
         fh.write("\ufeff".encode("utf-8"))
-        fh.write(csv_bytes(table, lang))
+        encode_csv(table if isinstance(table, pa.Table) else csv_table(table, lang), fh)
