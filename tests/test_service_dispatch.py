@@ -294,3 +294,109 @@ def test_a_stuck_worker_does_not_get_new_connections_while_another_is_free(tmp_p
         if stuck is not None:
             os.kill(stuck, signal.SIGCONT)
         server.cleanup()
+
+
+def test_sigterm_with_hundreds_of_requests_waiting_answers_every_one_and_exits_0(tmp_path):
+    """400 connections opened together, each with its request sent, then SIGTERM: each gets its answer."""
+    import asyncio
+
+    server = Server("--workers", "2", "--state-dir", str(tmp_path / "state"), "--decision-log", str(tmp_path / "log"),
+                    "--graceful-timeout", "20")
+    try:
+        wait_all_listening(server)
+
+        async def run() -> list[bytes]:
+            async def send() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+                reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+                writer.write(screen_request())
+                await writer.drain()
+                return reader, writer
+
+            connections = await asyncio.wait_for(asyncio.gather(*(send() for _ in range(400))), 30)
+            server.proc.send_signal(signal.SIGTERM)
+
+            async def answer(reader: asyncio.StreamReader) -> bytes:
+                try:
+                    return await reader.readline() or b"closed"
+                except OSError as exc:
+                    return type(exc).__name__.encode()
+
+            return await asyncio.wait_for(asyncio.gather(*(answer(r) for r, _ in connections)), 60)
+
+        statuses = asyncio.run(run())
+        assert [s for s in statuses if not s.startswith(b"HTTP/1.1 200")] == []
+        assert server.proc.wait(60) == 0
+        logged = [x for f in (tmp_path / "log").glob("decisions-*.jsonl") for x in f.read_text(encoding="utf-8").splitlines()]
+        assert len(logged) == 400
+    finally:
+        server.cleanup()
+
+
+@pytest.mark.xfail(strict=True, reason="after SIGTERM the supervisor stops accepting but keeps the port open until the "
+                   "workers have finished (up to --graceful-timeout): a new client's connection is made, then hangs, "
+                   "then is reset, instead of being refused at once so that it can go elsewhere")
+def test_after_sigterm_a_new_connection_is_refused_at_once(tmp_path):
+    server = Server("--workers", "2", "--state-dir", str(tmp_path / "state"), "--graceful-timeout", "20",
+                    "--max-batch", "5000", "--max-body", "50000000")
+    answered: dict[str, object] = {}
+    try:
+        wait_all_listening(server)
+        items = {"items": [{"id": str(i), "submission": DOC} for i in range(2000)]}  # a few seconds of screening
+
+        def long_request() -> None:
+            r = httpx.post(f"{server.url}/v1/screen/batch", json=items, timeout=60)
+            answered["status"] = r.status_code
+
+        in_flight = threading.Thread(target=long_request)
+        in_flight.start()
+        time.sleep(1.0)
+        server.proc.send_signal(signal.SIGTERM)
+        server.wait_for(lambda x: x.get("event") == "stopping", 10)
+        started = time.monotonic()
+        try:
+            httpx.get(f"{server.url}/health", timeout=30)
+            outcome = "answered"
+        except httpx.TransportError as exc:
+            outcome = type(exc).__name__
+        waited = time.monotonic() - started
+        in_flight.join(60)
+        assert answered == {"status": 200}  # the request in flight is finished
+        assert server.proc.wait(60) == 0
+        assert (outcome, waited < 0.5) == ("ConnectError", True), (outcome, round(waited, 2))
+    finally:
+        server.cleanup()
+
+
+@pytest.mark.xfail(strict=True, reason="a connection passed to a worker that is out of file descriptors is dropped by the "
+                   "kernel when the worker receives it (MSG_CTRUNC, not checked and not logged): the client's connection "
+                   "is closed unanswered while the other worker has room")
+def test_a_worker_out_of_file_descriptors_does_not_lose_connections_the_other_could_serve(tmp_path):
+    import resource
+
+    server = Server("--workers", "2", "--state-dir", str(tmp_path / "state"))
+    idle: list[socket.socket] = []
+    try:
+        wait_all_listening(server)
+        full = server.workers[0]
+        limit = open_fds(full) + 20
+        resource.prlimit(full, resource.RLIMIT_NOFILE, (limit, limit))
+        # idle keep-alive connections (uvicorn never closes one that sent nothing) fill its descriptor table
+        idle = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(80)]
+        deadline = time.monotonic() + 10
+        while open_fds(full) < limit:
+            assert time.monotonic() < deadline, (open_fds(full), limit)
+            time.sleep(0.1)
+        outcomes = []
+        for _ in range(10):
+            try:
+                outcomes.append(str(httpx.get(f"{server.url}/health", timeout=5).status_code))
+            except httpx.TransportError as exc:
+                outcomes.append(type(exc).__name__)
+        for s in idle:
+            s.close()
+        assert outcomes == ["200"] * 10, outcomes
+        assert server.stop() == 0
+    finally:
+        for s in idle:
+            s.close()
+        server.cleanup()
