@@ -400,3 +400,66 @@ def test_a_worker_out_of_file_descriptors_does_not_lose_connections_the_other_co
         for s in idle:
             s.close()
         server.cleanup()
+
+
+def _load_until(server: Server, stop: threading.Event, record: list[tuple[float, float, str]]) -> None:
+    """Requests on a new connection each (a client's pool after a reset) until ``stop``: (start, end, outcome)."""
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            outcome = str(httpx.post(f"{server.url}/v1/screen", json=DOC, timeout=30).status_code)
+        except httpx.TransportError as exc:
+            outcome = type(exc).__name__
+        record.append((started, time.monotonic(), outcome))
+
+
+def test_connections_made_while_a_worker_is_replaced_are_served_by_the_other(tmp_path):
+    """Six clients on new connections, one of two workers SIGKILLed: only requests already passed to it fail (at most
+    one per client); every connection made after the kill is answered."""
+    server = Server("--workers", "2", "--state-dir", str(tmp_path / "state"))
+    record: list[tuple[float, float, str]] = []
+    stop = threading.Event()
+    threads = [threading.Thread(target=_load_until, args=(server, stop, record), daemon=True) for _ in range(6)]
+    try:
+        wait_all_listening(server)
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        victim = server.workers[0]
+        killed = time.monotonic()
+        os.kill(victim, signal.SIGKILL)
+        replacement = server.wait_for(lambda x: x.get("event") == "worker.started" and x.get("replaces") == victim, 30)["worker"]
+        server.wait_for(lambda x: x.get("event") == "worker.listening" and x.get("pid") == replacement, 60)
+        time.sleep(1.0)
+        stop.set()
+        for t in threads:
+            t.join(30)
+        failed = [(round(s - killed, 3), outcome) for s, _, outcome in record if outcome != "200"]
+        after_kill = [outcome for s, _, outcome in record if s > killed + 0.2]
+        assert len(failed) <= 6 and all(s < 0.2 for s, _ in failed), failed
+        assert len(after_kill) > 20 and set(after_kill) == {"200"}
+        assert server.stop() == 0
+    finally:
+        stop.set()
+        server.cleanup()
+
+
+@pytest.mark.xfail(strict=True, reason="the replacement worker's channel is given connections from the moment it is "
+                   "spawned: every other connection waits for its start-up (imports, the pack; 1.4 s here) while the "
+                   "surviving worker is idle")
+def test_connections_do_not_wait_for_a_replacement_worker_to_start(tmp_path):
+    server = Server("--workers", "2", "--state-dir", str(tmp_path / "state"))
+    latencies: list[tuple[str, float]] = []
+    try:
+        wait_all_listening(server)
+        victim = server.workers[0]
+        os.kill(victim, signal.SIGKILL)
+        replacement = server.wait_for(lambda x: x.get("event") == "worker.started" and x.get("replaces") == victim, 30)["worker"]
+        while not any(x.get("event") == "worker.listening" and x.get("pid") == replacement for x in server.lines):
+            started = time.monotonic()  # one at a time: the survivor alone answers each in milliseconds
+            latencies.append((str(httpx.get(f"{server.url}/health", timeout=30).status_code), time.monotonic() - started))
+        slow = [round(seconds, 2) for _, seconds in latencies if seconds > 0.75]
+        assert {status for status, _ in latencies} == {"200"} and slow == [], slow
+        assert server.stop() == 0
+    finally:
+        server.cleanup()
