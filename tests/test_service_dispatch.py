@@ -463,3 +463,26 @@ def test_connections_do_not_wait_for_a_replacement_worker_to_start(tmp_path):
         assert server.stop() == 0
     finally:
         server.cleanup()
+
+
+@pytest.mark.xfail(strict=True, reason="when --graceful-timeout ends with a request whose body is still arriving, uvicorn "
+                   "cancels it and answers 500 text/plain 'Internal Server Error', logging 'Exception in ASGI application' "
+                   "with a traceback (uvicorn's own behaviour, not the dispatch's)")
+def test_a_body_still_arriving_when_the_graceful_timeout_ends_is_not_answered_500(tmp_path):
+    server = Server("--workers", "1", "--state-dir", str(tmp_path / "state"), "--graceful-timeout", "2")
+    slow = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    idle = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    try:
+        slow.sendall(screen_request()[:-len(BODY) // 2])  # the headers and half the body, then nothing
+        time.sleep(0.5)
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(30) == 0
+        assert idle.recv(100) == b""  # a connection that sent nothing is closed
+        answer = slow.recv(65536)
+        server._reader.join(10)
+        tracebacks = [x["message"] for x in server.lines if x.get("traceback")]
+        assert answer[:12] in (b"", b"HTTP/1.1 503") and tracebacks == [], (answer[:120], tracebacks)
+    finally:
+        slow.close()
+        idle.close()
+        server.cleanup()
