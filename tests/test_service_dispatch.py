@@ -53,6 +53,15 @@ def read_response(sock: socket.socket, buffer: bytearray) -> tuple[int, bytes]:
     return int(lines[0].split()[1]), rest[:length]
 
 
+def running(pid: int) -> bool:
+    """True while ``pid`` is a live process (not gone, not a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
@@ -283,7 +292,7 @@ def test_a_stuck_worker_does_not_get_new_connections_while_another_is_free(tmp_p
         os.kill(stuck, signal.SIGSTOP)  # a worker hung in a request: its event loop no longer reads the channel
         for _ in range(6):
             try:
-                outcomes.append(str(httpx.post(f"{server.url}/v1/screen", json=DOC, timeout=3).status_code))
+                outcomes.append(str(httpx.post(f"{server.url}/v1/screen", json=DOC, timeout=2).status_code))
             except httpx.TransportError as exc:
                 outcomes.append(type(exc).__name__)
         os.kill(stuck, signal.SIGCONT)
@@ -341,7 +350,7 @@ def test_after_sigterm_a_new_connection_is_refused_at_once(tmp_path):
     answered: dict[str, object] = {}
     try:
         wait_all_listening(server)
-        items = {"items": [{"id": str(i), "submission": DOC} for i in range(2000)]}  # a few seconds of screening
+        items = {"items": [{"id": str(i), "submission": DOC} for i in range(1200)]}  # a second or two of screening
 
         def long_request() -> None:
             r = httpx.post(f"{server.url}/v1/screen/batch", json=items, timeout=60)
@@ -485,4 +494,29 @@ def test_a_body_still_arriving_when_the_graceful_timeout_ends_is_not_answered_50
     finally:
         slow.close()
         idle.close()
+        server.cleanup()
+
+
+def test_a_request_in_flight_when_the_supervisor_is_killed_is_answered_and_the_workers_stop(tmp_path):
+    server = Server("--workers", "2", "--state-dir", str(tmp_path / "state"), "--max-batch", "5000", "--max-body", "50000000")
+    answered: dict[str, object] = {}
+    try:
+        wait_all_listening(server)
+        items = {"items": [{"id": str(i), "submission": DOC} for i in range(1500)]}  # a second or two of screening
+
+        def long_request() -> None:
+            r = httpx.post(f"{server.url}/v1/screen/batch", json=items, timeout=60)
+            answered["results"] = [x["status"] for x in r.json()["results"]]
+
+        in_flight = threading.Thread(target=long_request)
+        in_flight.start()
+        time.sleep(0.8)
+        server.proc.kill()
+        in_flight.join(60)
+        assert answered == {"results": [200] * 1500}
+        deadline = time.monotonic() + 30
+        while any(map(running, server.workers)):
+            assert time.monotonic() < deadline, "the workers did not stop"
+            time.sleep(0.1)
+    finally:
         server.cleanup()
