@@ -281,8 +281,10 @@ def test_with_one_worker_connections_made_while_it_is_replaced_wait_for_the_new_
 
 @pytest.mark.xfail(strict=True, reason="the dispatcher keeps passing connections to a worker that does not read its channel "
                    "(stopped, or its event loop blocked) until the channel's send buffer is full (~280 connections), and "
-                   "those clients wait as long as the worker does although the other worker is idle")
+                   "those clients (every other one) wait as long as the worker does although the other worker is idle")
 def test_a_stuck_worker_does_not_get_new_connections_while_another_is_free(tmp_path):
+    """The first connection passed to a worker that has stopped reading waits for it (nothing can know it is stuck
+    before); it must be the only one."""
     server = Server("--workers", "2", "--state-dir", str(tmp_path / "state"))
     stuck = None
     outcomes: list[str] = []
@@ -290,14 +292,14 @@ def test_a_stuck_worker_does_not_get_new_connections_while_another_is_free(tmp_p
         wait_all_listening(server)
         stuck = server.workers[0]
         os.kill(stuck, signal.SIGSTOP)  # a worker hung in a request: its event loop no longer reads the channel
-        for _ in range(6):
+        for _ in range(8):
             try:
                 outcomes.append(str(httpx.post(f"{server.url}/v1/screen", json=DOC, timeout=2).status_code))
             except httpx.TransportError as exc:
                 outcomes.append(type(exc).__name__)
         os.kill(stuck, signal.SIGCONT)
         stuck = None
-        assert outcomes == ["200"] * 6, outcomes
+        assert outcomes.count("200") >= 7, outcomes
         assert server.stop() == 0
     finally:
         if stuck is not None:
