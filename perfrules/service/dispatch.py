@@ -35,6 +35,7 @@ MAX_FDS = 32  # connections read from the supervisor in one go
 READY, ACK = b"r", b"a"  # a worker's first word on its channel; its answer for each connection it takes off it
 MAX_WAITING = 2048  # connections the supervisor keeps while no worker takes them (as a listen backlog would)
 BEHIND_SECONDS = 0.5  # a worker that has not taken a connection after this long is passed over (it answers in ms)
+BEHIND_CONNECTIONS = 8  # nor one with this many not yet taken
 DRAIN_SECONDS = 5.0  # at shutdown, how long connections accepted but not yet passed on wait for a worker
 
 
@@ -50,17 +51,17 @@ class _Worker:
     untaken: collections.deque[float] = field(default_factory=collections.deque)  # when each unacknowledged one was passed
 
     def keeping_up(self, now: float) -> bool:
-        """At most one connection not yet taken, and that one passed only just now."""
-        return not self.untaken or (len(self.untaken) == 1 and now - self.untaken[0] < BEHIND_SECONDS)
+        """Few connections not yet taken, and none of them for long."""
+        return not self.untaken or (len(self.untaken) < BEHIND_CONNECTIONS and now - self.untaken[0] < BEHIND_SECONDS)
 
 
 class Dispatcher:
     """Accepts on the service's listening socket, in a thread of the supervisor, and passes each connection on.
 
-    Each connection goes to the next worker in turn, passing over one that has fallen behind (it has not taken
-    two of the connections passed to it, or one for ``BEHIND_SECONDS``: stopped, or its event loop held up) while
-    another keeps up, so that new clients do not wait on it. (Passing over any worker one connection behind split
-    bursts unevenly, 7/9 of 16, as acknowledgements arrive a little apart.) When no worker can take a connection (the only one is being replaced), the
+    Each connection goes to the next worker in turn, passing over one that has fallen behind (it has not taken a
+    connection passed to it ``BEHIND_SECONDS`` ago, or ``BEHIND_CONNECTIONS`` of them: stopped, or its event loop
+    held up) while another keeps up, so that new clients do not wait on it. (Passing over any worker one or two
+    connections behind split bursts unevenly, 7/9 and 6/10 of 16, as acknowledgements arrive a little apart.) When no worker can take a connection (the only one is being replaced), the
     connection is kept until one can, as a listen backlog would keep it. A worker is passed nothing before it
     says it is ready."""
 

@@ -6,6 +6,7 @@ a too-large one is refused with 413 before the application reads it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -28,6 +29,10 @@ ROUTES = ("/v1/screen/batch", "/v1/screen", "/v1/rules", "/v1/admin/reload", "/h
 
 def _lang(scope: Scope) -> str:
     return "en" if b"lang=en" in scope.get("query_string", b"") else "zh"
+
+
+SHUTTING_DOWN = ApiError(503, "service.shutting-down", "服务正在停止，请求未完成；请重试。",
+                         "the service is stopping and the request was not finished; retry it.")
 
 
 async def _send_error(error: ApiError, scope: Scope, send: Send, revision: str | None) -> None:
@@ -53,11 +58,11 @@ class ServiceMiddleware:
             return
         started = time.perf_counter()
         path = scope.get("path", "")
-        status = {"code": 500, "decision": None}
+        status: dict[str, Any] = {"code": 500, "decision": None, "started": False}
 
         async def send_logged(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status["code"] = message["status"]
+                status["code"], status["started"] = message["status"], True
                 headers = list(message.get("headers", []))
                 names = {k for k, _ in headers}
                 for k, v in headers:
@@ -81,6 +86,12 @@ class ServiceMiddleware:
                 await _send_error(error, scope, send_logged, self.revision())
             else:
                 await self.app(scope, receive, send_logged)
+        except asyncio.CancelledError:
+            # uvicorn cancels what is still running when --graceful-timeout ends (a body still arriving, a
+            # screening not finished) and would answer a bare 500: the client is told the service is stopping.
+            if status["started"]:
+                raise
+            await _send_error(SHUTTING_DOWN, scope, send_logged, self.revision())
         finally:
             seconds = time.perf_counter() - started
             route = next((r for r in ROUTES if path == r), "other")
