@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_service_process import DOC, Server
+from test_service_process import DOC, Server, running
 
 from perfrules.evaluation.durable import available
 
@@ -51,15 +51,6 @@ def read_response(sock: socket.socket, buffer: bytearray) -> tuple[int, bytes]:
         rest += chunk
     buffer[:] = rest[length:]
     return int(lines[0].split()[1]), rest[:length]
-
-
-def running(pid: int) -> bool:
-    """True while ``pid`` is a live process (not gone, not a zombie)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def open_fds(pid: int) -> int:

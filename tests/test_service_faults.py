@@ -14,7 +14,7 @@ import time
 
 import pytest
 from conftest import RULES
-from test_service_process import DOC, Server, revisions
+from test_service_process import DOC, Server, revisions, running
 
 from perfrules.evaluation.durable import available
 
@@ -124,26 +124,17 @@ def test_a_reload_that_takes_too_long_is_rejected_and_the_old_revision_keeps_ser
         server.cleanup()
 
 
-def _running(pid: int) -> bool:
-    """True while ``pid`` is a live process (not gone, not a zombie waiting for its new parent to reap it)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads process states from /proc")
 def test_workers_stop_when_their_supervisor_is_killed(tmp_path):
     """Connections come only through the supervisor: workers left without it stop instead of lingering."""
     server = Server("--workers", "2", "--state-dir", str(tmp_path / "state"))
     try:
         assert httpx.post(f"{server.url}/v1/screen", json=DOC, timeout=30).status_code == 200
-        assert all(_running(pid) for pid in server.workers)
+        assert all(running(pid) for pid in server.workers)
         server.proc.kill()
         server.proc.wait(10)
         deadline = time.monotonic() + 60
-        while any(_running(pid) for pid in server.workers):
+        while any(running(pid) for pid in server.workers):
             assert time.monotonic() < deadline, "the workers did not stop"
             time.sleep(0.1)
         server._reader.join(10)  # the workers' last lines (they share the supervisor's stderr)

@@ -92,6 +92,15 @@ class Server:
                 pass
 
 
+def running(pid: int) -> bool:
+    """True while ``pid`` is a live process (not gone, not a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def revisions(url: str, n: int, headers: dict) -> set[str]:
     """The pack revision of ``n`` requests, each on a new connection (so both workers answer some)."""
     out = set()
