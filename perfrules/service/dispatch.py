@@ -61,9 +61,9 @@ class Dispatcher:
     Each connection goes to the next worker in turn, passing over one that has fallen behind (it has not taken a
     connection passed to it ``BEHIND_SECONDS`` ago, or ``BEHIND_CONNECTIONS`` of them: stopped, or its event loop
     held up) while another keeps up, so that new clients do not wait on it. (Passing over any worker one or two
-    connections behind split bursts unevenly, 7/9 and 6/10 of 16, as acknowledgements arrive a little apart.) When no worker can take a connection (the only one is being replaced), the
-    connection is kept until one can, as a listen backlog would keep it. A worker is passed nothing before it
-    says it is ready."""
+    connections behind split bursts unevenly, 7/9 and 6/10 of 16, as acknowledgements arrive a little apart.)
+    When no worker can take a connection (the only one is being replaced), the connection is kept until one can,
+    as a listen backlog would keep it. A worker is passed nothing before it says it is ready."""
 
     def __init__(self, listener: socket.socket) -> None:
         self.listener = listener
