@@ -7,8 +7,9 @@ connection pool unevenly); it serves no request itself:
 
 - SIGHUP publishes the rules directory again (the same check as ``POST /v1/admin/reload``); every
   worker follows the published record, and a failing pack is logged with its problems and ignored.
-- SIGTERM or SIGINT stops the workers gracefully: each stops accepting, finishes the requests in
-  flight (up to ``--graceful-timeout``), writes its last metrics and closes its decision log.
+- SIGTERM or SIGINT stops the service gracefully: the supervisor closes the port (new clients are refused
+  at once) after passing on the connections already made; each worker finishes its requests in flight (up
+  to ``--graceful-timeout``), writes its last metrics and closes its decision log.
 - A worker that dies is replaced.
 
 Workers run in their own process group, so a Ctrl-C in the terminal reaches only the supervisor,
