@@ -31,7 +31,7 @@ import uvicorn
 
 log = logging.getLogger("perfrules.service")
 
-MAX_FDS = 32  # connections read from the supervisor in one go
+ACCEPTED_AT_ONCE = 32  # connections accepted before the workers' words are read again
 READY, ACK = b"r", b"a"  # a worker's first word on its channel; its answer for each connection it takes off it
 MAX_WAITING = 2048  # connections the supervisor keeps while no worker takes them (as a listen backlog would)
 BEHIND_SECONDS = 0.5  # a worker that has not taken a connection after this long is passed over (it answers in ms)
@@ -138,8 +138,8 @@ class Dispatcher:
         return readable
 
     def _accept(self) -> bool:
-        """Accept up to MAX_FDS connections and pass them on; False when none was waiting."""
-        for _ in range(MAX_FDS):
+        """Accept up to ACCEPTED_AT_ONCE connections and pass them on; False when none was waiting."""
+        for _ in range(ACCEPTED_AT_ONCE):
             try:
                 connection, _ = self.listener.accept()
             except BlockingIOError:
@@ -248,7 +248,7 @@ class _ChannelReceiver:
     def _take_one(self) -> bool:
         """Take the next connection off the channel, if there is one; False when the supervisor is gone."""
         try:
-            data, fds, flags, _ = socket.recv_fds(self.channel, 16, MAX_FDS)
+            data, fds, flags, _ = socket.recv_fds(self.channel, 16, 1)  # one connection a message
         except BlockingIOError:
             return True
         except OSError:
@@ -278,7 +278,7 @@ class _ChannelReceiver:
         before it stops the workers)."""
         if self.channel.fileno() != -1:
             self.loop.remove_reader(self.channel.fileno())
-            while self._take_one() and self._pending():
+            while self._pending() and self._take_one():
                 pass
             self.channel.close()
 

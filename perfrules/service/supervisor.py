@@ -29,6 +29,8 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import Any
 
+import uvicorn
+
 from perfrules.errors import RulePackError
 from perfrules.service import logging_json
 from perfrules.service.config import ServiceConfig
@@ -53,8 +55,6 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 def run_worker(config: ServiceConfig, channel: socket.socket, graceful_timeout: float) -> None:
     """One worker process: the application, serving the connections the supervisor passes over ``channel``, until SIGTERM."""
-    import uvicorn
-
     from perfrules.service.app import create_app
 
     os.setpgrp()
