@@ -12,6 +12,7 @@ round's figures, then min and median per checkout and the change in per cent.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -47,15 +48,24 @@ print(times[len(times) // 2], times[int(len(times) * 0.99)])
 """
 
 
-def nightly_seconds(checkout: Path, export: Path) -> tuple[float, float]:
-    """Wall and CPU (user + system, of every process the run started) seconds of one nightly run: on a loaded machine the CPU time says more."""
+STAGES = ("load", "facts", "evaluate", "findings", "write")
+OUTPUTS = ("workbook", "notices", "jsonl", "csv", "html")  # each output's own seconds (they overlap within "write")
+
+
+def nightly_seconds(checkout: Path, export: Path) -> tuple[float, float, dict[str, float]]:
+    """Wall and CPU (user + system, of every process the run started) seconds of one nightly run (on a loaded machine
+    the CPU time says more), and the run's own seconds per stage and per output from its summary.json (an output
+    the checkout does not write is absent), which say where a difference between two checkouts lies."""
     with tempfile.TemporaryDirectory() as tmp:
         run = run_process_tree([str(checkout / ".venv" / "bin" / "perfrules"), "nightly", str(export),
                                 "--out", str(Path(tmp) / "run"), "--profile", "national", "--quiet", "--fail-on", "never"],
                                checkout)
         if run.exit_code != 0:
             raise SystemExit(f"nightly failed in {checkout} (exit code {run.exit_code})")
-        return run.wall, run.cpu
+        summary = json.loads((Path(tmp) / "run" / "summary.json").read_text(encoding="utf-8"))
+        parts = {k: summary["timings"][k] for k in STAGES if k in summary["timings"]}
+        parts |= {k: v for k, v in summary.get("write_timings", {}).items() if k in OUTPUTS}
+        return run.wall, run.cpu, parts
 
 
 def screening_ms(checkout: Path, rounds: int) -> tuple[float, float]:
@@ -79,17 +89,26 @@ def main() -> None:
     nightly: dict[str, list[float]] = {k: [] for k in sides}
     cpu: dict[str, list[float]] = {k: [] for k in sides}
     p50: dict[str, list[float]] = {k: [] for k in sides}
+    parts: dict[str, dict[str, list[float]]] = {k: {} for k in sides}
     print(f"load average at start: {os.getloadavg()}", flush=True)
     for r in range(args.rounds):
         for name, checkout in (sides.items() if r % 2 == 0 else reversed(sides.items())):
-            seconds, cpu_seconds = nightly_seconds(checkout, export)
+            seconds, cpu_seconds, stages = nightly_seconds(checkout, export)
             median, p99 = screening_ms(checkout, args.screen_rounds)
             nightly[name].append(seconds)
             cpu[name].append(cpu_seconds)
             p50[name].append(median)
+            for k, v in stages.items():
+                parts[name].setdefault(k, []).append(v)
             print(f"round {r + 1} {name:6}: nightly {seconds:6.1f} s (CPU {cpu_seconds:6.1f} s)   screening p50 {median:6.2f} ms  p99 {p99:6.2f} ms",
                   flush=True)
+            print("         stages " + "  ".join(f"{k} {v:.1f}" for k, v in stages.items()) + " s", flush=True)
     print(f"load average at end: {os.getloadavg()}")
+    print("stage and output seconds (medians; the outputs overlap within write):")
+    for k in (*STAGES, *OUTPUTS):
+        b, a = parts["before"].get(k), parts["after"].get(k)
+        shown = [f"{name} {statistics.median(v):5.1f} s" if v else f"{name}     —  " for name, v in (("before", b), ("after", a))]
+        print(f"  {k:9} " + "   ".join(shown))
     for label, figures, unit in (("nightly Parquet end to end", nightly, "s"), ("nightly CPU time", cpu, "s"),
                                  ("screening p50", p50, "ms")):
         b, a = statistics.median(figures["before"]), statistics.median(figures["after"])
