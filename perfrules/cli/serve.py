@@ -27,6 +27,8 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
 @click.option("--log-inputs", is_flag=True, help="决策日志中记录提交内容本身（默认只记哈希）。(log the submissions themselves, not only their hash.)")
 @click.option("--max-body", default=1_048_576, show_default=True, type=click.IntRange(1), metavar="BYTES", help="请求体上限。(request body limit.)")
 @click.option("--max-batch", default=100, show_default=True, type=click.IntRange(1), metavar="N", help="批量请求条目上限。(batch item limit.)")
+@click.option("--header-timeout", default=20.0, show_default=True, type=click.FloatRange(0, min_open=True), metavar="SECONDS",
+              help="连接打开或上一个响应后，须在此时间内收到完整的请求头，否则关闭连接。(a connection is closed when its request head is not complete this long after it opened or after its last response.)")
 @click.option("--state-dir", type=click.Path(file_okay=False), metavar="DIR", help="工作进程共享的状态目录（已发布规则包、指标）；默认临时目录。(shared state: published packs, metrics; default a temporary folder.)")
 @click.option("--reload-timeout", default=120.0, show_default=True, type=click.FloatRange(0, min_open=True), metavar="SECONDS",
               help="重新加载时检查规则包的时限；超时则放弃，旧版本继续服务。(time limit for checking a reloaded pack; past it the reload is rejected and the old revision keeps serving.)")
@@ -34,7 +36,7 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
               help="启动与错误消息的语言；响应语言由请求的 lang 参数决定。(language of start-up and error messages; a response is in its request's lang.)")
 def serve_command(rules_dir: str | None, host: str, port: int, workers: int, token_file: str | None, decision_log: str | None,
-                  log_inputs: bool, max_body: int, max_batch: int, state_dir: str | None, reload_timeout: float, graceful_timeout: float,
+                  log_inputs: bool, max_body: int, max_batch: int, header_timeout: float, state_dir: str | None, reload_timeout: float, graceful_timeout: float,
                   lang: str) -> None:
     """以 HTTP 服务提供审核前筛查。Serve pre-approval screening over HTTP (POST /v1/screen).
 
@@ -70,7 +72,8 @@ def serve_command(rules_dir: str | None, host: str, port: int, workers: int, tok
     config = ServiceConfig(rules_dir=str(rules_dir or default_rules_dir()), state_dir=str(Path(state).resolve()),
                            token_file=str(Path(token_file).resolve()) if token_file else None,
                            decision_log=str(Path(decision_log).resolve()) if decision_log else None,
-                           log_inputs=log_inputs, max_body=max_body, max_batch=max_batch, reload_timeout_seconds=reload_timeout)
+                           log_inputs=log_inputs, max_body=max_body, max_batch=max_batch, header_timeout_seconds=header_timeout,
+                           reload_timeout_seconds=reload_timeout)
     Supervisor(config, host, port, workers, graceful_timeout, remove_state=temporary).run()
 
 

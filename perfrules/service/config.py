@@ -16,6 +16,7 @@ class ServiceConfig:
     log_inputs: bool = False
     max_body: int = 1_048_576
     max_batch: int = 100
+    header_timeout_seconds: float = 20.0
     poll_seconds: float = 0.2
     reload_wait_seconds: float = 30.0
     reload_timeout_seconds: float = 120.0

@@ -12,6 +12,11 @@ uvicorn's own HTTP protocol, as if it had accepted the connection itself.
 
 uvicorn has no way to be given connections: ``DispatchedServer`` starts it without a listening socket and builds
 each connection's protocol as ``uvicorn.Server.startup`` does.
+
+uvicorn closes a connection left idle after a response (``timeout_keep_alive``), but not one that never sends a
+request, nor one that sends its request head a byte at a time: each held a descriptor for as long as its client
+liked, and enough of them ran a worker out of descriptors. ``with_head_deadline`` gives every request head a
+deadline, as nginx's ``client_header_timeout`` does.
 """
 
 from __future__ import annotations
@@ -208,21 +213,62 @@ class Dispatcher:
         gone.channel.close()
 
 
-class DispatchedServer(uvicorn.Server):
-    """A uvicorn server whose connections come from the supervisor over ``channel``, not from a socket it listens on."""
+def with_head_deadline(protocol_class: type[Any], seconds: float) -> type[Any]:
+    """uvicorn's HTTP protocol class, closing a connection whose request head is not complete ``seconds`` after the
+    connection opened or after its last response. A request being answered (however long it takes) is not cut:
+    the deadline is armed again when it is answered."""
 
-    def __init__(self, config: uvicorn.Config, channel: socket.socket, on_ready: Callable[[], None] = lambda: None):
+    class HeadDeadline(protocol_class):
+        _deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+            self._deadline = self.loop.call_later(seconds, self._expire)
+
+        def _expire(self) -> None:
+            self._deadline = None
+            # uvicorn's protocols keep the request being read or answered as ``cycle`` (None before the first)
+            if (self.cycle is None or self.cycle.response_complete) and not self.transport.is_closing():
+                log.info("closed a connection that sent no complete request head in time",
+                         extra={"event": "connection.head-timeout", "seconds": seconds})
+                self.transport.close()
+
+    return HeadDeadline
+
+
+class DispatchedServer(uvicorn.Server):
+    """A uvicorn server whose connections come from the supervisor over ``channel``, not from a socket it listens on;
+    a request head must be complete within ``head_seconds`` of the connection or of the last response."""
+
+    def __init__(self, config: uvicorn.Config, channel: socket.socket, head_seconds: float,
+                 on_ready: Callable[[], None] = lambda: None):
         super().__init__(config)
         self.channel = channel
+        self.head_seconds = head_seconds
         self.on_ready = on_ready
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=[])  # the lifespan (the pack is loaded); no listening socket
         config = self.config
+        protocol_class = with_head_deadline(config.http_protocol_class, self.head_seconds)
 
         def create_protocol(_loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Protocol:
-            return config.http_protocol_class(config=config, server_state=self.server_state,  # type: ignore[call-arg]
-                                              app_state=self.lifespan.state, _loop=_loop)
+            return protocol_class(config=config, server_state=self.server_state,
+                                  app_state=self.lifespan.state, _loop=_loop)
 
         self.servers = [_ChannelReceiver(self.channel, create_protocol, self)]  # type: ignore[list-item]
         self.on_ready()

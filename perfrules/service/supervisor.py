@@ -64,7 +64,7 @@ def run_worker(config: ServiceConfig, channel: socket.socket, graceful_timeout: 
     logging_json.configure(service.revision)
     server = DispatchedServer(uvicorn.Config(app, lifespan="on", log_config=None, access_log=False, server_header=False,
                                              timeout_graceful_shutdown=int(graceful_timeout)), channel,
-                              on_ready=lambda: log.info("worker listening", extra={"event": "worker.listening"}))
+                              config.header_timeout_seconds, on_ready=lambda: log.info("worker listening", extra={"event": "worker.listening"}))
     server.run()
 
 
