@@ -155,3 +155,56 @@ def test_a_token_removed_from_the_token_file_stops_working_after_sighup(serve, t
         time.sleep(0.5)
 
     assert statuses == (401, 200)
+
+
+@pytest.fixture()
+def read_only_folder(tmp_path):
+    """A folder on a read-only bind mount (root only: permissions alone do not stop root from writing)."""
+    folder = tmp_path / "decisions"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("a read-only bind mount needs root")
+    try:
+        if subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], capture_output=True).returncode != 0:
+            pytest.skip("cannot remount read-only")
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], capture_output=True)
+
+
+@pytest.mark.xfail(strict=True, reason="with a decision-log folder it cannot write, serve starts and /ready says ready, "
+                                       "while every decision is a 503 decision-log.failed")
+def test_an_unwritable_decision_log_is_not_ready(read_only_folder):
+    proc = subprocess.Popen([sys.executable, "-m", "perfrules", "serve", "--port", "0", "--decision-log", str(read_only_folder)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, encoding="utf-8")
+    try:
+        port = None
+        assert proc.stderr is not None
+        for line in proc.stderr:  # up to the "listening" line, or the end if it refuses to start
+            if '"event": "listening"' in line:
+                port = json.loads(line)["port"]
+                break
+        if port is None:
+            assert proc.wait(30) == 2  # refused to start: what an operator needs
+            return
+        threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep the pipe drained
+        deadline = time.monotonic() + 30  # a fixed server may stay unready: 30 s is enough for a worker to load
+        ready = None
+        while time.monotonic() < deadline and (ready is None or ready.status_code != 200):
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=5)
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        decision = httpx.post(f"http://127.0.0.1:{port}/v1/screen", json=DOC, timeout=60)
+        assert decision.status_code == 503, decision.text  # no verdict without its log line (today: decision-log.failed)
+        assert ready is not None and ready.status_code != 200, "ready, yet no decision can be made"
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
