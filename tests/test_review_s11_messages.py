@@ -82,3 +82,22 @@ def test_usage_mistakes_are_answered_in_chinese_first(tmp_path, args, echoed):
     # Quoted text is the user's value or the accepted choices (some of which are Chinese words): the sentence
     # around it is what must be Chinese.
     assert error and CJK.search(QUOTED.sub("", error[0])), proc.stderr
+
+
+@pytest.mark.xfail(strict=True, reason="an export with Chinese headers that lacks a required column is told the internal "
+                                       "name as a Python list (缺少必需的列 ['fiscal_year']), not the header to add (预算年度)")
+def test_a_missing_required_column_is_named_by_its_chinese_header(tmp_path):
+    export = tmp_path / "county-2022"
+    shutil.copytree(SAMPLES / "exports" / "county-2022", export)
+    projects = export / "项目.csv"
+    lines = projects.read_bytes().decode("gbk").splitlines()
+    header = lines[0].split(",")
+    assert header[2] == "预算年度"
+    # drop the third column (no quoted commas before it in any row of this sample)
+    kept = [",".join(line.split(",")[:2] + line.split(",")[3:]) for line in lines]
+    projects.write_bytes(("\r\n".join(kept) + "\r\n").encode("gbk"))
+
+    proc = perfrules("check", str(export), cwd=tmp_path)
+
+    assert proc.returncode == 2, proc.stderr
+    assert "预算年度" in proc.stderr and "['fiscal_year']" not in proc.stderr, proc.stderr
