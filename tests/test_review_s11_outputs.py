@@ -116,3 +116,22 @@ def test_notices_for_one_department_keeps_the_others(nightly_run, tmp_path):
 
     after = sorted(p.name for p in (run / "notices").iterdir())
     assert [n for n in before if n not in after] == []
+
+
+@pytest.mark.xfail(strict=True, reason="perfrules test RULES --format junit -o RULES/P-budgeting.yaml replaces a rule file "
+                                       "of the pack it has just tested with the JUnit XML (exit 0)")
+def test_junit_output_refuses_a_file_of_the_rules_it_tests(tmp_path):
+    from conftest import RULES
+
+    rules = tmp_path / "my-rules"
+    shutil.copytree(RULES, rules)
+    cases = rules / "tests" / "D02.yaml"
+    for other in (rules / "tests").glob("*.yaml"):
+        if other.name not in (cases.name, "bases.yaml"):
+            other.unlink()  # D02's few cases are enough, and fast
+    before = cases.read_bytes()
+
+    proc = perfrules("test", str(rules), "--format", "junit", "-o", str(cases), cwd=tmp_path)
+
+    assert cases.read_bytes() == before, f"exit {proc.returncode}: the file now starts {cases.read_bytes()[:40]!r}"
+    assert proc.returncode == 2
