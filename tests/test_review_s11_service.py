@@ -36,19 +36,24 @@ class Serve:
         self.proc = subprocess.Popen([sys.executable, "-m", "perfrules", "serve", "--port", "0", *args],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, encoding="utf-8")
         self.lines: list[dict] = []
+        self.workers: list[int] = []
         threading.Thread(target=self._read, daemon=True).start()
-        listening = self.wait_for(lambda x: x.get("event") == "listening", 180)  # slow only on a loaded machine
-        self.workers: list[int] = listening["workers"]
-        self.url = f"http://127.0.0.1:{listening['port']}"
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/ready", timeout=5).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError("the server did not become ready")
+        try:
+            listening = self.wait_for(lambda x: x.get("event") == "listening", 180)  # slow only on a loaded machine
+            self.workers = listening["workers"]
+            self.url = f"http://127.0.0.1:{listening['port']}"
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"{self.url}/ready", timeout=5).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.2)
+            raise AssertionError("the server did not become ready")
+        except BaseException:
+            self.stop()  # a server that never became ready stops too
+            raise
 
     def _read(self) -> None:
         assert self.proc.stderr is not None
