@@ -52,6 +52,19 @@ def refuse_non_regular(path: Path) -> None:
             "请换一个输出文件名。", "Choose another output file name.")])
 
 
+def refuse_inputs(path: str | Path, inputs: list[str | Path]) -> None:
+    """Raise ``OutputError`` when the output ``path`` is one of ``inputs`` or lies inside an input folder: the
+    report would replace what it reports on (a submission, an export's table, a rule file)."""
+    target = Path(path).resolve()
+    for given in inputs:
+        source = Path(given).resolve()
+        if target == source or target.is_relative_to(source):
+            raise OutputError([Problem(
+                "output.is-input", f"输出文件 {path} 是输入 {given}{'' if target == source else ' 中的文件'}；不会写入它。",
+                f"the output file {path} is {'the input' if target == source else 'inside the input'} {given}; it will not be written.",
+                Where(file=str(path)), "请把输出写到输入之外。", "Write the output outside the inputs.")])
+
+
 def write_atomic(path: str | Path, data: str | bytes, encoding: str = "utf-8") -> None:
     """Write ``data`` to ``path`` whole or not at all; a failure is an ``OutputError`` naming the file."""
     target = Path(path)

@@ -1,6 +1,6 @@
 """Review session 11, users of the outputs: files perfrules did not create must survive `notices --out` and
-`check -o`, and a rewritten notices folder stays readable and whole. Each test shows a defect of today
-(xfail, strict): it passes while the defect is there and fails once it is fixed."""
+`check -o`, and a rewritten notices folder stays readable and whole. Each test showed a defect (found as an
+xfail, strict) that is now fixed."""
 
 from __future__ import annotations
 
@@ -38,8 +38,6 @@ def fresh_run(nightly_run: Path, tmp_path: Path) -> Path:
     return run
 
 
-@pytest.mark.xfail(strict=True, reason="notices --out replaces any existing folder whole: a folder of the user's "
-                                       "own files is deleted (nightly --out refuses it with nightly.out-refused)")
 def test_notices_out_keeps_a_folder_of_other_files(nightly_run, tmp_path):
     run = fresh_run(nightly_run, tmp_path)
     mine = tmp_path / "县水利局资料"
@@ -52,7 +50,6 @@ def test_notices_out_keeps_a_folder_of_other_files(nightly_run, tmp_path):
     assert proc.returncode == 2
 
 
-@pytest.mark.xfail(strict=True, reason="notices --out EXPORT deletes the export's own tables (项目.csv, manifest.yaml, …)")
 def test_notices_out_does_not_delete_the_export(nightly_run, tmp_path):
     run = fresh_run(nightly_run, tmp_path)
     export = tmp_path / "county-2022"
@@ -64,8 +61,6 @@ def test_notices_out_does_not_delete_the_export(nightly_run, tmp_path):
     assert [n for n in tables if not (export / n).exists()] == []
 
 
-@pytest.mark.xfail(strict=True, reason="check -o may name its own input: the submission is overwritten by the report "
-                                       "(exit 1, no warning); nightly refuses --out on its input")
 def test_check_output_refuses_its_own_input(tmp_path):
     sub = tmp_path / "p01-no-goal.json"
     shutil.copy(SAMPLES / "submissions" / "p01-no-goal.json", sub)
@@ -77,7 +72,6 @@ def test_check_output_refuses_its_own_input(tmp_path):
     assert proc.returncode == 2
 
 
-@pytest.mark.xfail(strict=True, reason="check -o EXPORT/项目.csv replaces the export's projects table with the findings")
 def test_check_output_refuses_a_table_of_its_input_export(tmp_path):
     export = tmp_path / "county-2022"
     shutil.copytree(COUNTY, export)
@@ -90,8 +84,6 @@ def test_check_output_refuses_a_table_of_its_input_export(tmp_path):
     assert proc.returncode == 2
 
 
-@pytest.mark.xfail(strict=True, reason="notices RUN_DIR rewrites RUN_DIR/notices from tempfile.mkdtemp: the folder "
-                                       "becomes 0700, where nightly's is 0755 (others who read the runs lose it)")
 def test_rewritten_notices_folder_stays_readable(nightly_run, tmp_path):
     run = fresh_run(nightly_run, tmp_path)
     as_nightly_wrote_it = (run / "notices").stat().st_mode & 0o777
@@ -103,8 +95,6 @@ def test_rewritten_notices_folder_stays_readable(nightly_run, tmp_path):
     assert oct((run / "notices").stat().st_mode & 0o777) == oct(as_nightly_wrote_it)
 
 
-@pytest.mark.xfail(strict=True, reason="notices RUN_DIR --department X (default --out) replaces the whole notices/ "
-                                       "folder of the nightly run: the other departments' notices and X's PDF are gone")
 def test_notices_for_one_department_keeps_the_others(nightly_run, tmp_path):
     run = fresh_run(nightly_run, tmp_path)
     before = sorted(p.name for p in (run / "notices").iterdir())
@@ -118,8 +108,6 @@ def test_notices_for_one_department_keeps_the_others(nightly_run, tmp_path):
     assert [n for n in before if n not in after] == []
 
 
-@pytest.mark.xfail(strict=True, reason="perfrules test RULES --format junit -o RULES/P-budgeting.yaml replaces a rule file "
-                                       "of the pack it has just tested with the JUnit XML (exit 0)")
 def test_junit_output_refuses_a_file_of_the_rules_it_tests(tmp_path):
     from conftest import RULES
 

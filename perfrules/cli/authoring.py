@@ -13,7 +13,7 @@ import click
 
 import perfrules.rulepack.catalogue as catalogue
 from perfrules.api import compile_rules, default_rules_dir
-from perfrules.atomic import write_atomic
+from perfrules.atomic import refuse_inputs, write_atomic
 from perfrules.authoring.diff import compare
 from perfrules.authoring.diff import render_text as render_impact
 from perfrules.authoring.explain import explain
@@ -207,6 +207,8 @@ def test_command(rules_dir: str | None, profile: str | None, fmt: str, output: s
     """
     remember_lang(lang)
     root = rules_dir or str(default_rules_dir())
+    if output:
+        refuse_inputs(output, [root])
     pack = load_pack(root)
     cases = [c for c in load_cases(root) if profile is None or c.profile == profile]
     runner = CaseRunner(pack)

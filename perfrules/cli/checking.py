@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from perfrules.api import check_paths, default_rules_dir
+from perfrules.atomic import refuse_inputs
 from perfrules.cli.maps import map_option
 from perfrules.cli.options import FAIL_ON, common_options, remember_lang
 from perfrules.cli.partition import engine_options, make_engine
@@ -54,6 +55,8 @@ def check(inputs: tuple[str, ...], rules_dir: str | None, profile: str | None, a
       perfrules check samples/exports/county-2022 --format junit -o check.xml --fail-on never
     """
     remember_lang(lang)
+    if output:
+        refuse_inputs(output, list(inputs))  # before the check, which may take minutes
     started = time.perf_counter()
     dask = make_engine(engine, scheduler, workers, memory_limit)
     if dask is not None:  # partitioned datasets, partition by partition on a Dask cluster

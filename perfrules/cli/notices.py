@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import click
 
+from perfrules.atomic import public_mode
 from perfrules.cli.options import remember_lang
 from perfrules.errors import Problem, UsageError, Where
 
@@ -60,11 +62,18 @@ def notices_command(run_dir: str, out: str | None, departments: tuple[str, ...],
                                   f"有发现的部门：{zh_known}", f"departments with findings: {en_known}")])
     labels = evidence_labels(load_pack(rules_dir or default_rules_dir()), lang)
     target = Path(out) if out else Path(run_dir) / NOTICES
+    ours = replaceable(target, Path(run_dir))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
+        os.chmod(tmp, public_mode(directory=True))  # mkdtemp's folder is private; nightly's notices are not
+        (tmp / MARKER).write_text("perfrules notices\n", encoding="utf-8")
         written = write_notices(tmp, findings, summary, lang, labels, max_rows, pdf=not no_pdf,
                                 departments=set(departments) or None, pdf_rows=pdf_rows)
+        if departments and ours:  # the other departments' notices (and files not rewritten) stay
+            for kept in target.iterdir():
+                if not (tmp / kept.name).exists():
+                    shutil.copy2(kept, tmp / kept.name)
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
             target.replace(old / target.name)
@@ -79,3 +88,25 @@ def notices_command(run_dir: str, out: str | None, departments: tuple[str, ...],
     click.echo((f"已写出 {count} 个部门的整改通知 → {target}" if lang != "en" else f"{count} notice(s) written → {target}"), err=True)
     for path in written:
         click.echo(str(target / path.name))
+
+
+MARKER = ".perfrules-notices"  # in a folder ``perfrules notices`` wrote, so that it may write it again
+
+
+def replaceable(target: Path, run_dir: Path) -> bool:
+    """Whether ``target`` holds notices perfrules wrote (its run's notices folder, or a folder with our marker);
+    False when it does not exist or is empty. Anything else is refused: it is not ours to replace."""
+    from perfrules.nightly.run import is_run_dir
+    from perfrules.outputs.notices import NOTICES
+
+    if not os.path.lexists(target):
+        return False
+    if not target.is_symlink() and target.is_dir():
+        if not any(target.iterdir()):
+            return False
+        if (target / MARKER).is_file() or (target.resolve() == (run_dir / NOTICES).resolve() and is_run_dir(run_dir)):
+            return True
+    raise UsageError([Problem("notices.out-refused", f"{target} 已存在，且不是 perfrules 写出的通知目录；不会替换它。",
+                              f"{target} exists and is not a notices folder perfrules wrote; it will not be replaced.",
+                              Where(file=str(target)), "请用 --out 指定一个新的或空的目录。",
+                              "Give --out a new or empty folder.")])
