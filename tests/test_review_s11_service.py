@@ -1,6 +1,5 @@
 """Review session 11, the operator of `perfrules serve`: the real server on a free 127.0.0.1 port, over HTTP.
-Each test shows a defect of today (xfail, strict): it passes while the defect is there and fails once it is
-fixed. Every server stops by itself (SIGTERM at the end; killed in cleanup if a test failed half-way)."""
+Each test showed a defect (found as an xfail, strict) that is now fixed. Every server stops by itself (SIGTERM at the end; killed in cleanup if a test failed half-way)."""
 
 from __future__ import annotations
 
@@ -103,8 +102,6 @@ def serve():
         server.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="a JSON body nested 100,000 deep (200 KB, under --max-body) is a 500 "
-                                       "(RecursionError in json.loads); the CLI answers input.too-deep for the same file")
 def test_deeply_nested_json_body_is_a_client_error_not_500(serve):
     server = serve()
     body = b"[" * 100_000 + b"]" * 100_000
@@ -114,9 +111,6 @@ def test_deeply_nested_json_body_is_a_client_error_not_500(serve):
     assert r.status_code in (400, 413, 422), r.text
 
 
-@pytest.mark.xfail(strict=True, reason="after a crash or a full disk leaves a torn last line, the next answered "
-                                       "decision is appended onto it: its log line is unreadable and `perfrules "
-                                       "decisions` fails on the whole log")
 def test_answered_decision_after_a_torn_line_is_readable(serve, tmp_path):
     log = tmp_path / "decisions"
     log.mkdir()
@@ -139,8 +133,6 @@ def test_answered_decision_after_a_torn_line_is_readable(serve, tmp_path):
     assert answered in readable, today.read_text(encoding="utf-8")[:300]
 
 
-@pytest.mark.xfail(strict=True, reason="the token file is read once at start: a token removed from it keeps "
-                                       "working after SIGHUP and POST /v1/admin/reload; revoking needs a restart")
 def test_a_token_removed_from_the_token_file_stops_working_after_sighup(serve, tmp_path):
     tokens = tmp_path / "tokens"
     tokens.write_text(f"{OLD_CLIENT}\n{ADMIN} admin\n", encoding="utf-8")
@@ -179,8 +171,6 @@ def read_only_folder(tmp_path):
         subprocess.run(["umount", str(folder)], capture_output=True)
 
 
-@pytest.mark.xfail(strict=True, reason="with a decision-log folder it cannot write, serve starts and /ready says ready, "
-                                       "while every decision is a 503 decision-log.failed")
 def test_an_unwritable_decision_log_is_not_ready(read_only_folder):
     proc = subprocess.Popen([sys.executable, "-m", "perfrules", "serve", "--port", "0", "--decision-log", str(read_only_folder)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, encoding="utf-8")
@@ -230,9 +220,6 @@ def dangle(rules) -> None:
     (rules / "M-local.yaml").symlink_to(rules.parent / "moved-away" / "M-local.yaml")
 
 
-@pytest.mark.xfail(strict=True, reason="SIGHUP while the rules folder holds a file it cannot copy (a dangling link) "
-                                       "stops the whole service: shutil.Error in publish's copytree ends the supervisor "
-                                       "and the workers follow (dispatch.orphaned); README: the old revision keeps serving")
 def test_sighup_with_an_uncopyable_rules_file_keeps_serving(serve, rules_with_a_dangling_link):
     rules = rules_with_a_dangling_link
     server = serve("--rules", str(rules))
@@ -245,8 +232,6 @@ def test_sighup_with_an_uncopyable_rules_file_keeps_serving(serve, rules_with_a_
     assert httpx.get(f"{server.url}/ready", timeout=10).status_code == 200
 
 
-@pytest.mark.xfail(strict=True, reason="POST /v1/admin/reload while the rules folder holds a dangling link is a 500 "
-                                       "internal error, not 422 reload.rejected naming the file")
 def test_http_reload_with_an_uncopyable_rules_file_is_rejected_not_500(serve, rules_with_a_dangling_link, tmp_path):
     rules = rules_with_a_dangling_link
     tokens = tmp_path / "tokens"

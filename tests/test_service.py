@@ -131,6 +131,20 @@ def test_malformed_json_is_400_and_names_the_place(client):
     assert "line 1, column 15" in r.json()["error"]["message_en"]
 
 
+@pytest.mark.parametrize("depth", [500, 100_000])
+def test_json_nested_too_deep_is_422_never_500(client, depth):
+    """100,000 levels (200 KB, under --max-body) are deeper than the parser can go; 500 parse, but are deeper than
+    the schema check can follow. Either is the caller's to fix: 422 input.too-deep, never a 500."""
+    nested = b"[" * depth + b"]" * depth
+    r = client.post("/v1/screen", content=nested, headers={"content-type": "application/json"})
+    assert (r.status_code, r.json()["error"]["code"]) == (422, "input.too-deep"), r.text[:200]
+    if depth < 1000:  # one deep item of a batch fails alone
+        body = b'{"items": [{"id": 1, "submission": ' + nested + b'}, {"id": 2, "submission": ' + json.dumps(sample("clean-project.json")).encode() + b"}]}"
+        r = client.post("/v1/screen/batch", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 200, r.text[:200]
+        assert [(x["status"], x.get("error", {}).get("code")) for x in r.json()["results"]] == [(422, "input.too-deep"), (200, None)]
+
+
 def test_oversized_body_is_413(client):
     r = client.post("/v1/screen", content=b"[" + b" " * 200_001 + b"]", headers={"content-type": "application/json"})
     assert r.status_code == 413 and r.json()["error"]["code"] == "request.too-large"
@@ -426,6 +440,21 @@ def test_a_bad_token_file_is_named_by_line(tmp_path):
     assert [(p.where.line, p.code) for p in info.value.problems] == [(2, "serve.token-short"), (3, "serve.token-line")]
 
 
+def test_the_token_file_is_read_again_when_it_changes_and_a_bad_edit_keeps_the_tokens_in_force(tmp_path, caplog):
+    from perfrules.service.auth import TokenFile
+
+    caplog.set_level("INFO", logger="perfrules.service")
+    path = tmp_path / "tokens.txt"
+    path.write_text("old-client-token-0123\nadmin-token-0123456789 admin\n", encoding="utf-8")
+    tokens = TokenFile(path)
+    assert tokens.current().role_of("Bearer old-client-token-0123") == "client"
+    path.write_text("new-client-token-0123\nadmin-token-0123456789 admin\n", encoding="utf-8")  # one revoked, one added
+    assert [tokens.current().role_of(f"Bearer {t}") for t in ("old-client-token-0123", "new-client-token-0123")] == [None, "client"]
+    path.write_text("new-client-token-0123\nshort\n", encoding="utf-8")  # a mistake mid-edit
+    assert tokens.current().role_of("Bearer admin-token-0123456789") == "admin"
+    assert [r.event for r in caplog.records if hasattr(r, "event")] == ["tokens.reloaded", "tokens.invalid"]
+
+
 def test_a_year_the_calendar_cannot_hold_is_a_data_finding_not_a_500(client):
     # Found by the schemathesis test: fiscal_year 0 made the per-record evaluator build a date of year 0. The loaders
     # now read such a year as an unreadable value, as check does, so the answer is a decision with a D03 finding.
@@ -453,6 +482,30 @@ def test_decision_log_rotates_by_day_and_the_reader_windows_it(tmp_path):
     until = dt.datetime(2026, 12, 3, tzinfo=tz)
     assert [r["decision_id"] for r in read_decisions(tmp_path, DecisionFilter(since=since, until=until))] == ["d1", "d2"]
     assert [r["decision_id"] for r in read_decisions(tmp_path, DecisionFilter(verdict="reject", rule_id="PF-P02-GOALREJECTED"))] == ["d2"]
+
+
+def test_a_line_after_a_write_cut_short_starts_on_a_line_of_its_own(tmp_path, monkeypatch):
+    """A full disk cuts one write short (its decision is refused); the next decision's line must not be appended
+    to the fragment, nor one written after a crash left the file ending inside a line."""
+    import os
+
+    from perfrules.service import decision_log as dl
+
+    day = "2026-12-01"
+    (tmp_path / f"decisions-{day}.jsonl").write_text('{"decision_id": "crashed", "ti', encoding="utf-8")  # a crash
+    log = dl.DecisionLog(tmp_path)
+    record = {"decision_id": "a", "time": f"{day}T09:00:00.000+08:00", "verdict": "pass", "rule_ids": []}
+    log.write_durably([record])
+    real_write = os.write
+    monkeypatch.setattr(dl.os, "write", lambda fd, data: real_write(fd, data[:7]))  # the disk fills mid-line
+    with pytest.raises(OSError):
+        log.write_durably([{**record, "decision_id": "refused"}])
+    monkeypatch.setattr(dl.os, "write", real_write)
+    log.write_durably([{**record, "decision_id": "b"}])
+    log.close()
+    lines = (tmp_path / f"decisions-{day}.jsonl").read_text(encoding="utf-8").split("\n")
+    assert lines == ['{"decision_id": "crashed", "ti', json.dumps({**record}, ensure_ascii=False, separators=(",", ":")),
+                     '{"decis', json.dumps({**record, "decision_id": "b"}, ensure_ascii=False, separators=(",", ":")), ""]
 
 
 def test_the_fast_schema_check_agrees_with_jsonschema():

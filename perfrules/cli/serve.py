@@ -59,10 +59,13 @@ def serve_command(rules_dir: str | None, host: str, port: int, workers: int, tok
                                   f"the service needs {exc.name}: install perfrules[serve].")]) from exc
     from perfrules.service.auth import load_tokens
     from perfrules.service.config import ServiceConfig
+    from perfrules.service.decision_log import check_writable
     from perfrules.service.supervisor import Supervisor
 
     if token_file:
         load_tokens(token_file)  # a bad token file is an error now, before any worker starts
+    if decision_log:
+        check_writable(decision_log)  # as is a decision log it cannot write
     elif host not in LOOPBACK:
         click.echo(f"警告：在 {host} 上监听且未设 --token-file，任何能连到此地址的人都可调用。"
                    f"(warning: listening on {host} without --token-file: anyone who can reach it may call it.)", err=True)

@@ -5,18 +5,25 @@ The token file has one token per line, optionally followed by its role: ``<token
 compared with every known token in constant time (``hmac.compare_digest`` of their SHA-256 digests,
 so lengths are equal too), all of them, so the time taken does not tell how much of a token matched,
 nor which.
+
+The file is read again when it changes (``TokenFile``): a token removed from it stops working at the next
+request, with no restart or reload. A changed file that cannot be read, or holds a bad line, is logged and the
+tokens read before stay in force until it is fixed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from perfrules.errors import InputError, Problem, Where
 
 ROLES = ("client", "admin")
+log = logging.getLogger("perfrules.service")
 
 
 @dataclass(frozen=True)
@@ -69,3 +76,33 @@ def load_tokens(path: str | Path) -> TokenSet:
     if problems:
         raise InputError(problems)
     return TokenSet(tuple(tokens))
+
+
+class TokenFile:
+    """The token file's tokens, read again whenever the file changes (its size, modification time or inode)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._seen = self._signature()
+        self._tokens = load_tokens(self.path)
+
+    def _signature(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size, st.st_ino
+
+    def current(self) -> TokenSet:
+        """The tokens in force now."""
+        seen = self._signature()
+        if seen != self._seen:
+            self._seen = seen
+            try:
+                self._tokens = load_tokens(self.path)
+            except InputError as exc:
+                log.error("the token file changed and cannot be used; the tokens read before stay in force",
+                          extra={"event": "tokens.invalid", "problems": [p.text("en") for p in exc.problems]})
+            else:
+                log.info("the token file changed; its tokens are in force", extra={"event": "tokens.reloaded"})
+        return self._tokens

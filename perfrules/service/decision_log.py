@@ -1,10 +1,11 @@
 """The decision log (OPA-style audit): one JSON line per decision, appended durably, one file per day.
 
 Each line is written with one ``write`` on a file opened ``O_APPEND`` (so lines of several worker
-processes never interleave) and ``fsync``-ed before the response is sent: an answered decision is on
-disk. The fsync is a group commit: a flusher thread syncs everything written since its last sync at
-once, and each request waits for the sync that covers its lines, so a slow disk adds latency to a
-request but does not cap decisions per second.
+processes never interleave) and ``fsync``-ed before the response is sent: an answered decision is on disk.
+After a write cut short, or in a file that ends inside a line (a crash), the next write starts a new line, so
+a torn line never swallows an answered decision's. The fsync is a group commit: a flusher thread syncs
+everything written since its last sync at once, and each request waits for the sync that covers its lines,
+so a slow disk adds latency to a request but does not cap decisions per second.
 
 A decision that cannot be logged durably is not made: when the write or the fsync fails (a full disk, an
 I/O error) the request is answered 503 ``decision-log.failed`` without a verdict, and the server log names
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from perfrules.errors import InputError, Problem, Where
+from perfrules.errors import InputError, OutputError, Problem, Where
 
 FILE_PATTERN = re.compile(r"^decisions-(\d{4}-\d{2}-\d{2})\.jsonl$")
 
@@ -39,6 +40,21 @@ def input_hash(body: Any) -> str:
     """``sha256:`` of the submission as canonical JSON (sorted keys), so equal inputs hash alike."""
     text = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def check_writable(directory: str | Path) -> None:
+    """Raise ``OutputError`` naming the folder when today's decision log file cannot be created or appended to
+    there (a read-only or foreign folder): the service refuses to start rather than answer every decision 503."""
+    folder = Path(directory)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(folder / f"decisions-{now().date().isoformat()}.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640))
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        raise OutputError([Problem("serve.decision-log", f"无法写入决策日志目录 {folder}：{why}。",
+                                   f"cannot write the decision log folder {folder}: {why}.", Where(file=str(folder)),
+                                   "没有决策日志就不能作出决定：请给 --decision-log 一个可写的目录。",
+                                   "No decision is made without its log line: give --decision-log a folder it can write.")]) from None
 
 
 class DecisionLog:
@@ -55,6 +71,7 @@ class DecisionLog:
         self._closed = False
         self._day: str | None = None
         self._fd: int | None = None
+        self._torn = False  # the file may end inside a line (a crash, or a write cut short): start on a new one
         self._flusher = threading.Thread(target=self._flush_loop, name="perfrules-decision-log", daemon=True)
         self._flusher.start()
 
@@ -74,11 +91,14 @@ class DecisionLog:
             try:
                 for day, lines in by_day.items():
                     fd = self._file_for(day)
-                    data = "".join(lines).encode("utf-8")
+                    data = (("\n" if self._torn else "") + "".join(lines)).encode("utf-8")
                     written = os.write(fd, data)
                     if written != len(data):  # a short write on a regular file means the disk is full
                         raise OSError(errno.ENOSPC, f"wrote {written} of {len(data)} bytes")
+                    self._torn = False
             except OSError as exc:
+                if self._fd is not None:
+                    self._torn = _ends_inside_a_line(self._fd)
                 done.set_exception(exc)
                 return done
             self._pending.append(done)
@@ -94,8 +114,9 @@ class DecisionLog:
             if self._fd is not None:
                 os.fsync(self._fd)  # what the flusher has not synced yet of yesterday's file
                 os.close(self._fd)
-            self._fd = os.open(self.directory / f"decisions-{day}.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+            self._fd = os.open(self.directory / f"decisions-{day}.jsonl", os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o640)
             self._day = day
+            self._torn = _ends_inside_a_line(self._fd)
         return self._fd
 
     def _flush_loop(self) -> None:
@@ -131,6 +152,14 @@ class DecisionLog:
                 os.fsync(self._fd)
                 os.close(self._fd)
                 self._fd = None
+
+
+def _ends_inside_a_line(fd: int) -> bool:
+    try:
+        size = os.fstat(fd).st_size
+        return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+    except OSError:
+        return True  # unknown: a blank line costs the reader nothing
 
 
 def now() -> dt.datetime:

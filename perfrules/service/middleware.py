@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from perfrules.service.auth import TokenSet
+from perfrules.service.auth import TokenFile
 from perfrules.service.metrics import Metrics
 from perfrules.service.responses import ApiError
 
@@ -48,7 +48,7 @@ async def _send_error(error: ApiError, scope: Scope, send: Send, revision: str |
 class ServiceMiddleware:
     """Limits, auth, access log and metrics for one worker's application."""
 
-    def __init__(self, app: ASGIApp, *, tokens: TokenSet | None, max_body: int, metrics: Metrics,
+    def __init__(self, app: ASGIApp, *, tokens: TokenFile | None, max_body: int, metrics: Metrics,
                  revision: Callable[[], str | None]):
         self.app, self.tokens, self.max_body, self.metrics, self.revision = app, tokens, max_body, metrics, revision
 
@@ -109,7 +109,7 @@ class ServiceMiddleware:
         if self.tokens is None or not path.startswith("/v1"):
             return None
         header = dict(scope.get("headers", [])).get(b"authorization")
-        role = self.tokens.role_of(header.decode("latin-1") if header else None)
+        role = self.tokens.current().role_of(header.decode("latin-1") if header else None)
         if role is None:
             return ApiError(401, "auth.token", "需要有效的令牌：请求头 Authorization: Bearer <令牌>。",
                             "a valid token is required: send 'Authorization: Bearer <token>'.",

@@ -159,7 +159,10 @@ def publish(rules_dir: str | Path, state_dir: str | Path, gate: CommitGate | Non
         incoming = Path(tempfile.mkdtemp(prefix=".incoming-", dir=packs))
         try:
             copy = incoming / "rules"
-            shutil.copytree(source, copy, ignore=shutil.ignore_patterns(".*", "__pycache__"))
+            try:
+                shutil.copytree(source, copy, ignore=shutil.ignore_patterns(".*", "__pycache__"))
+            except (shutil.Error, OSError) as exc:  # a dangling link, a pipe, a file it may not read
+                return PublishOutcome("", None, _uncopyable(exc, source))
             revision = pack_revision(copy)
             problems, version = check_pack(copy)
             if problems:
@@ -179,6 +182,18 @@ def publish(rules_dir: str | Path, state_dir: str | Path, gate: CommitGate | Non
             return PublishOutcome(revision, previous, [], changed=False)
         finally:
             shutil.rmtree(incoming, ignore_errors=True)
+
+
+def _uncopyable(exc: shutil.Error | OSError, source: Path) -> list[Problem]:
+    """A problem per file of the rules directory that could not be copied (``shutil.Error`` lists each)."""
+    failures = exc.args[0] if isinstance(exc, shutil.Error) and isinstance(exc.args[0], list) else [(exc.filename or source, "", exc)]
+    problems = []
+    for src, _, why in failures:
+        text = getattr(why, "strerror", None) or str(why)
+        problems.append(Problem("pack.unreadable-file", f"规则目录中的 {src} 无法读取：{text}。",
+                                f"{src} in the rules directory cannot be read: {text}.", Where(file=str(src)),
+                                "删除或修复它（如指向已移走文件的链接、管道）。", "Remove or repair it (a link to a moved file, a pipe, …)."))
+    return problems
 
 
 def _prune(packs: Path, keep: set[str], retain: int = 5) -> None:

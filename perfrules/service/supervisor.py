@@ -157,7 +157,11 @@ class Supervisor:
                 log.info("worker started", extra={"event": "worker.started", "worker": self.workers[i].pid, "replaces": worker.pid})
 
     def _publish(self) -> None:
-        outcome = publish_within(self.config.rules_dir, self.config.state_dir, self.config.reload_timeout_seconds)
+        try:
+            outcome = publish_within(self.config.rules_dir, self.config.state_dir, self.config.reload_timeout_seconds)
+        except Exception:  # the supervisor outlives any reload: the workers keep serving the previous revision
+            log.exception("reload failed; the previous revision keeps serving", extra={"event": "reload.failed", "signal": "SIGHUP"})
+            return
         if outcome.accepted:
             log.info("reload %s", "accepted" if outcome.changed else "unchanged",
                      extra={"event": "reload.accepted" if outcome.changed else "reload.unchanged", "signal": "SIGHUP"})
