@@ -32,8 +32,8 @@ def test_several_problems_of_one_file_are_one_block_in_chinese_with_english_besi
         "(the unit '千元' in the header '申请金额(千元)' is not a known money unit. Known units: 元, 万元, 万, 亿元.) [input.unknown-unit]",
         "  第 1 行，列「预算金额(万圆)」：表头 '预算金额(万圆)' 中的金额单位 '万圆' 无法识别。可用：元、万元、万、亿元。 "
         "(the unit '万圆' in the header '预算金额(万圆)' is not a known money unit. Known units: 元, 万元, 万, 亿元.) [input.unknown-unit]",
-        "  第 1 行：项目.csv 缺少必需的列 ['fiscal_year']。检查表头。 (项目.csv lacks required column(s) ['fiscal_year']. Check the header row.) "
-        "[input.missing-column]",
+        "  第 1 行：项目.csv 缺少必需的列 “预算年度”。在表头中加上这些列（也可用其英文名）。 (项目.csv lacks the required column(s) "
+        "'预算年度' (fiscal_year). Add them to the header row (their English names also do).) [input.missing-column]",
     ]
 
 
@@ -47,7 +47,8 @@ def test_the_block_in_english(tmp_path: Path) -> None:
         "Known units: 元, 万元, 万, 亿元. [input.unknown-unit]",
         "  line 1, column '预算金额(万圆)': the unit '万圆' in the header '预算金额(万圆)' is not a known money unit. "
         "Known units: 元, 万元, 万, 亿元. [input.unknown-unit]",
-        "  row 1: 项目.csv lacks required column(s) ['fiscal_year']. Check the header row. [input.missing-column]",
+        "  row 1: 项目.csv lacks the required column(s) '预算年度' (fiscal_year). Add them to the header row (their English "
+        "names also do). [input.missing-column]",
     ]
 
 

@@ -1,6 +1,6 @@
 """Review session 11, ordinary user mistakes at the command line: each must be exit 2 with a Chinese-first line
-naming the file and field. Each test shows a defect of today (xfail, strict): it passes while the defect is
-there and fails once it is fixed."""
+naming the file and field. The tests still marked xfail (strict) show a defect of today: each passes while its
+defect is there and fails once it is fixed; the others showed one that is fixed."""
 
 from __future__ import annotations
 
@@ -23,8 +23,6 @@ def perfrules(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           encoding="utf-8", cwd=cwd, timeout=300)
 
 
-@pytest.mark.xfail(strict=True, reason="an impossible date in an export's manifest.yaml (as_of: 2022-02-30) is exit 3 "
-                                       "'a defect in perfrules' (ValueError from the YAML date), not exit 2 naming the manifest")
 @pytest.mark.parametrize("command", ["check", "nightly"])
 def test_impossible_as_of_in_the_manifest_is_a_user_error(tmp_path, command):
     export = tmp_path / "county-2022"
@@ -41,8 +39,6 @@ def test_impossible_as_of_in_the_manifest_is_a_user_error(tmp_path, command):
     assert "manifest.yaml" in proc.stderr and "as_of" in proc.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="a rule test case with as_of: 2022-02-30 makes `perfrules test` and `perfrules "
-                                       "lint` exit 3 'a defect in perfrules' instead of naming the test file and line")
 @pytest.mark.parametrize("command", ["test", "lint"])
 def test_impossible_as_of_in_a_rule_test_case_is_reported_with_its_file(tmp_path, command):
     rules = tmp_path / "my-rules"
@@ -84,8 +80,6 @@ def test_usage_mistakes_are_answered_in_chinese_first(tmp_path, args, echoed):
     assert error and CJK.search(QUOTED.sub("", error[0])), proc.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="an export with Chinese headers that lacks a required column is told the internal "
-                                       "name as a Python list (缺少必需的列 ['fiscal_year']), not the header to add (预算年度)")
 def test_a_missing_required_column_is_named_by_its_chinese_header(tmp_path):
     export = tmp_path / "county-2022"
     shutil.copytree(SAMPLES / "exports" / "county-2022", export)

@@ -1,5 +1,6 @@
 """Review session 11, the operator of `perfrules serve`: the real server on a free 127.0.0.1 port, over HTTP.
-Each test showed a defect (found as an xfail, strict) that is now fixed. Every server stops by itself (SIGTERM at the end; killed in cleanup if a test failed half-way)."""
+Each test showed a defect (found as an xfail, strict) that is now fixed. Every server stops by itself (SIGTERM
+at the end; killed in cleanup if a test failed half-way)."""
 
 from __future__ import annotations
 

@@ -89,6 +89,9 @@ def load_cases(rules_dir: str | Path) -> list[RuleCase]:
                 cases.append(_case(spec, bases, where))
             except KeyError as exc:
                 problems.append(Problem("tests.unknown-base", f"未知的基础记录 {exc.args[0]!r}。", f"unknown base record {exc.args[0]!r}.", where))
+            except ValueError as exc:  # the schema lets a date pattern through that the calendar lacks (2022-02-30)
+                problems.append(Problem("tests.bad-as-of", f"as_of {spec.get('as_of')!r} 不是有效日期：{exc}。",
+                                        f"as_of {spec.get('as_of')!r} is not a valid date: {exc}.", doc.where(("cases", i, "as_of"))))
     if problems:
         raise RulePackError(problems)
     return cases

@@ -55,6 +55,7 @@ from perfrules.inputs.export import (
     _read_xlsx,
     export_files,
     map_headers,
+    missing_columns,
     name_columns,
     read_manifest,
     read_table,
@@ -261,11 +262,9 @@ def _by_source(frame: pd.DataFrame) -> dict[str, int]:
 
 
 def _check_required(raw: pd.DataFrame, table: Table, path: Path) -> None:
-    missing_required = [c for c in table.required if c not in raw.columns]
-    if missing_required:
-        raise InputError([Problem("input.missing-column", f"{path.name} 缺少必需的列 {missing_required}。",
-                                  f"{path.name} lacks required column(s) {missing_required}.", Where(file=str(path), row=1),
-                                  "检查表头。", "Check the header row.")])
+    problems = missing_columns(raw, table, path)
+    if problems:
+        raise InputError(problems)
 
 
 def _read_whole(path: Path, table: Table, export: Path, column_map: ColumnMap | None, result: FileResult,

@@ -22,7 +22,6 @@ from typing import Any
 
 import jsonschema
 import pandas as pd
-import yaml
 
 from perfrules.bundled import bundled_path
 from perfrules.errors import InputError, Problem, Where, did_you_mean
@@ -243,10 +242,10 @@ def manifest_map(folder: Path, manifest_names: Sequence[str]) -> ColumnMap | Non
         path = folder / name
         if not path.is_file():
             continue
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-        except (yaml.YAMLError, OSError, UnicodeDecodeError):
-            return None  # the manifest's own reader reports an unreadable manifest
+        try:  # read as the manifest's own reader reads it (its dates left as text), which reports what it cannot read
+            data = load_yaml(path, str(path), aliases=False).data
+        except YamlUnreadable:
+            return None
         ref = data.get("map") if isinstance(data, dict) else None
         if ref is None:
             return None

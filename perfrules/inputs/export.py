@@ -187,14 +187,21 @@ def name_columns(raw: pd.DataFrame, rows: list[str] | pd.Series, path: Path, tab
             units[name] = unit
     # The unused twin is dropped: kept under its own header it could collide with the field's name.
     raw = raw.drop(columns=unused).rename(columns=rename)
-    missing_required = [c for c in table.required if c not in raw.columns]
-    if missing_required:
-        problems.append(Problem("input.missing-column", f"{path.name} 缺少必需的列 {missing_required}。",
-                                f"{path.name} lacks required column(s) {missing_required}.", Where(file=str(path), row=1),
-                                "检查表头。", "Check the header row."))
+    problems += missing_columns(raw, table, path)
     if problems:  # every problem of the header at once
         raise InputError(problems)
     return raw, headers, units
+
+
+def missing_columns(raw: pd.DataFrame, table: Table, path: Path) -> list[Problem]:
+    """The required columns ``raw`` (renamed to catalogue names) lacks, named by the headers a user writes."""
+    missing = [table.by_name[c] for c in table.required if c not in raw.columns]
+    if not missing:
+        return []
+    zh = "、".join(f"“{c.zh}”" for c in missing)
+    en = ", ".join(f"'{c.zh}' ({c.name})" for c in missing)
+    return [Problem("input.missing-column", f"{path.name} 缺少必需的列 {zh}。", f"{path.name} lacks the required column(s) {en}.",
+                    Where(file=str(path), row=1), "在表头中加上这些列（也可用其英文名）。", "Add them to the header row (their English names also do).")]
 
 
 _HEADER_UNIT = re.compile(r"^(?P<label>.+?)\s*[(（](?P<unit>[^()（）]+)[)）]\s*$")
