@@ -123,3 +123,21 @@ def test_a_department_with_projects_but_no_row_is_judged_as_on_one_machine(tmp_p
     out = tmp_path / "parts"
     partition_export(export, out, 3, batch_rows=3)
     assert_same(check_paths([out], profile="qitai"), whole)
+
+
+def test_a_repeated_header_line_is_set_aside_alike_streamed_or_whole(messy: Path, tmp_path: Path) -> None:
+    export = export_as(messy, tmp_path / "export.csv", ".csv")
+    payments = export / "支付明细.csv"
+    lines = payments.read_text(encoding="utf-8-sig").splitlines()
+    payments.write_text("\r\n".join([*lines[:6], lines[0], *lines[6:]]) + "\r\n", encoding="utf-8-sig")  # two exports pasted
+    assert _scan_csv(payments) is None  # read whole, where the loader sets the line aside by its number
+    whole = check_paths([export])
+    notes = [n for n in load_input(export)[0].notes if n.code == "input.repeated-header"]
+    assert [n.en.split(" repeats")[0] for n in notes] == ["支付明细.csv line 7"]
+    out = tmp_path / "parts"
+    partition_export(export, out, 4, batch_rows=3)
+    streamed = check_paths([out])
+    assert_same(streamed, whole)
+    assert streamed.row_accounting == whole.row_accounting
+    counts = [c for k, c in whole.row_accounting.items() if k[1] == "payments"]
+    assert [(c.read, c.read - c.checked) for c in counts] == [(len(lines), 1)]  # the lines after the header; one not checked

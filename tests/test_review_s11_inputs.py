@@ -21,8 +21,6 @@ def perfrules(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           encoding="utf-8", cwd=cwd, timeout=300)
 
 
-@pytest.mark.xfail(strict=True, reason="a header row repeated inside the projects CSV (two exports pasted together) "
-                                       "is checked as project '项目编码': 2 阻断 and 20 D03 findings, exit 1, no note")
 def test_a_repeated_header_row_is_noted_not_checked_as_a_project(tmp_path):
     export = tmp_path / "county-2022"
     shutil.copytree(COUNTY, export)

@@ -50,6 +50,7 @@ from perfrules.inputs.dataset import (
 from perfrules.inputs.export import (
     MANIFEST_NAMES,
     MOSTLY_DISTINCT,
+    NOTED_ROWS,
     _check_field_sizes,
     _read_csv,
     _read_xlsx,
@@ -273,7 +274,7 @@ def _read_whole(path: Path, table: Table, export: Path, column_map: ColumnMap | 
     before = len(result.notes)
     mapped = column_map.reader(table, path, export, result.issues, result.notes) if column_map else None
     raw, rows, headers, units = read_table(path, table, result.notes, mapped)
-    result.unreadable = sum(n.code == "input.malformed-row" for n in result.notes[before:])
+    result.unreadable = sum(n.code in NOTED_ROWS for n in result.notes[before:])
     _check_required(raw, table, path)
     absent_columns[table.name] = {c.name for c in table.columns if c.name not in raw.columns}
     headers_of[table.name] = headers
@@ -322,7 +323,7 @@ def _batches(path: Path, table: Table, result: FileResult, batch_rows: int) -> I
         else:
             raw = _read_xlsx(path, result.notes)  # a sheet's rows are bounded (1,048,576): read whole
             rows = row_numbers(2, len(raw))
-        result.unreadable = sum(n.code == "input.malformed-row" for n in result.notes)
+        result.unreadable = sum(n.code in NOTED_ROWS for n in result.notes)
     except InputError:
         raise
     except Exception as exc:  # any reader failure means the file cannot be read at all
@@ -377,9 +378,10 @@ def _scan_csv(path: Path) -> CsvScan | None:
     whole-file read; None when the file is read whole instead (``export._read_csv``): when it is not all
     UTF-8 (the loader decides a GBK file's encoding, and where it changes, over the whole file), has a blank
     line, or has a line with an odd number of quotes (a record over several lines, or a quote that never
-    closes): there the loader's row numbers are physical lines, which Arrow's batches do not give."""
+    closes), or a line that repeats the header: there the loader's row numbers are physical lines, which Arrow's
+    batches do not give, or it sets rows aside."""
     first: bytes | None = None
-    carry = b""
+    carry, carry_seen = b"", False  # carry_seen: the header line has been passed
     with path.open("rb") as f:
         while True:
             chunk = f.read(SCAN_BYTES)
@@ -396,6 +398,11 @@ def _scan_csv(path: Path) -> CsvScan | None:
                 return None
             if b'"' in lines and any(line.count(b'"') % 2 for line in lines.split(b"\n")):
                 return None
+            header = (first or b"").rstrip(b"\r").removeprefix(b"\xef\xbb\xbf")  # without a byte order mark
+            body = b"\n" + (lines if carry_seen else lines.partition(b"\n")[2]) + b"\n"
+            if header and (b"\n" + header + b"\n" in body or b"\n" + header + b"\r\n" in body):
+                return None  # a line that repeats the header: the loader sets it aside, by its line number
+            carry_seen = True
             if not chunk:
                 break
     text = (first or b"").decode("utf-8-sig")

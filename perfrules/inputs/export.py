@@ -80,9 +80,9 @@ def load_export(folder: Path, display: str | None = None, column_map: ColumnMap 
     headers_of: dict[str, dict[str, str]] = {}
     for name, path in files.items():
         table = TABLES[name]
-        noted_before = sum(n.code == "input.malformed-row" for n in notes)
+        noted_before = sum(n.code in NOTED_ROWS for n in notes)
         raw, rows, headers, units = read_table(path, table, notes, column_map.reader(table, path, folder, issues, notes) if column_map else None)
-        unreadable[(path.name, name)] = sum(n.code == "input.malformed-row" for n in notes) - noted_before
+        unreadable[(path.name, name)] = sum(n.code in NOTED_ROWS for n in notes) - noted_before
         absent_columns[name] = {c.name for c in table.columns if c.name not in raw.columns}
         frames[name] = [typed_frame(table, raw, units, path.name, rows, issues, headers)]
         headers_of[name] = headers
@@ -260,7 +260,36 @@ def _read_xlsx(path: Path, notes: list[InputNote]) -> pd.DataFrame:
 
 
 def _read_csv(path: Path, notes: list[InputNote]) -> tuple[pd.DataFrame, pd.Series]:
-    """Read a CSV (UTF-8, UTF-8 with BOM, or GBK/GB18030) with Arrow; a malformed line is reported by number and skipped."""
+    """Read a CSV (UTF-8, UTF-8 with BOM, or GBK/GB18030) with Arrow; a malformed line, or a line that repeats the
+    header (two exports pasted into one file), is reported by number and skipped."""
+    raw, rows = _read_csv_records(path, notes)
+    return _without_repeated_headers(raw, rows, path, notes)
+
+
+NOTED_ROWS = ("input.malformed-row", "input.repeated-header")  # the codes of notes that each set aside one row
+
+
+def _without_repeated_headers(raw: pd.DataFrame, rows: pd.Series, path: Path, notes: list[InputNote]) -> tuple[pd.DataFrame, pd.Series]:
+    """``raw`` without the rows whose every cell is its column's header text, each named in a note."""
+    if not len(raw) or not len(raw.columns):
+        return raw, rows
+    headers = [str(c) for c in raw.columns]
+    first = raw.iloc[:, 0].astype(object)
+    candidates = np.flatnonzero((first == headers[0]).to_numpy(dtype=bool, na_value=False))  # few, if any
+    repeated = [i for i in candidates if all(str(raw.iat[i, j]) == h for j, h in enumerate(headers))]
+    if not repeated:
+        return raw, rows
+    for i in repeated:
+        line = rows.iat[i]
+        notes.append(InputNote("input.repeated-header", f"{path.name} 第 {line} 行重复了表头（可能是两个导出拼接在一起）；该行未检查。",
+                               f"{path.name} line {line} repeats the header row (two exports pasted together?); that line was not checked.",
+                               str(path)))
+    keep = np.ones(len(raw), dtype=bool)
+    keep[repeated] = False
+    return raw[keep].reset_index(drop=True), rows[keep].reset_index(drop=True)
+
+
+def _read_csv_records(path: Path, notes: list[InputNote]) -> tuple[pd.DataFrame, pd.Series]:
     data = path.read_bytes()
     encoding = csv_encoding(data, path)
     first = data.split(b"\n", 1)[0].decode("utf-8-sig" if encoding == "utf8" else encoding, errors="replace")
