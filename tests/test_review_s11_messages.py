@@ -1,6 +1,5 @@
 """Review session 11, ordinary user mistakes at the command line: each must be exit 2 with a Chinese-first line
-naming the file and field. The tests still marked xfail (strict) show a defect of today: each passes while its
-defect is there and fails once it is fixed; the others showed one that is fixed."""
+naming the file and field. Each test showed a defect (found as an xfail, strict) that is now fixed."""
 
 from __future__ import annotations
 
@@ -66,8 +65,6 @@ USAGE_MISTAKES = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="click's own usage errors (missing option, unknown choice, a folder for a file, "
-                                       "unknown option) are English only, where perfrules' own are Chinese first")
 @pytest.mark.parametrize(("args", "echoed"), USAGE_MISTAKES)
 def test_usage_mistakes_are_answered_in_chinese_first(tmp_path, args, echoed):
     proc = perfrules(*args, cwd=tmp_path)

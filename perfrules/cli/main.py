@@ -35,6 +35,10 @@ class PerfrulesGroup(click.Group):
         except PerfrulesError as exc:
             click.echo(exc.text(ctx.meta.get(LANG_KEY, "zh")), err=True)
             ctx.exit(2)
+        except click.UsageError as exc:
+            if ctx.meta.get(LANG_KEY, "zh") == "en":
+                raise
+            raise ChineseUsageError(exc) from None
         except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
             raise
         except OSError as exc:  # an I/O failure no loader named more precisely: still the user's to fix
@@ -43,6 +47,39 @@ class PerfrulesGroup(click.Group):
         except Exception as exc:  # noqa: BLE001 - the guard: a defect must not look like findings (exit 1)
             click.echo(internal_error(exc, ctx.meta.get(LANG_KEY, "zh"), bool(ctx.meta.get(DEBUG_KEY))), err=True)
             ctx.exit(3)
+
+
+class ChineseUsageError(click.UsageError):
+    """click's own usage error (a missing or unknown option, a value not allowed), said in Chinese first with
+    click's English beside it, as perfrules' own errors are; the usage line and the help hint stay as click gives them."""
+
+    def __init__(self, original: click.UsageError):
+        super().__init__(original.format_message(), original.ctx)
+        self.original = original
+
+    def format_message(self) -> str:
+        exc, en = self.original, self.original.format_message()
+        if isinstance(exc, click.NoSuchOption):
+            zh = f"没有选项 {exc.option_name}" + (f"（是否要用 {'、'.join(sorted(exc.possibilities))}）" if exc.possibilities else "")
+        elif isinstance(exc, click.MissingParameter):
+            zh = f"缺少必需的{'选项' if isinstance(exc.param, click.Option) else '参数'} {_hint(exc)}".rstrip()
+        elif isinstance(exc, click.BadParameter):
+            zh = f"{_hint(exc)} 的取值不可用".lstrip()
+        else:
+            zh = "命令行用法有误"
+        return f"{zh}。({en})"
+
+    def show(self, file: Any = None) -> None:
+        file = file or sys.stderr
+        if self.ctx is not None:
+            click.echo(f"{self.ctx.get_usage()}\nTry '{self.ctx.command_path} --help' for help.\n", file=file)
+        click.echo(f"错误：{self.format_message()}", file=file)
+
+
+def _hint(exc: click.MissingParameter | click.BadParameter) -> str:
+    if exc.param_hint is not None:
+        return exc.param_hint if isinstance(exc.param_hint, str) else " / ".join(exc.param_hint)
+    return " / ".join(exc.param.opts) if exc.param is not None else ""
 
 
 def io_failure(exc: OSError, lang: str) -> str:
