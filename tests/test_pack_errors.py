@@ -406,10 +406,17 @@ def test_all_problems_across_files_are_reported(tmp_path: Path) -> None:
 def test_yaml_error_in_one_file_does_not_hide_rule_error_in_another(tmp_path: Path) -> None:
     pack = copy_pack(tmp_path)
     edit(pack / "D-data.yaml", "    severity: 阻断", "   severity: 阻断")
-    path = write(pack / RULE_FILE, rule_yaml("amout >= 1"))
+    path = write(pack / RULE_FILE, rule_yaml("amount >= = 1"))
     problems = problems_of(pack)
     assert Path(only(problems, "yaml.syntax").where.file).name == "D-data.yaml"
-    assert_at(only(problems, "rule.unknown-field"), path, WHEN_LINE, WHEN_COL)
+    assert_at(only(problems, "rule.syntax"), path, WHEN_LINE)
+
+
+def test_while_a_file_cannot_be_read_a_name_it_may_declare_is_not_reported_missing(tmp_path: Path) -> None:
+    pack = copy_pack(tmp_path)
+    edit(pack / "D-data.yaml", "    severity: 阻断", "   severity: 阻断")
+    write(pack / RULE_FILE, rule_yaml("amout >= 1"))  # a typo, or a derived fact D-data.yaml declares: unknown now
+    assert [p.code for p in problems_of(pack)] == ["yaml.syntax"]
 
 
 def test_missing_rules_directory(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from perfrules.rulepack.backing import unbacked_problems
 from perfrules.rulepack.catalogue import load_requirements
 from perfrules.rulepack.data_rules import D03_RULES
 from perfrules.rulepack.model import RulePack
-from perfrules.rulepack.pack import read_pack
+from perfrules.rulepack.pack import read_pack, unreadable
 from perfrules.rulepack.profile import available_profiles, load_profile
 
 
@@ -27,16 +27,32 @@ def lint(directory: str | Path, profile: str | None = None) -> list[Problem]:
     """All problems of the rules directory (and of one profile, or of every profile when none is named)."""
     pack, problems = read_pack(directory)
     names = [profile] if profile else available_profiles(pack)
+    if unreadable(problems):
+        # A rule file it cannot read leaves its rules, parameters and facts unknown: every check across files
+        # would report them missing (one mis-indented line gave 96 problems). The files it cannot read are the
+        # problems, each profile's and test file's own among them.
+        for name in names:
+            try:
+                load_profile(pack, name)
+            except RulePackError as exc:
+                problems.extend(p for p in exc.problems if unreadable([p]))
+        try:
+            load_cases(directory)
+        except RulePackError as exc:
+            problems.extend(p for p in exc.problems if unreadable([p]))
+        return _dedupe(problems)
     enabled_somewhere: set[str] = set()
+    profiles_read = True
     for name in names:
         try:
             enabled_somewhere |= load_profile(pack, name).enabled
         except RulePackError as exc:
             problems.extend(exc.problems)
+            profiles_read = profiles_read and not unreadable(exc.problems)
     if not names:
         problems.append(Problem("lint.no-profile", "规则目录没有 profiles/ 配置。", "the rules directory has no profiles/.",
                                 Where(file=str(Path(directory) / "profiles"))))
-    if not profile:
+    if not profile and profiles_read:  # (a profile it cannot read may be the one that enables a rule)
         problems.extend(_never_enabled(pack, enabled_somewhere))
     problems.extend(_unused_params(pack, directory))
     problems.extend(_empty_windows(pack))

@@ -91,7 +91,19 @@ def read_pack(directory: str | Path) -> tuple[RulePack, list[Problem]]:
     if not builder.name and not problems:
         problems.append(Problem("pack.no-header", "规则包缺少 pack 信息（name, version）。",
                                 "the pack has no 'pack:' section (name, version).", Where(file=str(root))))
+    if unreadable(problems):  # what the file it cannot read declares is unknown: a name "missing" may be there
+        problems = [p for p in problems if p.code not in MAYBE_DECLARED_THERE]
     return RulePack(builder.name, builder.version, str(root), builder.params, builder.derived, builder.rules), problems
+
+
+# Problems about a name that a rule file may declare (a parameter, a derived fact and its type): while a file cannot
+# be read they may be its consequence, not a mistake (one stray tab in pack.yaml made check report 21 such problems).
+MAYBE_DECLARED_THERE = frozenset({"rule.unknown-param", "rule.unknown-field", "rule.type"})
+
+
+def unreadable(problems: list[Problem]) -> bool:
+    """Whether a file could not be read as YAML at all (a syntax error, a bad encoding, a refused document)."""
+    return any(p.code.startswith("yaml.") for p in problems)
 
 
 def read_validated(path: Path, schema_name: str, problems: list[Problem]) -> YamlDocument | None:
