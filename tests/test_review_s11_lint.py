@@ -1,6 +1,5 @@
 """Review session 11, a policy officer editing a copy of the rules: `perfrules lint` after one realistic mistake.
-The test still marked xfail (strict) shows a defect of today: it passes while the defect is there and fails once
-it is fixed; the others showed one that is fixed."""
+Each test showed a defect (found as an xfail, strict) that is now fixed."""
 
 from __future__ import annotations
 
@@ -56,9 +55,6 @@ def test_an_unreadable_profile_does_not_make_its_rules_never_enabled(my_rules):
     assert [p["rule_id"] for p in problems if p["code"] == "lint.never-enabled"] == []
 
 
-@pytest.mark.xfail(strict=True, reason="a source text edited so that it no longer matches sources/clauses.yaml (the "
-                                       "verbatim clause texts shipped with the pack) passes lint; docs/authoring.md "
-                                       "says lint does not compare them")
 def test_a_quoted_clause_changed_from_the_document_is_reported(my_rules):
     p_file = my_rules / "P-budgeting.yaml"
     verbatim = "财政和资产管理局要对单位填报的绩效目标加强审核，未按要求设定绩效目标或审核未通过的，不得安排预算。"

@@ -15,7 +15,7 @@ from pathlib import Path
 import perfrules.language.expr as E
 from perfrules.authoring.rule_tests import RuleCase, load_cases
 from perfrules.errors import Problem, RulePackError, Where, did_you_mean
-from perfrules.rulepack.backing import unbacked_problems
+from perfrules.rulepack.backing import source_map, unbacked_problems
 from perfrules.rulepack.catalogue import load_requirements
 from perfrules.rulepack.data_rules import D03_RULES
 from perfrules.rulepack.model import RulePack
@@ -135,6 +135,9 @@ def _requirements(pack: RulePack) -> list[Problem]:
 
 
 def _sources(pack: RulePack) -> list[Problem]:
+    """Each rule's sources quote their clause, and word for word as ``sources/clauses.yaml`` holds the document's
+    clauses (whitespace aside; a quote may be part of a clause), when it holds that document."""
+    clause_texts = source_map(pack).clause_texts
     out = []
     for rule in pack.rules.values():
         for s in rule.source:
@@ -143,7 +146,16 @@ def _sources(pack: RulePack) -> list[Problem]:
                                    f"source {s.document} {s.clause} quotes no clause text.", rule.where,
                                    "从 rules/sources/clauses.yaml 逐字引用原文；原文不可得时写 note 说明。",
                                    "Quote the clause verbatim (rules/sources/clauses.yaml); if it is not available, say why in a note."))
+            elif s.text and clause_texts.get(s.document) and not any(_squeezed(s.text) in _squeezed(t) for t in clause_texts[s.document]):
+                out.append(Problem("lint.source-mismatch", f"出处 {s.document} {s.clause} 引用的原文与 sources/clauses.yaml 中该文件的条款原文不一致。",
+                                   f"source {s.document} {s.clause} quotes a text that is not in that document's clauses in sources/clauses.yaml.",
+                                   rule.where, "从 sources/clauses.yaml 逐字复制原文（可只引用其中一句）。",
+                                   "Copy the text word for word from sources/clauses.yaml (a sentence of a clause will do)."))
     return out
+
+
+def _squeezed(text: str) -> str:
+    return "".join(text.split())
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:

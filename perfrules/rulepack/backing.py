@@ -54,6 +54,7 @@ class SourceMap:
 
     document_profile: dict[str, str]
     local_requirements: frozenset[str]
+    clause_texts: dict[str, tuple[str, ...]]  # the verbatim clause texts of each document, by the name rules cite it by
 
 
 def source_map(pack: RulePack) -> SourceMap:
@@ -64,7 +65,13 @@ def source_map(pack: RulePack) -> SourceMap:
                         for name in d.get("cited_in_rules") or []}
     reqs = _read(root / REQUIREMENTS_FILE).get("requirements") or []
     local = frozenset(r["id"] for r in reqs if isinstance(r, dict) and r.get("baseline") is False)
-    return SourceMap(document_profile, local)
+    texts: dict[str, list[str]] = {}
+    for clause in (_read(root / CLAUSES_FILE).get("clauses") or {}).values():
+        if isinstance(clause, dict) and clause.get("text"):
+            texts.setdefault(str(clause.get("document")), []).append(str(clause["text"]))
+    clause_texts = {name: tuple(texts.get(str(key), ())) for key, d in docs.items() if isinstance(d, dict)
+                    for name in d.get("cited_in_rules") or []}
+    return SourceMap(document_profile, local, clause_texts)
 
 
 def backing(rule: Rule, profile: Profile, sources: SourceMap) -> Backing:
