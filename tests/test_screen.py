@@ -123,6 +123,39 @@ def test_engine_reports_every_rule_that_matches_and_forgets_each_fact():
         engine.close()
 
 
+def test_each_ruleset_is_sent_every_field_its_conditions_read(monkeypatch):
+    # A ruleset is sent only the fields its conditions read, and a field missing from a fact never matches (not even
+    # "== null"): a field compared with another field ("$m") and a field compared with null must both be sent.
+    import perfrules.evaluation.durable.runtime as runtime
+    from perfrules.evaluation.durable.program import Program
+    monkeypatch.setattr(runtime, "STACK_PUSHES", 1)  # each rule in a ruleset of its own
+    engine = runtime.DurableEngine(Program({"A|T": {"$gt": {"k0": {"$m": "k1"}}}, "B|T": {"k2": None},
+                                            "C|T": {"$lt": {"k3": 0}}}), "test_reads")
+    try:
+        assert len(engine.names) == 3
+        assert engine.match({"k0": 2, "k1": 1, "k2": None, "k3": 5}, "x") == {"A|T", "B|T"}
+        assert engine.match({"k0": 1, "k1": 2, "k2": 0, "k3": -1}, "x") == {"C|T"}
+        assert engine.match({"k0": 2, "k1": 1}, "x") == {"A|T"}  # a fact without k2 does not match "k2 == null"
+    finally:
+        engine.close()
+
+
+def test_the_bundled_rulesets_are_sent_every_field_their_conditions_name():
+    from perfrules.evaluation.durable.program import compile_program
+    from perfrules.evaluation.durable.runtime import condition_fields, rulesets
+    from perfrules.rulepack.compile import compile_pack
+    from perfrules.rulepack.pack import load_pack
+    from perfrules.rulepack.profile import available_profiles
+    pack = load_pack(RULES)
+    for profile in available_profiles(pack):
+        program = compile_program(compile_pack(pack, profile))
+        for group in rulesets(program.conditions):
+            text = json.dumps([rule["all"] for rule in group.values()])
+            named = {key for key in program.keys.values() if f'"{key}"' in text}
+            read = set().union(*(condition_fields(rule["all"][0]["m"]) for rule in group.values()))
+            assert named and read - {"__rec"} == named, (profile, group)
+
+
 def test_an_error_while_reading_actions_does_not_hold_the_engine():
     # A started action leases the ruleset's state; if anything fails while the actions are read, the
     # rest are completed before the fact is retracted, so the next submission is matched normally

@@ -523,6 +523,41 @@ def test_the_fast_schema_check_agrees_with_jsonschema():
     assert sum(_passes_fast("document" if "projects" in d else "project", d) for d in bad) == 0
 
 
+def test_the_fast_schema_check_agrees_with_jsonschema_on_every_field_made_wrong():
+    # Each field the samples give, at every level (the money, flag, date and grade definitions the fast check has
+    # inlined, inside monitoring reports, payments, the evaluation history, departments …), replaced by a list.
+    from perfrules.service.validation import _passes_fast, _validators
+
+    def leaves(node, path=()):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                yield from leaves(value, (*path, key))
+        elif isinstance(node, list) and node and isinstance(node[0], (dict, list)):
+            for i, value in enumerate(node):
+                yield from leaves(value, (*path, i))
+        elif path:
+            yield path
+
+    tried, refused = set(), 0
+    for p in SAMPLE_FILES:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+        doc.pop("expect", None)
+        for path in leaves(doc):
+            shape = tuple("[]" if isinstance(k, int) else k for k in path)
+            if shape in tried:
+                continue
+            tried.add(shape)
+            wrong = json.loads(json.dumps(doc))
+            node = wrong
+            for key in path[:-1]:
+                node = node[key]
+            node[path[-1]] = [["not", "a", "value"]]
+            branch = "document" if "projects" in wrong else "project"
+            assert _passes_fast(branch, wrong) == _validators()[branch].is_valid(wrong), path
+            refused += not _passes_fast(branch, wrong)
+    assert len(tried) > 60 and refused > 60, (len(tried), refused)
+
+
 def test_old_published_copies_are_pruned_but_current_and_previous_stay(tmp_path):
     import os
 

@@ -98,13 +98,14 @@ def flatten_submission(projects: list[Any], departments: list[Any] | None, name:
     labels: dict[str, list[str]] = {t: [] for t in TABLES}
     headers: dict[str, dict[str, str]] = {"projects": {}, "departments": {}}
     problems: list[Problem] = []
+    lists: set[str] = set()  # the related tables some project gives a list of, even an empty one
     for i, project in enumerate(projects):
         label = "$" if prefix is None else (f"{prefix}[{i}]" if prefix else f"[{i}]")
         if not isinstance(project, dict):
             problems.append(Problem("input.shape", f"{label} 不是对象。", f"{label} is not an object.", Where(file=name, field=label)))
             continue
         keys: dict[str, str] = {}
-        _flatten_project(english_keys(project, PROJECT, keys), label, rows, labels, problems, name, keys, headers["projects"])
+        lists |= _flatten_project(english_keys(project, PROJECT, keys), label, rows, labels, problems, name, keys, headers["projects"])
     for i, dept in enumerate(departments or []):
         label = f"departments[{i}]"
         if not isinstance(dept, dict):
@@ -122,9 +123,7 @@ def flatten_submission(projects: list[Any], departments: list[Any] | None, name:
     if problems:
         raise InputError(problems)
     present = {t for t, items in rows.items() if items} | {"projects"} | (set() if departments is None else {"departments"})
-    # A submission that gives no list of a kind for any project still has that table: it is empty.
-    present |= {t for t in ("indicators", "payments", "monitoring", "evaluations") if any(
-        _has_list(p, t) for p in projects if isinstance(p, dict))}
+    present |= lists  # a submission that gives a list of a kind, even an empty one, has that table
     flat = FlatSubmission(rows, labels, present, set() if departments is not None else {"departments"}, headers=headers)
     set_aside_unplaced(flat, name)
     return flat
@@ -249,21 +248,12 @@ def _read(path: Path, name: str) -> Any:
     return data
 
 
-def _has_list(project: dict[str, Any], table: str) -> bool:
-    p = english_keys(project, PROJECT)
-    if table == "indicators":
-        goal = p.get("performance_goal")
-        return isinstance(goal, dict) and "indicators" in english_keys(goal, f"{PROJECT}.performance_goal")
-    if table == "evaluations":
-        return "evaluation_history" in p or isinstance(p.get("prior_evaluation"), dict)
-    return table in p
-
-
 def _flatten_project(p: dict[str, Any], label: str, rows: dict[str, list[dict[str, Any]]],
                      labels: dict[str, list[str]], problems: list[Problem], name: str,
-                     keys: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> None:
+                     keys: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> set[str]:
     """Flatten one project object; ``keys`` are its keys as written, and ``headers`` collects, per projects field,
-    the key (or nested path) the submission used for it."""
+    the key (or nested path) the submission used for it. Returns the related tables it gives a list of, even an
+    empty one (none when it has a problem)."""
     keys, headers = keys or {}, headers if headers is not None else {}
     flat: dict[str, Any] = {}
     unit_text = str(p.pop("amount_unit", None) or "元").strip()
@@ -272,7 +262,7 @@ def _flatten_project(p: dict[str, Any], label: str, rows: dict[str, list[dict[st
                                 f"{label}.amount_unit is {unit_text!r}, which is not a known money unit.",
                                 Where(file=name, field=f"{label}.amount_unit"),
                                 f"可用：{'、'.join(UNIT_MULTIPLIERS)}。", f"Known units: {', '.join(UNIT_MULTIPLIERS)}."))
-        return
+        return set()
     unit = UNIT_MULTIPLIERS[unit_text]
     p["fiscal_year"] = outside_years_unreadable(p.get("fiscal_year"))
     # Related rows take the project's fiscal year; an unreadable one is reported once, on the project.
@@ -282,6 +272,7 @@ def _flatten_project(p: dict[str, Any], label: str, rows: dict[str, list[dict[st
             continue
         flat[k] = _convert_money(v, unit) if k in ("amount", "prior_year_amount") else v
         headers.setdefault(k, keys.get(k, k))
+    nested: dict[str, dict[str, Any]] = {}  # each nested object given, with English keys
     for obj_name, prefix in NESTED_PREFIXES.items():
         obj = p.get(obj_name)
         if obj is None:
@@ -291,7 +282,8 @@ def _flatten_project(p: dict[str, Any], label: str, rows: dict[str, list[dict[st
                                     Where(file=name, field=f"{label}.{obj_name}")))
             continue
         inner: dict[str, str] = {}
-        for k, v in english_keys(obj, f"{PROJECT}.{obj_name}", inner).items():
+        nested[obj_name] = english_keys(obj, f"{PROJECT}.{obj_name}", inner)
+        for k, v in nested[obj_name].items():
             if k in ("indicators",):
                 continue
             if obj_name == "execution" and k in ("budget", "paid_to_date", "ppp_subsidy_paid"):
@@ -301,13 +293,13 @@ def _flatten_project(p: dict[str, Any], label: str, rows: dict[str, list[dict[st
     for field_name in _LISTS:
         if p.get(field_name) is not None and not isinstance(p.get(field_name), list):
             problems.append(_not_a_list(f"{label}.{field_name}", name))
-            return
-    goal = p.get("performance_goal")
-    indicators = english_keys(goal, f"{PROJECT}.performance_goal").get("indicators") if isinstance(goal, dict) else None
+            return set()
+    goal = nested.get("performance_goal")
+    indicators = goal.get("indicators") if goal is not None else None
     if indicators is not None and not isinstance(indicators, list):
         problems.append(_not_a_list(f"{label}.performance_goal.indicators", name))
-        return
-    flat.setdefault("has_goal", isinstance(goal, dict))
+        return set()
+    flat.setdefault("has_goal", goal is not None)
     for j, ind in enumerate(indicators or []):
         ind = _item(ind, f"{PROJECT}.performance_goal.indicators[]")
         _child(rows, labels, "indicators", {**key, **ind} if isinstance(ind, dict) else ind,
@@ -318,9 +310,8 @@ def _flatten_project(p: dict[str, Any], label: str, rows: dict[str, list[dict[st
             if isinstance(item, dict) and table == "payments":
                 item["amount"] = _convert_money(item.get("amount"), unit)
             _child(rows, labels, table, {**key, **item} if isinstance(item, dict) else item, f"{label}.{key_name}[{j}]", problems, name)
-    prior = p.get("prior_evaluation")
-    if isinstance(prior, dict):
-        prior = english_keys(prior, f"{PROJECT}.prior_evaluation")
+    prior = nested.get("prior_evaluation")
+    if prior is not None:
         year = outside_years_unreadable(prior.get("year"))
         if year is None and isinstance(key["fiscal_year"], int):
             year = key["fiscal_year"] - 1
@@ -334,6 +325,12 @@ def _flatten_project(p: dict[str, Any], label: str, rows: dict[str, list[dict[st
                f"{label}.evaluation_history[{j}]", problems, name)
     rows["projects"].append(flat)
     labels["projects"].append(label)
+    given: set[str] = {t for t in ("payments", "monitoring") if t in p}
+    if goal is not None and "indicators" in goal:
+        given.add("indicators")
+    if "evaluation_history" in p or prior is not None:
+        given.add("evaluations")
+    return given
 
 
 def _item(item: Any, part: str) -> Any:

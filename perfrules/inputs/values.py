@@ -238,7 +238,11 @@ def read_value(value: object, kind: str, *, unit_multiplier: float = 1.0) -> obj
         raise ValueError(f"未知的值类型 {kind!r} (unknown value kind {kind!r}).")
     if kind == "list" and isinstance(value, _SEQ_TYPES):
         return _list(value)
-    if _is_blank(value):
+    if isinstance(value, str):
+        text = _stripped(value)
+        if text is None or kind == "string":  # (a text read as text is its stripped self, as _text reads it)
+            return text
+    elif _is_blank(value):
         return None
     try:
         if kind in _NUMERIC:

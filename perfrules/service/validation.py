@@ -88,7 +88,29 @@ def _fast_checks() -> dict[str, Callable[[Any], Any]] | None:
         import fastjsonschema
     except ImportError:  # the serve extra is not installed: jsonschema alone, slower
         return None
-    return {name: fastjsonschema.compile(sub, formats={"date": _is_date}) for name, sub in _branches().items()}
+    return {name: fastjsonschema.compile(_inlined(sub, sub["$defs"]), formats={"date": _is_date})
+            for name, sub in _branches().items()}
+
+
+_NOT_CHECKED = {"title", "description", "examples", "$schema", "$id"}  # keywords that accept any value
+
+
+def _inlined(node: Any, defs: dict[str, Any]) -> Any:
+    """A (fresh) copy of a schema with each ``$ref`` to one of its ``$defs`` replaced by that definition.
+
+    fastjsonschema compiles a ``$ref`` into a call that formats the item's path from ``locals()`` for every item of a
+    list it is under (each monitoring report's three flags …): the bundled samples took about 320 µs each to check,
+    50 µs inlined (measured 2026-12-06)."""
+    if isinstance(node, list):
+        return [_inlined(v, defs) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _inlined(v, defs) for k, v in node.items() if k not in ("$ref", "$defs")}
+    ref = node.get("$ref")
+    if ref is None:
+        return out
+    target = _inlined(defs[ref.partition("#/$defs/")[2]], defs)
+    return {**target, **out} if set(out) <= _NOT_CHECKED else {**out, "allOf": [target]}
 
 
 def compile_schema_checks() -> None:

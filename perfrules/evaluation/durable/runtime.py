@@ -17,7 +17,9 @@ durable-rules 2.0.28 (2020, unmaintained) has sharp edges; each is handled here,
   one record took 480 µs of CPU on the national pack, 215 µs with its 26 rules in the 5 rulesets made
   here. So a rule's T, F and E conditions stay together and rules share a ruleset while the pushes
   their walk can make stay within the stack (``walk_pushes``, an upper bound); a rule beyond that on
-  its own gets a ruleset of its own.
+  its own gets a ruleset of its own. And each ruleset is sent only the fields its conditions read
+  (``condition_fields``; on the national pack 9–19 of the 47): the engine's part of matching a record
+  fell from about 215 to 148 µs.
 - A key missing from the fact never matches, not even ``== null``: every field a condition reads is
   always sent, ``null`` when the record lacks it. Comparisons with ``null`` do not match, which is
   what the T/F conditions rely on.
@@ -73,15 +75,20 @@ class DurableEngine:
         self._host.register_rulesets(dict(zip(self.names, groups)))
         self._rulesets = [self._host.get_ruleset(n) for n in self.names]
         self._handles = [r._handle for r in self._rulesets]
+        self._reads = [sorted(set().union(*(condition_fields(rule["all"][0]["m"]) for rule in group.values())) - {ALWAYS})
+                       for group in groups]
 
     def match(self, fact: dict[str, Any], fact_id: str) -> set[str]:
         """The engine rules whose conditions hold on ``fact`` (engine field → value)."""
-        payload = encode_fact({**fact, ALWAYS: 1, "id": fact_id})
-        retract = f'{{"id":{json.dumps(fact_id, ensure_ascii=False)}}}'
+        fields = {key: f"{_encoded_key(key)}:{_encode(value)}," for key, value in fact.items()}
+        identity = f'"id":{json.dumps(fact_id, ensure_ascii=False)}'
+        tail = f'{_encoded_key(ALWAYS)}:1,{identity}}}'
+        retract = f"{{{identity}}}"
         m = self._engine_module
         fired: set[str] = set()
         with self._lock:
-            for handle in self._handles:
+            for handle, reads in zip(self._handles, self._reads):
+                payload = "{" + "".join(fields[key] for key in reads if key in fields) + tail  # a field the fact lacks stays missing
                 code, state = m.assert_fact(handle, payload)
                 if code == 1:  # nothing in this ruleset matched (MessageNotHandled): nothing was stored
                     continue
@@ -140,6 +147,22 @@ def rulesets(conditions: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return groups
 
 
+def condition_fields(condition: dict[str, Any]) -> set[str]:
+    """The fact fields an engine condition reads (``{"$and": [...]}``, ``{"$lt": {field: operand}}``, ``{field: value}``,
+    an operand ``{"$m": field}``)."""
+    out: set[str] = set()
+    for key, value in condition.items():
+        if key in ("$and", "$or"):
+            out = out.union(*(condition_fields(part) for part in value))
+        elif key.startswith("$"):
+            out |= condition_fields(value)
+        else:
+            out.add(key)
+            if isinstance(value, dict):
+                out.update(value.values())
+    return out
+
+
 def walk_pushes(condition: Any) -> int:
     """At most how many nodes the engine's alpha walk pushes for ``condition``."""
     return _paths_and_pushes(condition)[1]
@@ -173,11 +196,6 @@ def _action_name(message: str) -> str:
     return message[2:message.index('"', 2)]
 
 
-def encode_fact(fact: dict[str, Any]) -> str:
-    """A flat fact as JSON the engine's parser accepts (no bare exponents, no inf/nan)."""
-    return "{" + ",".join(_encoded_key(key) + ":" + _encode(value) for key, value in fact.items()) + "}"
-
-
 @functools.lru_cache(maxsize=4096)  # a program's few field names, encoded once
 def _encoded_key(key: str) -> str:
     return json.dumps(key, ensure_ascii=False)
@@ -187,6 +205,7 @@ _CONSTANTS = {None: "null", True: "true", False: "false"}
 
 
 def _encode(value: Any) -> str:
+    """A fact's value as JSON the engine's parser accepts (no bare exponents, no inf/nan)."""
     if value is None or value is True or value is False:
         return _CONSTANTS[value]
     if isinstance(value, int):
