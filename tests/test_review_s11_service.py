@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -16,6 +15,7 @@ import time
 
 import pytest
 from conftest import SAMPLES
+from test_service_process import Server
 
 from perfrules.evaluation.durable import available
 
@@ -29,78 +29,20 @@ NEW_CLIENT = "review-new-client-token-0002"
 ADMIN = "review-admin-token-000000003"
 
 
-class Serve:
-    """`perfrules serve --port 0 ARGS` as a subprocess, its JSON log lines collected as they come."""
-
-    def __init__(self, *args: str):
-        self.proc = subprocess.Popen([sys.executable, "-m", "perfrules", "serve", "--port", "0", *args],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, encoding="utf-8")
-        self.lines: list[dict] = []
-        self.workers: list[int] = []
-        threading.Thread(target=self._read, daemon=True).start()
-        try:
-            listening = self.wait_for(lambda x: x.get("event") == "listening", 180)  # slow only on a loaded machine
-            self.workers = listening["workers"]
-            self.url = f"http://127.0.0.1:{listening['port']}"
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"{self.url}/ready", timeout=5).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.2)
-            raise AssertionError("the server did not become ready")
-        except BaseException:
-            self.stop()  # a server that never became ready stops too
-            raise
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            try:
-                self.lines.append(json.loads(line))
-            except ValueError:
-                pass
-
-    def wait_for(self, predicate, seconds: float) -> dict:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                if predicate(line):
-                    return line
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise AssertionError(f"log line not seen; last lines: {self.lines[-5:]}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        for pid in self.workers:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-
 @pytest.fixture()
 def serve():
-    started: list[Serve] = []
+    started: list[Server] = []
 
-    def start(*args: str) -> Serve:
-        server = Serve(*args)
+    def start(*args: str) -> Server:
+        server = Server(*args)
         started.append(server)
         return server
 
     yield start
     for server in started:
-        server.stop()
+        if server.proc.poll() is None:
+            server.stop()
+        server.cleanup()
 
 
 def test_deeply_nested_json_body_is_a_client_error_not_500(serve):

@@ -38,21 +38,26 @@ class Server:
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
         self.lines: list[dict] = []
         self.raw: list[str] = []
+        self.workers: list[int] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        listening = self.wait_for(lambda x: x.get("event") == "listening", 60)
-        self.port = listening["port"]
-        self.workers = listening["workers"]
-        self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/ready", timeout=5).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError("the server did not become ready:\n" + "\n".join(self.raw[-20:]))
+        try:
+            listening = self.wait_for(lambda x: x.get("event") == "listening", 180)  # (80 s seen on a loaded machine)
+            self.port = listening["port"]
+            self.workers = listening["workers"]
+            self.url = f"http://127.0.0.1:{self.port}"
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"{self.url}/ready", timeout=5).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.2)
+            raise AssertionError("the server did not become ready:\n" + "\n".join(self.raw[-20:]))
+        except BaseException:
+            self.cleanup()  # a server that never became ready stops too
+            raise
 
     def _read(self) -> None:
         assert self.proc.stderr is not None
