@@ -581,3 +581,23 @@ def test_log_inputs_keeps_the_submission_itself(service_dirs, tmp_path):
     assert line["decision_id"] == decision_id and line["input"] == doc
     from perfrules.service.decision_log import input_hash
     assert line["input_hash"] == input_hash(doc)
+
+
+@pytest.mark.parametrize(("token", "log", "warned"), [(False, False, True), (False, True, True), (True, False, False), (True, True, False)])
+def test_serve_warns_of_a_non_loopback_address_without_tokens_whatever_else_it_is_given(tmp_path, monkeypatch, token, log, warned):
+    """The warning depends on the tokens alone (it once hung on --decision-log by an ``elif``). The supervisor is
+    replaced, so nothing listens."""
+    from click.testing import CliRunner
+
+    import perfrules.service.supervisor as supervisor
+    from perfrules.cli.main import main
+
+    monkeypatch.setattr(supervisor, "Supervisor", lambda *args, **kwargs: type("Stub", (), {"run": lambda self: 0})())
+    tokens = tmp_path / "tokens"
+    tokens.write_text("a-client-token-0123456789\n", encoding="utf-8")
+    args = ["serve", "--host", "0.0.0.0", "--state-dir", str(tmp_path / "state")]
+    args += ["--token-file", str(tokens)] if token else []
+    args += ["--decision-log", str(tmp_path / "log")] if log else []
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert ("without --token-file" in result.output) == warned

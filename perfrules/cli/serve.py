@@ -64,11 +64,11 @@ def serve_command(rules_dir: str | None, host: str, port: int, workers: int, tok
 
     if token_file:
         load_tokens(token_file)  # a bad token file is an error now, before any worker starts
-    if decision_log:
-        check_writable(decision_log)  # as is a decision log it cannot write
     elif host not in LOOPBACK:
         click.echo(f"警告：在 {host} 上监听且未设 --token-file，任何能连到此地址的人都可调用。"
                    f"(warning: listening on {host} without --token-file: anyone who can reach it may call it.)", err=True)
+    if decision_log:
+        check_writable(decision_log)  # as is a decision log it cannot write
     temporary = state_dir is None
     state = state_dir or tempfile.mkdtemp(prefix="perfrules-serve-")
     Path(state).mkdir(parents=True, exist_ok=True)
