@@ -62,7 +62,7 @@ def notices_command(run_dir: str, out: str | None, departments: tuple[str, ...],
                                   f"有发现的部门：{zh_known}", f"departments with findings: {en_known}")])
     labels = evidence_labels(load_pack(rules_dir or default_rules_dir()), lang)
     target = Path(out) if out else Path(run_dir) / NOTICES
-    ours = replaceable(target, Path(run_dir))
+    ours = holds_our_notices(target, Path(run_dir))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
@@ -93,7 +93,7 @@ def notices_command(run_dir: str, out: str | None, departments: tuple[str, ...],
 MARKER = ".perfrules-notices"  # in a folder ``perfrules notices`` wrote, so that it may write it again
 
 
-def replaceable(target: Path, run_dir: Path) -> bool:
+def holds_our_notices(target: Path, run_dir: Path) -> bool:
     """Whether ``target`` holds notices perfrules wrote (its run's notices folder, or a folder with our marker);
     False when it does not exist or is empty. Anything else is refused: it is not ours to replace."""
     from perfrules.nightly.run import is_run_dir

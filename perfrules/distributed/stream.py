@@ -381,7 +381,7 @@ def _scan_csv(path: Path) -> CsvScan | None:
     closes), or a line that repeats the header: there the loader's row numbers are physical lines, which Arrow's
     batches do not give, or it sets rows aside."""
     first: bytes | None = None
-    carry, carry_seen = b"", False  # carry_seen: the header line has been passed
+    carry, past_header = b"", False  # past_header: the header line is behind the lines read
     with path.open("rb") as f:
         while True:
             chunk = f.read(SCAN_BYTES)
@@ -399,10 +399,10 @@ def _scan_csv(path: Path) -> CsvScan | None:
             if b'"' in lines and any(line.count(b'"') % 2 for line in lines.split(b"\n")):
                 return None
             header = (first or b"").rstrip(b"\r").removeprefix(b"\xef\xbb\xbf")  # without a byte order mark
-            body = b"\n" + (lines if carry_seen else lines.partition(b"\n")[2]) + b"\n"
+            body = b"\n" + (lines if past_header else lines.partition(b"\n")[2]) + b"\n"
             if header and (b"\n" + header + b"\n" in body or b"\n" + header + b"\r\n" in body):
                 return None  # a line that repeats the header: the loader sets it aside, by its line number
-            carry_seen = True
+            past_header = True
             if not chunk:
                 break
     text = (first or b"").decode("utf-8-sig")

@@ -42,13 +42,18 @@ def input_hash(body: Any) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def day_file(directory: Path, day: str) -> Path:
+    """The decision log file of ``day`` (``YYYY-MM-DD``, the server's local date): ``FILE_PATTERN``'s form."""
+    return directory / f"decisions-{day}.jsonl"
+
+
 def check_writable(directory: str | Path) -> None:
     """Raise ``OutputError`` naming the folder when today's decision log file cannot be created or appended to
     there (a read-only or foreign folder): the service refuses to start rather than answer every decision 503."""
     folder = Path(directory)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        os.close(os.open(folder / f"decisions-{now().date().isoformat()}.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640))
+        os.close(os.open(day_file(folder, now().date().isoformat()), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640))
     except OSError as exc:
         why = exc.strerror or str(exc)
         raise OutputError([Problem("serve.decision-log", f"无法写入决策日志目录 {folder}：{why}。",
@@ -114,7 +119,7 @@ class DecisionLog:
             if self._fd is not None:
                 os.fsync(self._fd)  # what the flusher has not synced yet of yesterday's file
                 os.close(self._fd)
-            self._fd = os.open(self.directory / f"decisions-{day}.jsonl", os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o640)
+            self._fd = os.open(day_file(self.directory, day), os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o640)
             self._day = day
             self._torn = _ends_inside_a_line(self._fd)
         return self._fd
